@@ -1,0 +1,1 @@
+"""nn: modules, layers and fused functional ops built on tensor/."""

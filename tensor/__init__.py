@@ -1,0 +1,82 @@
+"""tensor: a reverse-mode autograd engine on NumPy (CPU) and CuPy (GPU).
+
+The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
+
+    import tensor as torch
+    x = torch.randn(3, 4, requires_grad=True)
+    loss = (x @ x.T).relu().sum()
+    loss.backward()          # x.grad now holds d(loss)/dx
+"""
+
+from . import cuda, optim
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .creation import (
+    arange,
+    cat,
+    concat,
+    empty,
+    full,
+    generator,
+    get_rng_state,
+    linspace,
+    manual_seed,
+    multinomial,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    set_rng_state,
+    stack,
+    tensor,
+    tril,
+    triu,
+    where,
+    zeros,
+    zeros_like,
+)
+from .dtypes import bool_ as bool
+from .dtypes import float32, float64, int32, int64
+from .functions import (
+    abs,
+    all,
+    allclose,
+    any,
+    argmax,
+    equal,
+    exp,
+    flatten,
+    isclose,
+    log,
+    log_softmax,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    norm,
+    permute,
+    relu,
+    reshape,
+    round,
+    sigmoid,
+    softmax,
+    sqrt,
+    squeeze,
+    std,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+)
+from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
+from .tensor import Tensor
+
+float = float32
+double = float64
+long = int64
+int = int32

@@ -1,0 +1,86 @@
+"""Devices and their array modules: "cpu" runs on NumPy, "cuda" on CuPy.
+
+This is the only module that knows CuPy exists. CuPy is imported lazily, the
+first time a "cuda" array is asked for, so the CPU path never needs it.
+"""
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+
+_cupy = None
+
+
+def _import_cupy():
+    """Import CuPy once; raise a RuntimeError that says what is missing."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy
+        except ImportError as error:
+            raise RuntimeError(
+                'device "cuda" needs CuPy, which is not installed: '
+                'pip install -e ".[gpu]" (CuPy for CUDA 12) on a machine with an NVIDIA GPU'
+            ) from error
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # CUDA driver missing or broken
+            raise RuntimeError(f'device "cuda": CuPy is installed but no GPU is usable ({error})') from error
+        if count == 0:
+            raise RuntimeError('device "cuda": CuPy is installed but no GPU was found')
+        _cupy = cupy
+    return _cupy
+
+
+def is_cuda_available():
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        _import_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
+def normalize_device(device):
+    """Accept "cpu", "cuda", "cuda:0" (or None for "cpu") and return "cpu" or "cuda"."""
+    if device is None:
+        return "cpu"
+    name = str(device).split(":")[0]
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
+    return name
+
+
+def array_module(device):
+    """numpy for "cpu", cupy for "cuda"."""
+    return np if device == "cpu" else _import_cupy()
+
+
+def device_of(array):
+    """ "cpu" for a NumPy array, "cuda" for a CuPy array."""
+    return "cpu" if isinstance(array, (np.ndarray, np.generic)) else "cuda"
+
+
+def to_device(array, device):
+    """Copy an array to a device's module (a no-op when it is already there)."""
+    if device_of(array) == device:
+        return array
+    if device == "cpu":
+        return array.get()
+    return _import_cupy().asarray(array)
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, accumulating repeated indices (numpy.add.at semantics).
+
+    NumPy accumulates sequentially, so the result is deterministic. CuPy uses
+    atomic adds: repeated indices are summed correctly, though the order of
+    the float additions (and so the last bit) may vary between runs.
+    """
+    if device_of(target) == "cpu":
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    return target

@@ -1,0 +1,223 @@
+"""Making tensors: from data, filled, ranges, random draws; joining them; manual_seed.
+
+Random numbers come from one NumPy generator per process for "cpu" and one
+CuPy generator for "cuda"; manual_seed(s) reseeds both, so every random
+function (and Dropout, and the init functions) is reproducible.
+"""
+
+import numpy as np
+
+from . import dtypes, ops
+from .backend import array_module, device_of, normalize_device, to_device
+from .tensor import Tensor, _dims_tuple
+
+_generators = {}
+_seed = None
+
+
+def manual_seed(seed):
+    """Reseed every random function on every device."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def generator(device="cpu"):
+    """The random generator of a device (created from the last manual_seed, or fresh entropy)."""
+    if device not in _generators:
+        _generators[device] = array_module(device).random.default_rng(_seed)
+    return _generators[device]
+
+
+def get_rng_state():
+    """The CPU generator's state as a plain dict (JSON-friendly), for checkpoints."""
+    return generator("cpu").bit_generator.state
+
+
+def set_rng_state(state):
+    generator("cpu").bit_generator.state = state
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (a number, nested list, NumPy/CuPy array or Tensor).
+
+    The dtype is inferred as PyTorch does (float32 for Python floats, int64 for ints)
+    unless given; the device is the data's own unless given.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    is_array = hasattr(data, "dtype") and hasattr(data, "shape")
+    device = normalize_device(device) if device is not None else (device_of(data) if is_array else "cpu")
+    host = to_device(data, "cpu") if is_array else data
+    dtype = dtypes.normalize_dtype(dtype) if dtype is not None else dtypes.infer_dtype(host)
+    try:
+        array = np.array(host, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"cannot make a {dtype} tensor from {type(data).__name__}: {error}") from None
+    return Tensor._wrap(to_device(array, device)).requires_grad_(requires_grad)
+
+
+def _make(fill, size, dtype, device, requires_grad):
+    device = normalize_device(device)
+    dtype = dtypes.normalize_dtype(dtype) if dtype is not None else dtypes.default_float
+    array = fill(array_module(device), _dims_tuple(size), dtype)
+    return Tensor._wrap(array).requires_grad_(requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _make(lambda xp, shape, dt: xp.zeros(shape, dtype=dt), size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _make(lambda xp, shape, dt: xp.ones(shape, dtype=dt), size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.infer_dtype(fill_value)
+    return _make(lambda xp, shape, dt: xp.full(shape, fill_value, dtype=dt), (size,), dtype, device, requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None):
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def ones_like(t, dtype=None, device=None):
+    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def empty(*size, dtype=None, device=None):
+    return zeros(*size, dtype=dtype, device=device)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None):
+    """arange(n) or arange(start, end, step): int64 for integer arguments, else float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = dtypes.infer_dtype([start, end, step])
+    xp = array_module(normalize_device(device))
+    return Tensor._wrap(xp.arange(start, end, step, dtype=dtypes.normalize_dtype(dtype)))
+
+
+def linspace(start, end, steps, dtype=None, device=None):
+    xp = array_module(normalize_device(device))
+    return Tensor._wrap(xp.linspace(start, end, steps, dtype=dtypes.normalize_dtype(dtype or dtypes.default_float)))
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform draws from [0, 1)."""
+    device = normalize_device(device)
+    return _make(lambda xp, shape, dt: generator(device).random(shape).astype(dt), size, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal draws."""
+    device = normalize_device(device)
+    return _make(
+        lambda xp, shape, dt: generator(device).standard_normal(shape).astype(dt), size, dtype, device, requires_grad
+    )
+
+
+def randint(*args, size=None, dtype=None, device=None):
+    """randint(high, size) or randint(low, high, size): integers drawn from [low, high), int64."""
+    if size is None:
+        *args, size = args
+    low, high = (0, args[0]) if len(args) == 1 else args
+    device = normalize_device(device)
+    array = generator(device).integers(low, high, size=_dims_tuple((size,)))
+    return Tensor._wrap(array.astype(dtypes.normalize_dtype(dtype or dtypes.int64)))
+
+
+def randperm(n, device=None):
+    device = normalize_device(device)
+    return Tensor._wrap(generator(device).permutation(n).astype(dtypes.int64))
+
+
+def multinomial(input, num_samples, replacement=False):
+    """Draw num_samples category indices from each row of (unnormalized) probabilities."""
+    probs = input.data
+    xp = input._xp
+    if probs.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial needs 1-D or 2-D probabilities, got shape {input.shape}")
+    if bool((probs < 0).any()) or not bool(xp.isfinite(probs).all()):
+        raise RuntimeError("multinomial: probabilities must be finite and non-negative")
+    rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
+    if not replacement and num_samples > rows.shape[-1]:
+        raise RuntimeError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from {rows.shape[-1]} categories"
+        )
+    rng = generator(input.device)
+    if replacement or num_samples == 1:
+        # Inverse CDF: the first category whose cumulative probability exceeds a uniform draw.
+        cdf = xp.cumsum(rows, axis=-1)
+        draws = rng.random((rows.shape[0], num_samples)) * cdf[:, -1:]
+        samples = (cdf[:, None, :] <= draws[:, :, None]).sum(axis=-1)
+        samples = xp.minimum(samples, rows.shape[-1] - 1)
+    else:
+        # Gumbel top-k: the k largest log p + Gumbel noise are k draws without replacement.
+        with np.errstate(divide="ignore"):
+            keys = xp.log(rows) - xp.log(-xp.log(rng.random(rows.shape)))
+        samples = xp.argsort(-keys, axis=-1)[:, :num_samples]
+    return Tensor._wrap(samples.reshape(probs.shape[:-1] + (num_samples,)).astype(dtypes.int64))
+
+
+def tril(input, diagonal=0):
+    """Keep the elements on and below the `diagonal`-th diagonal, zero the rest."""
+    xp = input._xp
+    rows, cols = input.shape[-2:]
+    keep = xp.tril(xp.ones((rows, cols), dtype=bool), diagonal)
+    return where(Tensor._wrap(keep), input, 0)
+
+
+def triu(input, diagonal=0):
+    """Keep the elements on and above the `diagonal`-th diagonal, zero the rest."""
+    xp = input._xp
+    rows, cols = input.shape[-2:]
+    keep = xp.triu(xp.ones((rows, cols), dtype=bool), diagonal)
+    return where(Tensor._wrap(keep), input, 0)
+
+
+def where(condition, input, other):
+    """input where condition is True, else other; input/other may be tensors or scalars."""
+    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
+        raise TypeError(
+            f"where needs a bool condition tensor, got {getattr(condition, 'dtype', type(condition).__name__)}"
+        )
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("where needs at least one of input, other to be a tensor")
+    if isinstance(input, Tensor):
+        a, b = input._operands(other)
+    else:
+        b, a = other._operands(input)
+    return ops.Where.apply(a, b, condition=condition.data)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat needs at least one tensor")
+    first = tensors[0]
+    dim = dim % max(first.ndim, 1)
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or t.shape[:dim] + t.shape[dim + 1 :] != first.shape[:dim] + first.shape[dim + 1 :]:
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise RuntimeError(f"cat along dim {dim}: shapes must match except in that dim, got {shapes}")
+    dtype = first.dtype
+    for t in tensors[1:]:
+        dtype = dtypes.promote(dtype, t.dtype)
+    return ops.Cat.apply(*(t.to(dtype) for t in tensors), axis=dim)
+
+
+concat = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors of one shape along a new dim."""
+    tensors = list(tensors)
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise RuntimeError(f"stack needs tensors of one shape, got {', '.join(str(t.shape) for t in tensors)}")
+    dim = dim % (tensors[0].ndim + 1)
+    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)

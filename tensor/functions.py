@@ -1,0 +1,146 @@
+"""Module-level functions of the PyTorch namespace that are not creation functions.
+
+Most are the Tensor method of the same name; the comparisons (allclose, isclose,
+equal) and round return results outside the graph.
+"""
+
+from . import ops
+from .tensor import Tensor
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def maximum(input, other):
+    return ops.Maximum.apply(*input._operands(other))
+
+
+def minimum(input, other):
+    return ops.Minimum.apply(*input._operands(other))
+
+
+def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return Tensor._wrap(input._xp.isclose(input.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return bool(input._xp.allclose(input.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other):
+    """True when both have the same shape and the same elements."""
+    return input.shape == other.shape and bool((input.data == other.data).all())
+
+
+def round(input, decimals=0):
+    """Round half to even, as PyTorch; the result is outside the graph (its gradient is zero)."""
+    return Tensor._wrap(input._xp.round(input.data, decimals))
+
+
+def abs(input):
+    return input.abs()
+
+
+def exp(input):
+    return input.exp()
+
+
+def log(input):
+    return input.log()
+
+
+def sqrt(input):
+    return input.sqrt()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def relu(input):
+    return input.relu()
+
+
+def matmul(input, other):
+    return input @ other
+
+
+def sum(input, dim=None, keepdim=False):
+    return input.sum(dim, keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    return input.mean(dim, keepdim)
+
+
+def var(input, dim=None, keepdim=False, correction=1):
+    return input.var(dim, keepdim, correction)
+
+
+def std(input, dim=None, keepdim=False, correction=1):
+    return input.std(dim, keepdim, correction)
+
+
+def max(input, dim=None, keepdim=False):
+    return input.max(dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    return input.min(dim, keepdim)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return input.argmax(dim, keepdim)
+
+
+def all(input, dim=None, keepdim=False):
+    return input.all(dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    return input.any(dim, keepdim)
+
+
+def norm(input, p=2, dim=None, keepdim=False):
+    return input.norm(p, dim, keepdim)
+
+
+def softmax(input, dim):
+    return input.softmax(dim)
+
+
+def log_softmax(input, dim):
+    return input.log_softmax(dim)
+
+
+def reshape(input, *shape):
+    return input.reshape(*shape)
+
+
+def transpose(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+def permute(input, dims):
+    return input.permute(dims)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def unsqueeze(input, dim):
+    return input.unsqueeze(dim)
+
+
+def squeeze(input, dim=None):
+    return input.squeeze(dim)
+
+
+def masked_fill(input, mask, value):
+    return input.masked_fill(mask, value)

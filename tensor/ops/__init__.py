@@ -1,0 +1,57 @@
+"""One Function per differentiable primitive, grouped by kind."""
+
+from .elementwise import (
+    Abs,
+    Add,
+    Cast,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    PowScalar,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+)
+from .matmul import Matmul
+from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
+from .reductions import Max, Min, Sum
+
+__all__ = [
+    "Abs",
+    "Add",
+    "Cast",
+    "Cat",
+    "Clone",
+    "Div",
+    "Exp",
+    "Expand",
+    "Index",
+    "Log",
+    "Matmul",
+    "Max",
+    "Maximum",
+    "Min",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "Permute",
+    "Pow",
+    "PowScalar",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Sqrt",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "ToDevice",
+    "Where",
+]

@@ -1,0 +1,237 @@
+"""Elementwise ops. Binary ops may broadcast: their backward returns gradients of the
+broadcast shape, and the engine sums them back to each input's shape (unbroadcast)."""
+
+from ..autograd import Function
+
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1,  dz/dy = 1"""
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1,  dz/dy = -1"""
+
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y,  dz/dy = x"""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, grad):
+        x, y = self.saved
+        grad_x = grad * y if self.needs_input_grad[0] else None
+        grad_y = grad * x if self.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1 / y,  dz/dy = -x / y**2 = -z / y"""
+
+    def forward(self, x, y):
+        z = x / y
+        self.save_for_backward(y, z)
+        return z
+
+    def backward(self, grad):
+        y, z = self.saved
+        grad_x = grad / y if self.needs_input_grad[0] else None
+        grad_y = -grad * z / y if self.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class PowScalar(Function):
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)"""
+
+    def forward(self, x, exponent):
+        self.save_for_backward(x)
+        self.exponent = exponent
+        return x**exponent
+
+    def backward(self, grad):
+        (x,) = self.saved
+        p = self.exponent
+        if p == 2:
+            return grad * 2 * x
+        return grad * p * x ** (p - 1)
+
+
+class Pow(Function):
+    """z = x ** y for tensors;  dz/dx = y * x ** (y - 1),  dz/dy = z * ln(x)  (x > 0 for dz/dy)"""
+
+    def forward(self, x, y):
+        z = x**y
+        self.save_for_backward(x, y, z)
+        return z
+
+    def backward(self, grad):
+        x, y, z = self.saved
+        grad_x = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None
+        grad_y = grad * z * self.xp.log(x) if self.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
+class Exp(Function):
+    """z = e**x;  dz/dx = e**x = z"""
+
+    def forward(self, x):
+        z = self.xp.exp(x)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return grad * z
+
+
+class Log(Function):
+    """z = ln(x);  dz/dx = 1 / x"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad / x
+
+
+class Sqrt(Function):
+    """z = sqrt(x);  dz/dx = 1 / (2 sqrt(x)) = 1 / (2 z)"""
+
+    def forward(self, x):
+        z = self.xp.sqrt(x)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return grad / (2 * z)
+
+
+class Tanh(Function):
+    """z = tanh(x);  dz/dx = 1 - tanh(x)**2 = 1 - z**2"""
+
+    def forward(self, x):
+        z = self.xp.tanh(x)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return grad * (1 - z * z)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e**-x);  dz/dx = z * (1 - z)"""
+
+    def forward(self, x):
+        # tanh form: exact for large |x| where 1 / (1 + exp(-x)) would overflow exp.
+        z = 0.5 * (self.xp.tanh(0.5 * x) + 1)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return grad * z * (1 - z)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0"""
+
+    def forward(self, x):
+        z = self.xp.maximum(x, 0)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return grad * (z > 0)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x)  (0 at x = 0, as PyTorch)"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.abs(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * self.xp.sign(x)
+
+
+class Maximum(Function):
+    """z = max(x, y);  the gradient goes to the larger input, split evenly on ties"""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return self.xp.maximum(x, y)
+
+    def backward(self, grad):
+        x, y = self.saved
+        share_x = self.xp.where(x == y, 0.5, x > y).astype(grad.dtype)
+        return grad * share_x, grad * (1 - share_x)
+
+
+class Minimum(Function):
+    """z = min(x, y);  the gradient goes to the smaller input, split evenly on ties"""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return self.xp.minimum(x, y)
+
+    def backward(self, grad):
+        x, y = self.saved
+        share_x = self.xp.where(x == y, 0.5, x < y).astype(grad.dtype)
+        return grad * share_x, grad * (1 - share_x)
+
+
+class Where(Function):
+    """z = x where condition else y;  dz/dx = condition,  dz/dy = not condition.
+
+    The condition is a constant (a bool array), passed as a parameter."""
+
+    def forward(self, x, y, condition):
+        self.condition = condition
+        return self.xp.where(condition, x, y)
+
+    def backward(self, grad):
+        zero = grad.dtype.type(0)
+        grad_x = self.xp.where(self.condition, grad, zero) if self.needs_input_grad[0] else None
+        grad_y = self.xp.where(self.condition, zero, grad) if self.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
+class Cast(Function):
+    """z = x converted to another dtype;  the gradient is converted back"""
+
+    def forward(self, x, dtype):
+        self.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.input_dtype)

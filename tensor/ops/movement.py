@@ -1,0 +1,100 @@
+"""Ops that move data without arithmetic: reshape, permute, expand, indexing, cat.
+
+Their backward moves the gradient back: reshape it, permute it back, sum it
+over the expanded dims, scatter it to where the elements came from."""
+
+from ..autograd import Function
+from ..backend import device_of, scatter_add, to_device
+
+
+class Reshape(Function):
+    """z = x with a new shape (same elements, same order);  dx = dz reshaped back"""
+
+    def forward(self, x, shape):
+        self.input_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.input_shape)
+
+
+class Permute(Function):
+    """z = x with its dims reordered by `dims`;  dx = dz with the inverse order"""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, grad):
+        inverse = [0] * len(self.dims)
+        for position, dim in enumerate(self.dims):
+            inverse[dim] = position
+        return grad.transpose(inverse)
+
+
+class Expand(Function):
+    """z = x broadcast to `shape` (a view, no copy);  dx = dz summed over the copies.
+
+    The engine's unbroadcast does that sum, so backward just passes the gradient on."""
+
+    def forward(self, x, shape):
+        return self.xp.broadcast_to(x, shape)
+
+    def backward(self, grad):
+        return grad
+
+
+class Index(Function):
+    """z = x[key] for any NumPy-style key;  dx = zeros with dz added at the picked places.
+
+    With integer arrays an element can be picked twice (x[[0, 0]]); its gradient is
+    then the sum of both, which scatter_add accumulates."""
+
+    def forward(self, x, key, is_basic):
+        self.input_shape, self.input_dtype, self.key, self.is_basic = x.shape, x.dtype, key, is_basic
+        return x[key]
+
+    def backward(self, grad):
+        grad_x = self.xp.zeros(self.input_shape, dtype=grad.dtype)
+        if self.is_basic:  # slices and ints pick every element at most once
+            grad_x[self.key] = grad
+        else:
+            scatter_add(grad_x, self.key, grad)
+        return grad_x
+
+
+class Cat(Function):
+    """z = the inputs joined along `axis`;  each input's gradient is its slice of dz"""
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        self.sizes = [x.shape[axis] for x in xs]
+        return self.xp.concatenate(xs, axis=axis)
+
+    def backward(self, grad):
+        boundaries, total = [], 0
+        for size in self.sizes[:-1]:
+            total += size
+            boundaries.append(total)
+        return tuple(self.xp.split(grad, boundaries, axis=self.axis))
+
+
+class Clone(Function):
+    """z = a copy of x;  dz/dx = 1"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+class ToDevice(Function):
+    """z = x copied to another device;  the gradient is copied back"""
+
+    def forward(self, x, device):
+        self.source_device = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, grad):
+        return to_device(grad, self.source_device)

@@ -1,0 +1,546 @@
+"""class Tensor: an array (NumPy on "cpu", CuPy on "cuda") plus what autograd needs.
+
+A Tensor holds `data` (the array), `requires_grad`, `grad` (a Tensor or None)
+and `_ctx`, the Function that made it (None for leaves). Every differentiable
+method below is a call to a Function from tensor/ops or a composition of such
+calls, so its gradient comes from the ops' backward methods.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from . import dtypes, ops
+from .autograd import backward as run_backward
+from .autograd import is_grad_enabled
+from .backend import array_module, device_of, normalize_device, to_device
+
+values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
+
+
+def _dims_tuple(dims):
+    """Accept f(0, 2) and f((0, 2)) alike, as PyTorch does."""
+    return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        """Tensor(data): a float32 tensor (as torch.Tensor), or of `dtype` when given."""
+        from .creation import tensor
+
+        made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
+        self.data, self.grad, self.requires_grad, self._ctx = made.data, None, made.requires_grad, None
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False, ctx=None):
+        """Make a Tensor around an array without copying or checking (the engine's constructor)."""
+        out = object.__new__(cls)
+        out.data, out.grad, out.requires_grad, out._ctx = array, None, requires_grad, ctx
+        return out
+
+    # ----- what it is ------------------------------------------------------------------
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    @property
+    def _xp(self):
+        return np if isinstance(self.data, np.ndarray) else array_module("cuda")
+
+    @property
+    def grad_fn(self):
+        """The Function that made this tensor (None for a leaf), as in PyTorch."""
+        return self._ctx
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return to_device(self.data, "cpu").tolist()
+
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("numpy() on a tensor that requires grad: use tensor.detach().numpy()")
+        if self.device != "cpu":
+            raise TypeError(f"numpy() on a {self.device} tensor: copy it first with tensor.cpu()")
+        return self.data
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous: use .any() or .all()")
+        return bool(self.data.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        body = np.array2string(to_device(self.data, "cpu"), precision=4, separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={type(self._ctx).__name__}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({', '.join([body, *extras])})"
+
+    # ----- gradients ----------------------------------------------------------------------
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not dtypes.is_floating(self.dtype):
+            raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Compute the gradient of this tensor with respect to every leaf that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a scalar output, got shape {self.shape}: "
+                    "call .sum() first or pass gradient= of the same shape"
+                )
+            seed = self._xp.ones(self.shape, dtype=self.dtype)
+        else:
+            seed = gradient.data if isinstance(gradient, Tensor) else self._xp.asarray(gradient, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
+        run_backward(self, seed, retain_graph=retain_graph)
+
+    def _accumulate_grad(self, grad):
+        if self.grad is None:
+            self.grad = Tensor._wrap(grad.astype(self.dtype, copy=True))
+        else:
+            self.grad = Tensor._wrap(self.grad.data + grad)
+
+    def detach(self):
+        """The same data, cut out of the graph."""
+        return Tensor._wrap(self.data)
+
+    def clone(self):
+        return ops.Clone.apply(self)
+
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    # ----- dtype and device ------------------------------------------------------------
+
+    def to(self, *args, dtype=None, device=None):
+        """to("cuda"), to(torch.float64), to(device, dtype): differentiable like PyTorch's."""
+        for arg in args:
+            if isinstance(arg, str):
+                device = arg
+            else:
+                dtype = arg
+        out = self
+        if device is not None and normalize_device(device) != self.device:
+            out = ops.ToDevice.apply(out, device=normalize_device(device))
+        if dtype is not None and dtypes.normalize_dtype(dtype) != self.dtype:
+            out = _cast(out, dtypes.normalize_dtype(dtype))
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    # ----- arithmetic ---------------------------------------------------------------------
+
+    def _operands(self, other):
+        """(self, other) as Tensors of one dtype; a Python scalar takes the tensor's dtype."""
+        if isinstance(other, Tensor):
+            dtype = dtypes.promote(self.dtype, other.dtype)
+            return _cast(self, dtype), _cast(other, dtype)
+        if isinstance(other, (int, float, bool, np.number, np.bool_)):
+            dtype = dtypes.scalar_dtype(self.dtype, other)
+            return _cast(self, dtype), Tensor._wrap(self._xp.asarray(other, dtype=dtype))
+        raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
+
+    def __add__(self, other):
+        return ops.Add.apply(*self._operands(other))
+
+    def __radd__(self, other):
+        a, b = self._operands(other)
+        return ops.Add.apply(b, a)
+
+    def __sub__(self, other):
+        return ops.Sub.apply(*self._operands(other))
+
+    def __rsub__(self, other):
+        a, b = self._operands(other)
+        return ops.Sub.apply(b, a)
+
+    def __mul__(self, other):
+        return ops.Mul.apply(*self._operands(other))
+
+    def __rmul__(self, other):
+        a, b = self._operands(other)
+        return ops.Mul.apply(b, a)
+
+    def __truediv__(self, other):
+        a, b = self._float_operands(other)
+        return ops.Div.apply(a, b)
+
+    def __rtruediv__(self, other):
+        a, b = self._float_operands(other)
+        return ops.Div.apply(b, a)
+
+    def _float_operands(self, other):
+        """Operands for true division, which gives a float even for two int tensors."""
+        a, b = self._operands(other)
+        if not dtypes.is_floating(a.dtype):
+            a, b = _cast(a, dtypes.default_float), _cast(b, dtypes.default_float)
+        return a, b
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return ops.Pow.apply(*self._operands(exponent))
+        base = self if dtypes.is_floating(self.dtype) or isinstance(exponent, int) else self.float()
+        return ops.PowScalar.apply(base, exponent=exponent)
+
+    def __rpow__(self, base):
+        a, b = self._operands(base)
+        return ops.Pow.apply(b, a)
+
+    def __matmul__(self, other):
+        if not isinstance(other, Tensor):
+            raise TypeError(f"matmul needs two tensors, got Tensor @ {type(other).__name__}")
+        a, b = self._operands(other)
+        return ops.Matmul.apply(a, b)
+
+    def __rmatmul__(self, other):
+        raise TypeError(f"matmul needs two tensors, got {type(other).__name__} @ Tensor")
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
+
+    # ----- comparisons: bool tensors, outside the graph ----------------------------------------
+
+    def _compare(self, other, compare):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(compare(self.data, other))
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __eq__(self, other):
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other):
+        return self._compare(other, lambda a, b: a != b)
+
+    def __invert__(self):
+        if self.dtype != dtypes.bool_:
+            raise TypeError(f"~ is logical not and needs a bool tensor, got {self.dtype}")
+        return Tensor._wrap(~self.data)
+
+    def __and__(self, other):
+        return self._compare(other, lambda a, b: a & b)
+
+    def __or__(self, other):
+        return self._compare(other, lambda a, b: a | b)
+
+    # ----- elementwise functions ---------------------------------------------------------------
+
+    def exp(self):
+        return ops.Exp.apply(self._as_float())
+
+    def log(self):
+        return ops.Log.apply(self._as_float())
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self._as_float())
+
+    def tanh(self):
+        return ops.Tanh.apply(self._as_float())
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self._as_float())
+
+    def relu(self):
+        return ops.Relu.apply(self)
+
+    def abs(self):
+        return ops.Abs.apply(self)
+
+    def _as_float(self):
+        return self if dtypes.is_floating(self.dtype) else _cast(self, dtypes.default_float)
+
+    def masked_fill(self, mask, value):
+        """A copy with `value` where `mask` (a bool tensor broadcastable to self) is True."""
+        if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+            raise TypeError(f"masked_fill needs a bool mask tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        fill = Tensor._wrap(self._xp.asarray(value, dtype=self.dtype))
+        return ops.Where.apply(fill, self, condition=mask.data)
+
+    # ----- reductions ---------------------------------------------------------------------------
+
+    def sum(self, dim=None, keepdim=False):
+        return ops.Sum.apply(self, axis=_axis(dim), keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        x = self._as_float()
+        return x.sum(dim, keepdim) / _count(self.shape, dim)
+
+    def var(self, dim=None, keepdim=False, correction=1, unbiased=None):
+        """Variance; correction=1 (Bessel's, PyTorch's default) divides by n - 1."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        x = self._as_float()
+        centered = x - x.mean(dim, keepdim=True)
+        return (centered * centered).sum(dim, keepdim) / max(_count(self.shape, dim) - correction, 0)
+
+    def std(self, dim=None, keepdim=False, correction=1, unbiased=None):
+        return self.var(dim, keepdim, correction, unbiased).sqrt()
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def max(self, dim=None, keepdim=False):
+        """max() of all elements, or max(dim) -> (values, indices) as in PyTorch."""
+        if dim is None:
+            return ops.Max.apply(self)
+        return values_and_indices(ops.Max.apply(self, axis=dim, keepdims=keepdim), self.argmax(dim, keepdim))
+
+    def min(self, dim=None, keepdim=False):
+        if dim is None:
+            return ops.Min.apply(self)
+        return values_and_indices(ops.Min.apply(self, axis=dim, keepdims=keepdim), self.argmin(dim, keepdim))
+
+    def amax(self, dim=None, keepdim=False):
+        return ops.Max.apply(self, axis=_axis(dim), keepdims=keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return ops.Min.apply(self, axis=_axis(dim), keepdims=keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor._wrap(self.data.argmin(axis=dim, keepdims=keepdim))
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor._wrap(self.data.all(axis=_axis(dim), keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor._wrap(self.data.any(axis=_axis(dim), keepdims=keepdim))
+
+    def softmax(self, dim):
+        """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
+        x = self._as_float()
+        exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
+        return exps / exps.sum(dim, keepdim=True)
+
+    def log_softmax(self, dim):
+        """x - log(sum(exp(x))) along dim, composed from primitives."""
+        x = self._as_float()
+        shifted = x - x.amax(dim, keepdim=True).detach()
+        return shifted - shifted.exp().sum(dim, keepdim=True).log()
+
+    # ----- shape ----------------------------------------------------------------------------------
+
+    def reshape(self, *shape):
+        shape = _dims_tuple(shape)
+        if shape == self.shape:
+            return self
+        shape = _resolve_shape(shape, self.shape)
+        return ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
+
+    def permute(self, *dims):
+        dims = tuple(d % self.ndim for d in _dims_tuple(dims))
+        if sorted(dims) != list(range(self.ndim)):
+            raise RuntimeError(f"permute: {dims} is not an ordering of the {self.ndim} dims of shape {self.shape}")
+        return ops.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(dims)
+
+    @property
+    def T(self):
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dims = {d % self.ndim for d in (dim if isinstance(dim, tuple) else (dim,))}
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def expand(self, *sizes):
+        sizes = _dims_tuple(sizes)
+        offset = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
+        return ops.Expand.apply(self, shape=shape)
+
+    def contiguous(self):
+        return self
+
+    def __getitem__(self, key):
+        key, is_basic = _index_key(self, key)
+        return ops.Index.apply(self, key=key, is_basic=is_basic)
+
+    def __setitem__(self, key, value):
+        """In-place write, allowed only outside the graph (as PyTorch forbids it on leaves needing grad)."""
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("in-place assignment into a tensor that requires grad: use torch.where or torch.cat")
+        key, _ = _index_key(self, key)
+        self.data[key] = value.data if isinstance(value, Tensor) else value
+
+
+def _cast(t, dtype):
+    return t if t.dtype == dtype else ops.Cast.apply(t, dtype=dtype)
+
+
+def _axis(dim):
+    return tuple(dim) if isinstance(dim, list) else dim
+
+
+def _count(shape, dim):
+    """How many elements a reduction over `dim` combines."""
+    if dim is None:
+        return int(np.prod(shape))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return int(np.prod([shape[d] for d in dims]))
+
+
+def _index_key(x, key):
+    """Turn a PyTorch-style index into a NumPy one on x's device, checking integer indices.
+
+    Returns (key, is_basic): is_basic is False when an integer or bool array is in the key.
+    """
+    items = key if isinstance(key, tuple) else (key,)
+    n_indexing = sum(_dims_consumed(item) for item in items if item is not Ellipsis and item is not None)
+    if n_indexing > x.ndim:
+        raise IndexError(f"too many indices for a tensor of shape {x.shape}")
+    converted, is_basic, dim = [], True, 0
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        if isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+            item = int(item)
+            if not -x.shape[dim] <= item < x.shape[dim]:
+                raise IndexError(f"index {item} is out of bounds for dim {dim} with size {x.shape[dim]}")
+        elif hasattr(item, "ndim"):  # a NumPy or CuPy array
+            item = to_device(item, x.device)
+            if item.dtype.kind not in "biu":
+                raise IndexError(f"tensors used as indices must be integer or bool, got {item.dtype}")
+            if item.dtype.kind in "iu":
+                _check_bounds(item, x.shape[dim], dim)
+            is_basic = False
+        if item is Ellipsis:
+            dim += x.ndim - n_indexing
+        elif item is not None:
+            dim += _dims_consumed(item)
+        converted.append(item)
+    return tuple(converted), is_basic
+
+
+def _dims_consumed(item):
+    dtype = getattr(item, "dtype", None)
+    if dtype is not None and dtype == np.bool_ and getattr(item, "ndim", 0) > 0:
+        return item.ndim
+    return 1
+
+
+def _resolve_shape(shape, old_shape):
+    """Fill in a -1 in `shape` and check that it holds as many elements as old_shape."""
+    numel = int(np.prod(old_shape))
+    known = int(np.prod([n for n in shape if n != -1]))
+    unknowns = shape.count(-1)
+    fits = known == numel if unknowns == 0 else unknowns == 1 and known > 0 and numel % known == 0
+    if not fits:
+        raise RuntimeError(f"cannot reshape a tensor of shape {old_shape} ({numel} elements) into {shape}")
+    return tuple(numel // known if n == -1 else n for n in shape)
+
+
+def _check_bounds(index, size, dim):
+    if index.size and (int(index.min()) < -size or int(index.max()) >= size):
+        bad = index.max() if int(index.max()) >= size else index.min()
+        raise IndexError(f"index {int(bad)} is out of bounds for dim {dim} with size {size}")
