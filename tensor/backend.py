@@ -84,3 +84,14 @@ def scatter_add(target, index, values):
 
         cupyx.scatter_add(target, index, values)
     return target
+
+
+def erf(array):
+    """The error function, elementwise: our NumPy implementation on "cpu", CuPy's on "cuda"."""
+    if device_of(array) == "cpu":
+        from .special import erf as numpy_erf
+
+        return numpy_erf(array)
+    from cupyx.scipy.special import erf as cupy_erf
+
+    return cupy_erf(array)

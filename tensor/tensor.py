@@ -275,7 +275,7 @@ class Tensor:
 
     add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
 
-    # ----- comparisons: bool tensors, outside the graph ----------------------------------------
+    # ----- comparisons (bool tensors) and integer arithmetic, outside the graph ----------------------------------------
 
     def _compare(self, other, compare):
         other = other.data if isinstance(other, Tensor) else other
@@ -298,6 +298,14 @@ class Tensor:
 
     def __ne__(self, other):
         return self._compare(other, lambda a, b: a != b)
+
+    def __mod__(self, other):
+        """Remainder (sign of the divisor, as PyTorch); outside the graph."""
+        return self._compare(other, lambda a, b: a % b)
+
+    def __floordiv__(self, other):
+        """Floor division; outside the graph."""
+        return self._compare(other, lambda a, b: a // b)
 
     def __invert__(self):
         if self.dtype != dtypes.bool_:
@@ -323,6 +331,9 @@ class Tensor:
 
     def tanh(self):
         return ops.Tanh.apply(self._as_float())
+
+    def erf(self):
+        return ops.Erf.apply(self._as_float())
 
     def sigmoid(self):
         return ops.Sigmoid.apply(self._as_float())

@@ -1,7 +1,10 @@
 """Elementwise ops. Binary ops may broadcast: their backward returns gradients of the
 broadcast shape, and the engine sums them back to each input's shape (unbroadcast)."""
 
+import math
+
 from ..autograd import Function
+from ..backend import erf
 
 
 class Add(Function):
@@ -143,6 +146,18 @@ class Tanh(Function):
     def backward(self, grad):
         (z,) = self.saved
         return grad * (1 - z * z)
+
+
+class Erf(Function):
+    """z = erf(x);  dz/dx = 2 / sqrt(pi) * exp(-x**2)"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return erf(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * (2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)
 
 
 class Sigmoid(Function):

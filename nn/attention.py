@@ -1,0 +1,71 @@
+"""Attention masks for the four schemes learners meet, and MultiHeadAttention.
+
+Every mask here is a bool tensor in which True means "this query may attend to
+this key", of shape (T_query, T_key) or broadcastable to (B, heads, T_query, T_key).
+Combine masks with `&`.
+"""
+
+import tensor
+
+from . import functional as F
+from .layers import Dropout, Linear
+from .module import Module
+
+
+def bidirectional_mask(length, device=None):
+    """Every position sees every position (an encoder, as in BERT)."""
+    return tensor.ones(length, length, dtype=tensor.bool, device=device)
+
+
+def causal_mask(length, device=None):
+    """Position i sees positions 0..i (a decoder, as in GPT): the lower triangle."""
+    return tensor.tril(tensor.ones(length, length, device=device)) > 0
+
+
+def padding_mask(lengths, max_length, device=None):
+    """(B, 1, 1, T): in sequence b, keys at positions >= lengths[b] are padding and are never attended to."""
+    lengths = lengths if isinstance(lengths, tensor.Tensor) else tensor.tensor(lengths, device=device)
+    positions = tensor.arange(max_length, device=lengths.device)
+    return (positions.reshape(1, -1) < lengths.reshape(-1, 1)).reshape(-1, 1, 1, max_length)
+
+
+def prefix_lm_mask(length, prefix_length, device=None):
+    """The first prefix_length positions see each other freely; later ones are causal (prefix LM, as in T5/UniLM)."""
+    keys = tensor.arange(length, device=device).reshape(1, -1)
+    queries = tensor.arange(length, device=device).reshape(-1, 1)
+    return (keys <= queries) | (keys < prefix_length)
+
+
+class MultiHeadAttention(Module):
+    """Self-attention (context=None) or cross-attention (keys and values from `context`).
+
+    All heads are computed at once: project to (B, T, C), split C into heads
+    (B, heads, T, head_size), attend with one batched matmul, merge, project.
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, context_dim=None):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        context_dim = context_dim or embed_dim
+        self.embed_dim, self.num_heads, self.dropout_p = embed_dim, num_heads, dropout
+        self.query = Linear(embed_dim, embed_dim, bias=bias)
+        self.key = Linear(context_dim, embed_dim, bias=bias)
+        self.value = Linear(context_dim, embed_dim, bias=bias)
+        self.proj = Linear(embed_dim, embed_dim, bias=bias)
+        self.resid_dropout = Dropout(dropout)
+
+    def _split_heads(self, x):
+        B, T, C = x.shape
+        return x.reshape(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, heads, T, head_size)
+
+    def forward(self, x, context=None, attn_mask=None, is_causal=False):
+        context = x if context is None else context
+        q = self._split_heads(self.query(x))  # (B, heads, Tq, hs)
+        k = self._split_heads(self.key(context))  # (B, heads, Tk, hs)
+        v = self._split_heads(self.value(context))  # (B, heads, Tk, hs)
+        dropout_p = self.dropout_p if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
+        B, _, Tq, _ = out.shape
+        out = out.transpose(1, 2).reshape(B, Tq, self.embed_dim)  # (B, Tq, C)
+        return self.resid_dropout(self.proj(out))
