@@ -59,11 +59,22 @@ class MultiHeadAttention(Module):
         B, T, C = x.shape
         return x.reshape(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, heads, T, head_size)
 
-    def forward(self, x, context=None, attn_mask=None, is_causal=False):
+    def forward(self, x, context=None, attn_mask=None, is_causal=False, cache=None):
+        """x (B, Tq, C) -> (B, Tq, C). `cache`: a dict that keeps this layer's keys and values
+        between calls, for generation one token at a time (self-attention only)."""
         context = x if context is None else context
         q = self._split_heads(self.query(x))  # (B, heads, Tq, hs)
         k = self._split_heads(self.key(context))  # (B, heads, Tk, hs)
         v = self._split_heads(self.value(context))  # (B, heads, Tk, hs)
+        if cache is not None:
+            if "key" in cache:  # the new positions attend to every cached one too
+                k, v = tensor.cat([cache["key"], k], dim=2), tensor.cat([cache["value"], v], dim=2)
+            cache["key"], cache["value"] = k, v
+            if is_causal and q.shape[2] != k.shape[2]:
+                # the queries are the last Tq positions: query i sees keys 0 .. (Tk - Tq) + i
+                past = k.shape[2] - q.shape[2]
+                attn_mask = causal_mask(k.shape[2], device=x.device)[past:]
+                is_causal = False
         dropout_p = self.dropout_p if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
         B, _, Tq, _ = out.shape

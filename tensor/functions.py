@@ -54,6 +54,18 @@ def sqrt(input):
     return input.sqrt()
 
 
+def sin(input):
+    return input.sin()
+
+
+def cos(input):
+    return input.cos()
+
+
+def erf(input):
+    return input.erf()
+
+
 def tanh(input):
     return input.tanh()
 

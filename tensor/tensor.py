@@ -332,6 +332,12 @@ class Tensor:
     def tanh(self):
         return ops.Tanh.apply(self._as_float())
 
+    def sin(self):
+        return ops.Sin.apply(self._as_float())
+
+    def cos(self):
+        return ops.Cos.apply(self._as_float())
+
     def erf(self):
         return ops.Erf.apply(self._as_float())
 

@@ -135,6 +135,30 @@ class Sqrt(Function):
         return grad / (2 * z)
 
 
+class Sin(Function):
+    """z = sin(x);  dz/dx = cos(x)"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.sin(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * self.xp.cos(x)
+
+
+class Cos(Function):
+    """z = cos(x);  dz/dx = -sin(x)"""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.cos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return -grad * self.xp.sin(x)
+
+
 class Tanh(Function):
     """z = tanh(x);  dz/dx = 1 - tanh(x)**2 = 1 - z**2"""
 

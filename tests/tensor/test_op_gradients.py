@@ -179,3 +179,5 @@ def matmul_shapes(draw):
 
 
 test_matmul = gradient_test(lambda a, b: a @ b, n_inputs=2, shapes=matmul_shapes())
+test_sin = gradient_test(lambda a: a.sin())
+test_cos = gradient_test(lambda a: a.cos())
