@@ -126,7 +126,8 @@ def run_train(args):
         plot_attention_maps(model, result.tokenizer, prompt, os.path.join(args.out, "attention.png"))
         print(f"plots: {args.out}/loss_curve.png, {args.out}/attention.png")
     print("\n--- sample ---")
-    print(sample(model, result.tokenizer, "\n", args.sample_tokens, seed=args.seed))
+    prompt = "\n" if "\n" in result.tokenizer.stoi else text[0]
+    print(sample(model, result.tokenizer, prompt, args.sample_tokens, seed=args.seed))
 
 
 def run_generate(args):
