@@ -1,0 +1,28 @@
+"""Week 5: multi-head attention. Do several small heads beat one big head, and is the batched version the same?"""
+
+import numpy as np
+import pytest
+
+import tensor
+from tests.lessons.training import VOCAB, count_parameters, train_and_evaluate
+from tinygrad_gpt import GPTVer4, MultiHeadVer1, MultiHeadVer2
+
+T, C = 16, 32
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_four_heads_beat_one_head_at_the_same_parameter_count(seed):
+    assert count_parameters(MultiHeadVer2(T, C, 4)) == count_parameters(MultiHeadVer2(T, C, 1))
+    _, four = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 4), VOCAB, T, C), steps=300, seed=seed)
+    _, one = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 1), VOCAB, T, C), steps=300, seed=seed)
+    assert four < one - 0.02
+
+
+def test_multi_head_ver1_and_ver2_compute_the_same_thing_given_the_same_weights():
+    separate, batched = MultiHeadVer1(T, C, 4).double(), MultiHeadVer2(T, C, 4).double()
+    for role in ("query", "key", "value"):  # stack the heads' (head_size, C) weights into one (C, C)
+        stacked = tensor.cat([getattr(head, role).weight for head in separate.heads], dim=0)
+        getattr(batched, role).weight.data[...] = stacked.detach().numpy()
+    batched.proj.load_state_dict(separate.proj.state_dict())
+    x = tensor.randn(3, T, C, dtype=tensor.float64)
+    np.testing.assert_allclose(separate(x).detach().numpy(), batched(x).detach().numpy(), rtol=1e-10, atol=1e-12)
