@@ -9,7 +9,7 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
 """
 
 from . import cuda, optim
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, profile
 from .creation import (
     arange,
     cat,

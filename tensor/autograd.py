@@ -13,10 +13,13 @@ inputs are summed back to the input's shape (`unbroadcast`).
 """
 
 import functools
+import time
+from collections import defaultdict
 
 import numpy as np
 
 _grad_enabled = True
+_profile = None  # while a `profile` is active: op name -> [calls, forward seconds, backward seconds]
 
 
 def is_grad_enabled():
@@ -51,6 +54,41 @@ class enable_grad(no_grad):
         global _grad_enabled
         self._previous = _grad_enabled
         _grad_enabled = True
+
+
+class profile:
+    """Context manager: time every Function's forward and backward, by op name.
+
+    The time inside forward/backward is array work (NumPy or CuPy kernels); whatever
+    else a step takes is Python: building tensors, the graph walk, the optimizer loop.
+    `summary(total_seconds)` prints the split.
+    """
+
+    def __enter__(self):
+        global _profile
+        self.records = _profile = defaultdict(lambda: [0, 0.0, 0.0])
+        return self
+
+    def __exit__(self, *exc_info):
+        global _profile
+        _profile = None
+
+    def kernel_seconds(self):
+        return sum(forward + backward for _, forward, backward in self.records.values())
+
+    def summary(self, total_seconds=None):
+        rows = sorted(self.records.items(), key=lambda item: -(item[1][1] + item[1][2]))
+        lines = [f"{'op':<28}{'calls':>8}{'forward ms':>12}{'backward ms':>13}"]
+        lines += [
+            f"{name:<28}{calls:>8}{forward * 1e3:>12.2f}{backward * 1e3:>13.2f}"
+            for name, (calls, forward, backward) in rows
+        ]
+        if total_seconds:
+            kernels = self.kernel_seconds()
+            lines.append(
+                f"inside ops {kernels * 1e3:.1f} ms of {total_seconds * 1e3:.1f} ms ({kernels / total_seconds:.0%}); the rest is Python"
+            )
+        return "\n".join(lines)
 
 
 def unbroadcast(grad, shape):
@@ -107,6 +145,7 @@ class Function:
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
         requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
         fn = cls(inputs[0]._xp, inputs if requires_grad else ())
+        started = time.perf_counter() if _profile is not None else 0.0
         try:
             out = fn.forward(*(t.data for t in inputs), **params)
         except ValueError as error:
@@ -114,6 +153,10 @@ class Function:
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from None
         if isinstance(out, np.generic):  # NumPy turns full reductions into scalars; keep 0-d arrays
             out = np.asarray(out)
+        if _profile is not None:
+            record = _profile[cls.__name__]
+            record[0] += 1
+            record[1] += time.perf_counter() - started
         return Tensor._wrap(out, requires_grad, fn if requires_grad else None)
 
     def __repr__(self):
@@ -161,7 +204,10 @@ def backward(root, grad, retain_graph=False):
                 "already been freed); pass retain_graph=True to the first backward() to keep it"
             )
         out_grad, fn.grad_output = fn.grad_output, None
+        started = time.perf_counter() if _profile is not None else 0.0
         input_grads = fn.backward(out_grad) if out_grad is not None else ()
+        if _profile is not None:
+            _profile[type(fn).__name__][2] += time.perf_counter() - started
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for parent, parent_grad in zip(fn.parents, input_grads):

@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import sys
 import time
 
 import tensor
@@ -11,26 +10,6 @@ from .data import builtin_corpus, load_text
 from .generate import generate_text, sample
 from .gpt import GPTConfig
 from .train import TrainConfig, train
-
-
-def _tune_malloc():
-    """Keep NumPy's large temporaries in the process between steps (glibc only).
-
-    Under glibc's defaults every large array is mmap'ed and returned to the OS when
-    freed, then paged in again on the next step; raising the mmap and trim thresholds
-    removed that cost (about 1.5x on a small GPT step, see benchmarks/README.md).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
-        libc.mallopt(M_TRIM_THRESHOLD, 1 << 32)
-    except (OSError, AttributeError):
-        pass
 
 
 def _device(name):
@@ -147,7 +126,7 @@ def run_generate(args):
 
 
 def main(argv=None):
-    _tune_malloc()
+    tensor.backend.tune_malloc()
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:

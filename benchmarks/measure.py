@@ -1,0 +1,98 @@
+"""How we time things: warm-up, then the median of several runs, alternating between the
+things compared so that a noisy neighbour slows all of them alike; plus the machine header."""
+
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import tensor
+
+
+def synchronize(device):
+    if device == "cuda":
+        tensor.backend.array_module("cuda").cuda.Device().synchronize()
+
+
+def interleaved_medians(functions, repeats, warmup=2, device="cpu"):
+    """{name: median seconds} for {name: zero-argument function}, run alternately."""
+    for fn in functions.values():
+        for _ in range(warmup):
+            fn()
+        synchronize(device)
+    samples = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, fn in functions.items():
+            started = time.perf_counter()
+            fn()
+            synchronize(device)
+            samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def peak_rss_mib():
+    """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def current_rss_mib():
+    try:
+        with open("/proc/self/statm") as file:
+            return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def gemm_peak_gflops(device, size=1024, repeats=5):
+    """Measured float32 matrix-multiply throughput of this machine, the yardstick for a step's FLOP use."""
+    xp = tensor.backend.array_module(device)
+    a = xp.asarray(np.random.default_rng(0).standard_normal((size, size)), dtype=np.float32)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        synchronize(device)
+        started = time.perf_counter()
+        a @ a
+        synchronize(device)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def machine_header(devices):
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown"
+    try:
+        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{config.get('name')} {config.get('version')}"
+    except Exception:  # older NumPy has no dict mode
+        pass
+    header = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    if "cuda" in devices:
+        cupy = tensor.backend.array_module("cuda")
+        header["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        header["cupy"] = cupy.__version__
+    try:
+        import torch
+
+        header["torch"] = torch.__version__
+        header["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        header["torch"] = None
+    return header

@@ -1,0 +1,296 @@
+"""The benchmark suites. Each returns a list of rows (dicts) for one device."""
+
+import math
+
+import numpy as np
+
+import nn.composed as C
+import nn.functional as F
+import tensor
+from tensor import optim
+from tinygrad_gpt import GPT, GPTConfig
+
+from .measure import gemm_peak_gflops, interleaved_medians
+
+# The lecture architecture at three sizes (vocab 65, as tiny Shakespeare).
+MODEL_CONFIGS = {
+    "tiny": {"batch": 16, "block": 32, "n_embd": 64, "n_head": 4, "n_layer": 4, "vocab": 65},
+    "small": {"batch": 32, "block": 64, "n_embd": 128, "n_head": 4, "n_layer": 4, "vocab": 65},
+    "medium": {"batch": 32, "block": 128, "n_embd": 256, "n_head": 8, "n_layer": 6, "vocab": 65},
+}
+
+
+def step_flops(c):
+    """Matrix-multiply FLOPs of one training step (forward + backward = 3x forward).
+
+    Per token and layer: query/key/value/proj 4 C^2 and feed-forward 8 C^2 multiply-adds,
+    plus T C each for the scores and the weighted sum; then C V for lm_head.
+    """
+    C_, T = c["n_embd"], c["block"]
+    per_token = c["n_layer"] * (12 * C_ * C_ + 2 * T * C_) + C_ * c["vocab"]
+    return 3 * 2 * c["batch"] * T * per_token
+
+
+def build_step(c, device, seed=0):
+    """One training step of our GPT (forward, backward, AdamW) on fixed random batches."""
+    tensor.manual_seed(seed)
+    config = GPTConfig(
+        vocab_size=c["vocab"], block_size=c["block"], n_embd=c["n_embd"], n_head=c["n_head"], n_layer=c["n_layer"]
+    )
+    model = GPT(config).to(device)
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+    x = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    y = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+
+    def step():
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _torch_step(c, device):
+    try:
+        from .torch_reference import make_step
+    except ImportError:
+        return None
+    return make_step(c, device)
+
+
+# ----- 1. ops: fused against composed ------------------------------------------------------------
+
+
+def _randn(shape, device, requires_grad=True):
+    return tensor.randn(*shape, device=device, requires_grad=requires_grad)
+
+
+def _op_cases(size):
+    """name -> (fused, composed, inputs(device), work): work = (amount, unit) per forward+backward."""
+    medium = size == "medium"
+    B, T, Cm, H = (32, 128, 256, 8) if medium else (32, 64, 128, 4)
+    V, N, hs = 65, B * T, Cm // H
+    floats = 4
+
+    def linear_inputs(device):
+        return [_randn((N, Cm), device), _randn((4 * Cm, Cm), device), _randn((4 * Cm,), device)]
+
+    def attention_inputs(device):
+        return [_randn((B, H, T, hs), device) for _ in range(3)]
+
+    def cross_entropy_inputs(device):
+        return [_randn((N, V), device), tensor.randint(V, (N,), device=device)]
+
+    def embedding_inputs(device):
+        return [tensor.randint(V, (B, T), device=device), _randn((V, Cm), device)]
+
+    return {
+        "linear (matmul)": (
+            lambda x, w, b: F.linear(x, w, b),
+            lambda x, w, b: x @ w.T + b,
+            linear_inputs,
+            (3 * 2 * N * Cm * 4 * Cm, "GFLOP/s"),
+        ),
+        "softmax": (
+            lambda x: F.softmax(x, -1),
+            lambda x: C.softmax(x, -1),
+            lambda device: [_randn((B, H, T, T), device)],
+            (3 * B * H * T * T * floats, "GB/s"),
+        ),
+        "log_softmax + cross_entropy": (
+            lambda x, t: F.cross_entropy(x, t),
+            lambda x, t: C.cross_entropy(x, t),
+            cross_entropy_inputs,
+            (3 * N * V * floats, "GB/s"),
+        ),
+        "layer_norm": (
+            lambda x, w, b: F.layer_norm(x, (Cm,), w, b),
+            lambda x, w, b: C.layer_norm(x, (Cm,), w, b),
+            lambda device: [_randn((B, T, Cm), device), _randn((Cm,), device), _randn((Cm,), device)],
+            (3 * B * T * Cm * floats, "GB/s"),
+        ),
+        "gelu": (
+            lambda x: F.gelu(x),
+            lambda x: C.gelu(x),
+            lambda device: [_randn((B, T, 4 * Cm), device)],
+            (3 * B * T * 4 * Cm * floats, "GB/s"),
+        ),
+        "embedding": (
+            lambda i, w: F.embedding(i, w),
+            lambda i, w: _one_hot(i, w.shape[0]) @ w,
+            embedding_inputs,
+            (3 * B * T * Cm * floats, "GB/s"),
+        ),
+        "attention (causal)": (
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+            lambda q, k, v: C.scaled_dot_product_attention(q, k, v, is_causal=True),
+            attention_inputs,
+            (3 * 4 * B * H * T * T * hs, "GFLOP/s"),
+        ),
+    }
+
+
+def _one_hot(indices, classes):
+    """Embedding lookup written as a product: one_hot(indices) @ W."""
+    eye = tensor.tensor(np.eye(classes, dtype=np.float32), device=indices.device)
+    return eye[indices]
+
+
+def _forward_backward(op, inputs, upstream):
+    def run():
+        for x in inputs:
+            x.grad = None
+        op(*inputs).backward(upstream)
+
+    return run
+
+
+def ops_suite(device, quick):
+    rows = []
+    for size in ["medium"] if quick else ["small", "medium"]:
+        for name, (fused, composed, make_inputs, (work, unit)) in _op_cases(size).items():
+            inputs = make_inputs(device)
+            out_shape = fused(*inputs).shape
+            upstream = tensor.randn(*out_shape, device=device)
+            times = interleaved_medians(
+                {
+                    "fused": _forward_backward(fused, inputs, upstream),
+                    "composed": _forward_backward(composed, inputs, upstream),
+                },
+                repeats=3 if quick else 7,
+                device=device,
+            )
+            scale = 1e9
+            rows.append(
+                {
+                    "suite": "ops",
+                    "device": device,
+                    "name": f"{name} [{size}]",
+                    "fused_ms": times["fused"] * 1e3,
+                    "composed_ms": times["composed"] * 1e3,
+                    "speedup": times["composed"] / times["fused"],
+                    "throughput": work / times["fused"] / scale,
+                    "unit": unit,
+                }
+            )
+    return rows
+
+
+# ----- 2. model: a GPT training step ------------------------------------------------------------
+
+
+def model_suite(device, quick, reference):
+    rows = []
+    peak = gemm_peak_gflops(device)
+    for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
+        c = MODEL_CONFIGS[name]
+        steps = {"ours": build_step(c, device)}
+        torch_step = _torch_step(c, device) if reference else None
+        if torch_step is not None:
+            steps["torch"] = torch_step
+        repeats = (5 if quick else 15) if name != "medium" else 7
+        times = interleaved_medians(steps, repeats=repeats, warmup=3, device=device)
+        ours = times["ours"]
+        row = {
+            "suite": "model",
+            "device": device,
+            "name": name,
+            "step_ms": ours * 1e3,
+            "tokens_per_s": c["batch"] * c["block"] / ours,
+            "gemm_peak_fraction": step_flops(c) / ours / (peak * 1e9),
+            "torch_step_ms": times["torch"] * 1e3 if "torch" in times else None,
+            "ratio_vs_torch": ours / times["torch"] if "torch" in times else None,
+        }
+        rows.append(row)
+    return rows, peak
+
+
+# ----- 3. scaling ------------------------------------------------------------------------------------
+
+
+def fitted_exponent(xs, ys):
+    """Slope of log(y) against log(x): time ~ x^slope."""
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def scaling_suite(device, quick):
+    base = {"batch": 8, "block": 64, "n_embd": 64, "n_head": 4, "n_layer": 2, "vocab": 65}
+    blocks = [32, 64, 128, 256] if quick else [32, 64, 128, 256, 512]
+    layers = [1, 2, 4] if quick else [1, 2, 4, 8]
+    results = {"block_size": [], "n_layer": []}
+    for block in blocks:
+        c = {**base, "block": block}
+        results["block_size"].append(
+            (block, interleaved_medians({"s": build_step(c, device)}, repeats=3, device=device)["s"])
+        )
+    for n_layer in layers:
+        c = {**base, "n_layer": n_layer}
+        results["n_layer"].append(
+            (n_layer, interleaved_medians({"s": build_step(c, device)}, repeats=3, device=device)["s"])
+        )
+    rows = []
+    for knob, points in results.items():
+        xs, ys = zip(*points)
+        # the largest sizes show the leading term: quadratic attention for block_size, linear for depth
+        exponent = fitted_exponent(xs[-3:], ys[-3:])
+        for x, y in points:
+            rows.append(
+                {
+                    "suite": "scaling",
+                    "device": device,
+                    "name": f"{knob}={x}",
+                    "knob": knob,
+                    "x": x,
+                    "step_ms": y * 1e3,
+                    "fitted_exponent": exponent,
+                }
+            )
+    return rows
+
+
+# ----- 4. generation ----------------------------------------------------------------------------------
+
+
+def generation_suite(device, quick):
+    c = MODEL_CONFIGS["small"]
+    config = GPTConfig(
+        vocab_size=c["vocab"], block_size=c["block"], n_embd=c["n_embd"], n_head=c["n_head"], n_layer=c["n_layer"]
+    )
+    tensor.manual_seed(0)
+    model = GPT(config).to(device).eval()
+    prompt = tensor.zeros(1, 1, dtype=tensor.long, device=device)
+    new_tokens = c["block"] - 1  # fill the context once: where the cache helps most
+    times = interleaved_medians(
+        {
+            "cache": lambda: model.generate(prompt, new_tokens, use_cache=True),
+            "no_cache": lambda: model.generate(prompt, new_tokens, use_cache=False),
+        },
+        repeats=2 if quick else 5,
+        warmup=1,
+        device=device,
+    )
+    return [
+        {
+            "suite": "generation",
+            "device": device,
+            "name": f"small, {new_tokens} tokens",
+            "tokens_per_s_cache": new_tokens / times["cache"],
+            "tokens_per_s_no_cache": new_tokens / times["no_cache"],
+            "speedup": times["no_cache"] / times["cache"],
+        }
+    ]
+
+
+def memory_probe(config_name, steps, framework):
+    """Run in a fresh process: peak RSS after `steps` training steps, and RSS growth from step 10 on."""
+    from .measure import current_rss_mib, peak_rss_mib
+
+    c = MODEL_CONFIGS[config_name]
+    step = build_step(c, "cpu") if framework == "ours" else _torch_step(c, "cpu")
+    rss_at_10 = math.nan
+    for i in range(steps):
+        step()
+        if i == 9:
+            rss_at_10 = current_rss_mib()
+    return {"peak_rss_mib": peak_rss_mib(), "rss_growth_mib": current_rss_mib() - rss_at_10}
