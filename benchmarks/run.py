@@ -149,6 +149,7 @@ def main(argv=None):
     unknown = [s for s in chosen if s not in SUITES]
     if unknown:
         raise SystemExit(f"error: unknown suite(s) {unknown}; choose from {SUITES}")
+    tensor.backend.tune_malloc()  # as the command line does: see tensor.backend.tune_malloc
     reference = _torch_available() and not args.no_reference
     os.makedirs(args.out, exist_ok=True)
     header = machine_header(devices)

@@ -173,33 +173,36 @@ class LayerNorm(Function):
 
     With xhat the normalized x, rstd = 1 / sqrt(var + eps), and g = dy * weight:
     dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dweight = sum(dy * xhat),  dbias = sum(dy).
+    Arrays made here are updated in place to spare allocations (this op is memory-bound).
     """
 
     def forward(self, x, *affine, axes, eps):
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
+        xhat = x - x.mean(axis=axes, keepdims=True)  # centered for now
+        var = self.xp.square(xhat).mean(axis=axes, keepdims=True)
         rstd = 1 / self.xp.sqrt(var + eps)
-        xhat = centered * rstd
+        xhat *= rstd
         self.save_for_backward(xhat, rstd, *affine)
         self.axes = axes
         if not affine:
             return xhat
         weight, bias = affine
-        return xhat * weight + bias
+        y = xhat * weight
+        y += bias
+        return y
 
     def backward(self, grad):
         xhat, rstd, *affine = self.saved
-        g = grad * affine[0] if affine else grad
-        mean_g = g.mean(axis=self.axes, keepdims=True)
+        g = grad * affine[0] if affine else grad.copy()  # g is ours to overwrite
         mean_g_xhat = (g * xhat).mean(axis=self.axes, keepdims=True)
-        dx = rstd * (g - mean_g - xhat * mean_g_xhat)
+        g -= g.mean(axis=self.axes, keepdims=True)
+        g -= xhat * mean_g_xhat
+        g *= rstd
         if not affine:
-            return (dx,)
+            return (g,)
         batch_axes = tuple(range(grad.ndim - len(self.axes)))  # weight and bias are shared across these
         dweight = (grad * xhat).sum(axis=batch_axes) if self.needs_input_grad[1] else None
         dbias = grad.sum(axis=batch_axes) if self.needs_input_grad[2] else None
-        return dx, dweight, dbias
+        return g, dweight, dbias
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -297,26 +300,35 @@ def embedding(input, weight):
 # ----- attention ----------------------------------------------------------------------------------------------
 
 
+def _contiguous_transpose(xp, a):
+    """a with its last two dims swapped, copied into C order. For the thin (T, head_size)
+    operands NumPy's batched matmul is markedly faster on such a copy than on a transposed
+    view; for the square (T, T) ones the view is faster than copying (measured)."""
+    return xp.ascontiguousarray(a.swapaxes(-1, -2))
+
+
 class ScaledDotProductAttention(Function):
-    """O = dropout(softmax(Q K^T * scale + mask)) V, one graph node for the whole attention.
+    """O = dropout(softmax(Q K^T * scale + bias)) V, one graph node for the whole attention.
 
     With P the attention weights (after dropout: Pd = P * keep / (1 - p)):
     dV = Pd^T dO,  dPd = dO V^T,  dP = dPd * keep / (1 - p),  dS = P * (dP - sum(dP * P)),
-    dQ = dS K * scale,  dK = dS^T Q * scale. Rows where every key is masked give zeros, as PyTorch.
+    dQ = dS K * scale,  dK = dS^T Q * scale. `bias` is 0 where a query may attend and -inf
+    where it may not (or any float mask); rows where every key is masked give zeros, as PyTorch.
+    The arrays made here are updated in place (`out=`, `-=`) to spare allocations.
     """
 
-    def forward(self, q, k, v, allowed, additive, scale, dropout_p, generator):
+    def forward(self, q, k, v, bias, scale, dropout_p, generator):
         xp = self.xp
-        scores = (q @ k.swapaxes(-1, -2)) * q.dtype.type(scale)  # (..., Tq, Tk)
-        if additive is not None:
-            scores += additive
-        if allowed is not None:
-            scores = xp.where(allowed, scores, -xp.inf)
+        scores = (q * q.dtype.type(scale)) @ _contiguous_transpose(xp, k)  # (..., Tq, Tk)
+        if bias is not None:
+            scores += bias
         row_max = scores.max(axis=-1, keepdims=True)
-        row_max = xp.where(xp.isfinite(row_max), row_max, 0)  # fully masked row: keep exp(-inf) = 0
-        weights = xp.exp(scores - row_max)
+        row_max[~xp.isfinite(row_max)] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere
+        scores -= row_max  # exp of a number <= 0 cannot overflow
+        weights = xp.exp(scores, out=scores)
         total = weights.sum(axis=-1, keepdims=True)
-        weights /= xp.where(total > 0, total, 1)
+        total[total == 0] = 1
+        weights /= total
         self.keep = None
         dropped = weights
         if dropout_p > 0:
@@ -327,13 +339,15 @@ class ScaledDotProductAttention(Function):
         return dropped @ v
 
     def backward(self, grad):
+        xp = self.xp
         q, k, v, weights, dropped = self.saved
         dv = dropped.swapaxes(-1, -2) @ grad
-        d_weights = grad @ v.swapaxes(-1, -2)
+        d_scores = grad @ _contiguous_transpose(xp, v)  # dP (after dropout), a fresh array we may overwrite
         if self.keep is not None:
-            d_weights *= self.keep
-        d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True))
-        d_scores *= q.dtype.type(self.scale)
+            d_scores *= self.keep
+        d_scores -= (d_scores * weights).sum(axis=-1, keepdims=True)
+        d_scores *= weights
+        d_scores *= q.dtype.type(self.scale)  # dS, with the scale of the scores folded in
         dq = d_scores @ k if self.needs_input_grad[0] else None
         dk = d_scores.swapaxes(-1, -2) @ q if self.needs_input_grad[1] else None
         return dq, dk, dv
@@ -351,25 +365,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise ValueError("attention: pass either attn_mask or is_causal=True, not both")
     xp = query._xp
-    allowed = additive = None
+    bias = None  # added to the scores: 0 where a query may attend, -inf where it may not
     if is_causal:
-        allowed = xp.tril(xp.ones((q_len, k_len), dtype=bool))
+        bias = xp.triu(xp.full((q_len, k_len), -xp.inf, dtype=query.dtype), 1)
     elif attn_mask is not None:
         if attn_mask.shape[-2:] not in ((q_len, k_len), (1, k_len), (q_len, 1), (1, 1)) and attn_mask.ndim >= 2:
             raise ValueError(
                 f"attention: attn_mask of shape {attn_mask.shape} does not broadcast to (..., {q_len}, {k_len})"
             )
         if attn_mask.dtype == tensor.bool:
-            allowed = attn_mask.data
+            bias = xp.where(attn_mask.data, query.dtype.type(0), query.dtype.type(-xp.inf))
         else:
-            additive = attn_mask.data.astype(query.dtype)
+            bias = attn_mask.data.astype(query.dtype)
     scale = 1 / math.sqrt(d) if scale is None else scale
     return ScaledDotProductAttention.apply(
         query,
         key,
         value,
-        allowed=allowed,
-        additive=additive,
+        bias=bias,
         scale=scale,
         dropout_p=dropout_p,
         generator=tensor.generator(query.device) if dropout_p > 0 else None,

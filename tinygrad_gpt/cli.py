@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sys
 import time
 
 import tensor
@@ -71,6 +72,11 @@ def build_parser():
     g.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
     g.add_argument("--seed", type=int, default=None, help="random seed, for reproducible samples")
     g.add_argument("--device", default="cpu", help='"cpu" or "cuda" (default: cpu)')
+    commands.add_parser(
+        "bench",
+        help="run the benchmarks (the same as python -m benchmarks; see tinygrad-gpt bench --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -127,6 +133,12 @@ def run_generate(args):
 
 def main(argv=None):
     tensor.backend.tune_malloc()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # everything after "bench" belongs to the benchmark program
+        from benchmarks.run import main as bench_main
+
+        bench_main(argv[1:])
+        return
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:

@@ -104,3 +104,8 @@ def test_plots_are_written(tmp_path):
     plot_attention_maps(result.model, result.tokenizer, TEXT[:16], tmp_path / "attention.png")
     for name in ("loss.png", "attention.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bench_forwards_to_the_benchmark_program(tmp_path, capsys):
+    main(["bench", "--quick", "--suite", "generation", "--device", "cpu", "--no-reference", "--out", str(tmp_path)])
+    assert "## generation" in capsys.readouterr().out and (tmp_path / "results.json").exists()
