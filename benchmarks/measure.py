@@ -35,9 +35,15 @@ def interleaved_medians(functions, repeats, warmup=2, device="cpu"):
 
 
 def peak_rss_mib():
-    """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    """This process's peak resident memory (VmHWM). Unlike getrusage's ru_maxrss, which Linux
+    carries across fork and exec (a child would report its parent's peak), VmHWM starts afresh
+    in every new program."""
+    try:
+        with open("/proc/self/status") as file:
+            return next(int(line.split()[1]) for line in file if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def current_rss_mib():

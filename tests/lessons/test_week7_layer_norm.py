@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -16,7 +16,7 @@ T, C = 16, 32
 
 @given(x=hnp.arrays(np.float64, (2, 3, 8), elements=st.floats(-50, 50)))
 def test_layer_norm_normalizes_the_feature_dimension(x):
-    assume((x.std(axis=-1) > 1e-2).all())
+    x[..., 0] = x[..., -1] + 1  # no row is constant: a constant row has no spread to normalize
     y = LayerNorm(8).double()(tensor.tensor(x)).detach().numpy()
     np.testing.assert_allclose(y.mean(axis=-1), 0, atol=1e-9)
     np.testing.assert_allclose(y.var(axis=-1), 1, rtol=1e-3)

@@ -125,3 +125,8 @@ def test_bad_inputs_name_the_problem():
         nn.MultiHeadAttention(6, 4)
     with pytest.raises(TypeError, match="indices must be integers"):
         nn.Embedding(3, 2)(tensor.zeros(2))
+
+
+def test_embedding_index_out_of_range_names_it():
+    with pytest.raises(IndexError, match="index 5 is out of range for 3 embeddings"):
+        nn.Embedding(3, 2)(tensor.tensor([0, 5]))

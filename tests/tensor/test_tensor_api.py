@@ -208,3 +208,15 @@ def test_to_device_round_trip_keeps_values_and_gradient(device):
     assert y.device == device
     (y * y).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0] and x.grad.device == "cpu"
+
+
+def test_erf_matches_math_erf_to_float_resolution():
+    import math
+
+    xs = np.linspace(-6, 6, 2001)
+    reference = np.array([math.erf(v) for v in xs])
+    assert np.abs(tensor.tensor(xs, dtype=tensor.float64).erf().numpy() - reference).max() < 1e-14
+    xs32 = xs.astype(np.float32)  # compare against erf of the float32 inputs themselves
+    reference32 = np.array([math.erf(float(v)) for v in xs32])
+    ulp_at_one = np.finfo(np.float32).eps
+    assert np.abs(tensor.tensor(xs32).erf().numpy() - reference32).max() < 4 * ulp_at_one
