@@ -1,0 +1,67 @@
+"""Turning PyTorch-style indices into NumPy/CuPy ones, with the checks CuPy would skip.
+
+CuPy wraps out-of-range integer indices silently; these helpers raise IndexError
+on both devices, naming the index, the dim and its size.
+"""
+
+import numpy as np
+
+from .backend import to_device
+
+
+def index_key(x, key):
+    """Turn a PyTorch-style index into a NumPy one on x's device, checking integer indices.
+
+    Returns (key, is_basic): is_basic is False when an integer or bool array is in the key.
+    """
+    items = key if isinstance(key, tuple) else (key,)
+    n_indexing = sum(_dims_consumed(item) for item in items if item is not Ellipsis and item is not None)
+    if n_indexing > x.ndim:
+        raise IndexError(f"too many indices for a tensor of shape {x.shape}")
+    converted, is_basic, dim = [], True, 0
+    for item in items:
+        if hasattr(item, "_ctx"):  # a Tensor used as an index
+            item = item.data
+        if isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+            item = int(item)
+            if not -x.shape[dim] <= item < x.shape[dim]:
+                raise IndexError(f"index {item} is out of bounds for dim {dim} with size {x.shape[dim]}")
+        elif hasattr(item, "ndim"):  # a NumPy or CuPy array
+            item = to_device(item, x.device)
+            if item.dtype.kind not in "biu":
+                raise IndexError(f"tensors used as indices must be integer or bool, got {item.dtype}")
+            if item.dtype.kind in "iu":
+                _check_bounds(item, x.shape[dim], dim)
+            is_basic = False
+        if item is Ellipsis:
+            dim += x.ndim - n_indexing
+        elif item is not None:
+            dim += _dims_consumed(item)
+        converted.append(item)
+    return tuple(converted), is_basic
+
+
+def _dims_consumed(item):
+    dtype = getattr(item, "dtype", None)
+    if dtype is not None and dtype == np.bool_ and getattr(item, "ndim", 0) > 0:
+        return item.ndim
+    return 1
+
+
+def resolve_shape(shape, old_shape):
+    """Fill in a -1 in `shape` and check that it holds as many elements as old_shape."""
+    numel = int(np.prod(old_shape))
+    known = int(np.prod([n for n in shape if n != -1]))
+    unknowns = shape.count(-1)
+    fits = known == numel if unknowns == 0 else unknowns == 1 and known > 0 and numel % known == 0
+    if not fits:
+        raise RuntimeError(f"cannot reshape a tensor of shape {old_shape} ({numel} elements) into {shape}")
+    return tuple(numel // known if n == -1 else n for n in shape)
+
+
+def _check_bounds(index, size, dim):
+    if index.size and (int(index.min()) < -size or int(index.max()) >= size):
+        bad = index.max() if int(index.max()) >= size else index.min()
+        raise IndexError(f"index {int(bad)} is out of bounds for dim {dim} with size {size}")
