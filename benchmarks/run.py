@@ -116,6 +116,9 @@ def plot(rows, out):
                     "o-",
                     label=f"{device} (slope {points[0]['fitted_exponent']:.2f})",
                 )
+            values = sorted({r["x"] for r in scaling if r["knob"] == knob})
+            ax.set_xticks(values, [str(v) for v in values])
+            ax.minorticks_off()
             ax.set_xlabel(knob)
             ax.set_ylabel("training step (ms)")
             ax.legend()

@@ -253,7 +253,12 @@ def scaling_suite(device, quick):
 
 
 def generation_suite(device, quick):
-    c = MODEL_CONFIGS["small"]
+    """Tokens per second generating one sequence that fills the context, with and without the KV cache."""
+    return [_generation_row(name, device, quick) for name in (["small"] if quick else ["small", "medium"])]
+
+
+def _generation_row(name, device, quick):
+    c = MODEL_CONFIGS[name]
     config = GPTConfig(
         vocab_size=c["vocab"], block_size=c["block"], n_embd=c["n_embd"], n_head=c["n_head"], n_layer=c["n_layer"]
     )
@@ -266,20 +271,18 @@ def generation_suite(device, quick):
             "cache": lambda: model.generate(prompt, new_tokens, use_cache=True),
             "no_cache": lambda: model.generate(prompt, new_tokens, use_cache=False),
         },
-        repeats=2 if quick else 5,
+        repeats=2 if quick else 3,
         warmup=1,
         device=device,
     )
-    return [
-        {
-            "suite": "generation",
-            "device": device,
-            "name": f"small, {new_tokens} tokens",
-            "tokens_per_s_cache": new_tokens / times["cache"],
-            "tokens_per_s_no_cache": new_tokens / times["no_cache"],
-            "speedup": times["no_cache"] / times["cache"],
-        }
-    ]
+    return {
+        "suite": "generation",
+        "device": device,
+        "name": f"{name}, {new_tokens} tokens",
+        "tokens_per_s_cache": new_tokens / times["cache"],
+        "tokens_per_s_no_cache": new_tokens / times["no_cache"],
+        "speedup": times["no_cache"] / times["cache"],
+    }
 
 
 def memory_probe(config_name, steps, framework):
