@@ -22,11 +22,12 @@ def _fans(t):
 
 
 def normal_(t, mean=0.0, std=1.0):
-    return _fill(t, tensor.generator(t.device).normal(mean, std, t.shape))
+    # standard_normal and random are what NumPy's and CuPy's generators both offer
+    return _fill(t, tensor.generator(t.device).standard_normal(t.shape) * std + mean)
 
 
 def uniform_(t, a=0.0, b=1.0):
-    return _fill(t, tensor.generator(t.device).uniform(a, b, t.shape))
+    return _fill(t, tensor.generator(t.device).random(t.shape) * (b - a) + a)
 
 
 def constant_(t, value):
