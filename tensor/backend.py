@@ -100,10 +100,10 @@ def erf(array):
 def tune_malloc():
     """Keep NumPy's large temporaries in the process between training steps (glibc only).
 
-    Under glibc's defaults every large array is mmap'ed and handed back to the OS when
+    Under glibc's defaults a large array may be mmap'ed and handed back to the OS when
     freed, then paged in again on the next step. Raising the mmap and trim thresholds
-    keeps that memory in the process instead (a measured ~1.3x on a small GPT step here,
-    see benchmarks/README.md). It changes the whole process, so the command line and the
+    keeps that memory in the process instead (measured effects in benchmarks/README.md,
+    "The malloc note"). It changes the whole process, so the command line and the
     benchmarks call it; importing the library does not.
     """
     import ctypes
