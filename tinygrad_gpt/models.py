@@ -77,24 +77,25 @@ def pos_encodings_v2(block_size, embed_size):
     return pos_encodings_v1(block_size, embed_size) / max(block_size - 1, 1)
 
 
-def _angles(block_size, embed_size):
+def _angles(block_size, embed_size, paired):
+    """t * w_d for every position t and dim d, with w_d = 10000^(-e/C): e = d for one frequency
+    per dim, or e = 2 floor(d/2) when dims 2i and 2i+1 share a frequency (paired)."""
     positions = tensor.arange(block_size).float().reshape(-1, 1)  # (T, 1)
     dims = tensor.arange(embed_size).float().reshape(1, -1)  # (1, C)
-    return positions * (-(dims - dims % 2) / embed_size * math.log(10000.0)).exp()  # t / 10000^(2i/C)
+    exponents = dims - dims % 2 if paired else dims
+    return positions * (-exponents / embed_size * math.log(10000.0)).exp()  # (T, C)
 
 
 def pos_encodings_v3(block_size, embed_size):
     """A sine on every dim, each at its own frequency: bounded and length-independent, but the
     distance between two positions depends on where they are, not only on how far apart."""
-    positions = tensor.arange(block_size).float().reshape(-1, 1)
-    dims = tensor.arange(embed_size).float().reshape(1, -1)
-    return (positions * (-dims / embed_size * math.log(10000.0)).exp()).sin()
+    return _angles(block_size, embed_size, paired=False).sin()
 
 
 def pos_encodings_v4(block_size, embed_size):
     """Sine/cosine pairs (Vaswani et al., 2017): dims 2i and 2i+1 are a point on a circle turning
     with t, so a shift by k is a rotation and distances depend only on k."""
-    angles = _angles(block_size, embed_size)
+    angles = _angles(block_size, embed_size, paired=True)
     even = tensor.arange(embed_size).reshape(1, -1) % 2 == 0
     return tensor.where(even, angles.sin(), angles.cos())
 
