@@ -9,9 +9,12 @@ gradients.
 
 import math
 
+import numpy as np
+
 import tensor
 from tensor import Function, Tensor
-from tensor.backend import erf, scatter_add
+from tensor.backend import device_of, erf, scatter_add
+from tensor.parallel import for_each_block
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -57,24 +60,47 @@ def _row_dot(xp, a, b):
     return xp.einsum("...i,...i->...", a, b)[..., None]
 
 
+def _for_each_row_block(fn, x, axis):
+    """Run fn(rows) over blocks of x's first axis when the op reduces along another axis (so the
+    blocks are independent, tensor.parallel), else once over everything."""
+    if x.ndim > 1 and axis % x.ndim != 0:
+        for_each_block(fn, x.shape[0], x[:1].nbytes, device_of(x))
+    else:
+        fn(Ellipsis)
+
+
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y))"""
 
     def forward(self, x, axis):
-        self.axis = axis
-        y = x - x.max(axis=axis, keepdims=True)  # exp of a number <= 0 cannot overflow
-        self.xp.exp(y, out=y)
-        y /= y.sum(axis=axis, keepdims=True)
+        xp = self.xp
+        y = xp.empty(x.shape, dtype=x.dtype)
+
+        def normalize(rows):
+            x_rows, y_rows = x[rows], y[rows]
+            xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)  # exp(<= 0) cannot overflow
+            xp.exp(y_rows, out=y_rows)
+            y_rows /= y_rows.sum(axis=axis, keepdims=True)
+
+        _for_each_row_block(normalize, x, axis)
         self.save_for_backward(y)
+        self.axis = axis
         return y
 
     def backward(self, grad):
+        xp, axis = self.xp, self.axis
         (y,) = self.saved
-        if self.axis in (-1, y.ndim - 1):
-            dx = grad - _row_dot(self.xp, grad, y)
-        else:
-            dx = grad - (grad * y).sum(axis=self.axis, keepdims=True)
-        dx *= y
+        dx = xp.empty(y.shape, dtype=y.dtype)
+
+        def backward_rows(rows):
+            g, y_rows, dx_rows = grad[rows], y[rows], dx[rows]
+            if axis in (-1, y.ndim - 1):
+                xp.subtract(g, _row_dot(xp, g, y_rows), out=dx_rows)
+            else:
+                xp.subtract(g, (g * y_rows).sum(axis=axis, keepdims=True), out=dx_rows)
+            dx_rows *= y_rows
+
+        _for_each_row_block(backward_rows, y, axis)
         return dx
 
 
@@ -82,17 +108,31 @@ class LogSoftmax(Function):
     """y = x - max - log(sum(exp(x - max)));  dx = dy - exp(y) * sum(dy)"""
 
     def forward(self, x, axis):
-        self.axis = axis
-        y = x - x.max(axis=axis, keepdims=True)
-        y -= self.xp.log(self.xp.exp(y).sum(axis=axis, keepdims=True))
+        xp = self.xp
+        y = xp.empty(x.shape, dtype=x.dtype)
+
+        def normalize(rows):
+            x_rows, y_rows = x[rows], y[rows]
+            xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)
+            y_rows -= xp.log(xp.exp(y_rows).sum(axis=axis, keepdims=True))
+
+        _for_each_row_block(normalize, x, axis)
         self.save_for_backward(y)
+        self.axis = axis
         return y
 
     def backward(self, grad):
+        xp, axis = self.xp, self.axis
         (y,) = self.saved
-        dx = self.xp.exp(y)
-        dx *= -grad.sum(axis=self.axis, keepdims=True)
-        dx += grad
+        dx = xp.empty(y.shape, dtype=y.dtype)
+
+        def backward_rows(rows):
+            g, dx_rows = grad[rows], dx[rows]
+            xp.exp(y[rows], out=dx_rows)
+            dx_rows *= -g.sum(axis=axis, keepdims=True)
+            dx_rows += g
+
+        _for_each_row_block(backward_rows, y, axis)
         return dx
 
 
@@ -109,7 +149,8 @@ class CrossEntropy(Function):
 
     dlogits_i = p_i - q_i, where q_i = (1 - s) onehot(target_i) + s / C is the target distribution;
     rows whose target is ignore_index contribute nothing. With z = logits - max,
-    log p_ic = z_c - log(sum(exp(z))), so only the target's z and the row sums are needed.
+    log p_ic = z_c - log(sum(exp(z))), so only the target's z and the row sums are needed; the
+    forward keeps exp(z) and its row sums, and backward divides once, folded into the scaling.
     """
 
     def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
@@ -117,19 +158,19 @@ class CrossEntropy(Function):
         n, classes = logits.shape
         keep = targets != ignore_index
         safe_targets = xp.where(keep, targets, 0)
-        rows = xp.arange(n)
         z = logits - logits.max(axis=1, keepdims=True)
-        picked = z[rows, safe_targets]
+        picked = z[xp.arange(n), safe_targets]
         mean_z = z.mean(axis=1) if label_smoothing else None
-        probs = xp.exp(z, out=z)  # z is not needed any more: reuse its memory
-        total = probs.sum(axis=1)
+        exp_z = xp.exp(z, out=z)  # z is not needed any more: reuse its memory
+        # the row sums as a matrix-vector product: BLAS is several times faster than NumPy's
+        # reduction along a short last axis (0.04 against 0.2 ms for (4096, 65), measured)
+        total = exp_z @ xp.ones(classes, dtype=exp_z.dtype)
         log_sum_exp = xp.log(total)
-        probs /= total[:, None]
         losses = (1 - label_smoothing) * (log_sum_exp - picked)
         if label_smoothing:
             losses += label_smoothing * (log_sum_exp - mean_z)
         losses = xp.where(keep, losses, 0).astype(logits.dtype)
-        self.save_for_backward(probs, safe_targets, keep)
+        self.save_for_backward(exp_z, total, safe_targets, keep)
         self.reduction, self.label_smoothing = reduction, label_smoothing
         self.count = keep.sum()
         if reduction == "none":
@@ -139,18 +180,15 @@ class CrossEntropy(Function):
 
     def backward(self, grad):
         xp = self.xp
-        probs, targets, keep = self.saved
-        n, classes = probs.shape
-        if self.reduction == "none":
-            scale = (grad * keep)[:, None]
-        elif self.reduction == "sum":
-            scale = grad * keep[:, None]
-        else:
-            scale = (grad / self.count.astype(grad.dtype)) * keep[:, None]
-        dlogits = probs * scale  # p, scaled
-        dlogits[xp.arange(n), targets] -= (1 - self.label_smoothing) * scale[:, 0]
+        exp_z, total, targets, keep = self.saved
+        n, classes = exp_z.shape
+        if self.reduction == "mean":
+            grad = grad / self.count.astype(grad.dtype)
+        row_scale = grad * keep  # (n,): d(loss)/d(loss_i), 0 for ignored rows
+        dlogits = exp_z * (row_scale / total)[:, None]  # p_i, scaled
+        dlogits[xp.arange(n), targets] -= (1 - self.label_smoothing) * row_scale
         if self.label_smoothing:
-            dlogits -= (self.label_smoothing / classes) * scale
+            dlogits -= (self.label_smoothing / classes) * row_scale[:, None]
         return dlogits, None
 
 
@@ -369,42 +407,68 @@ class ScaledDotProductAttention(Function):
     dV = Pd^T dO,  dPd = dO V^T,  dP = dPd * keep / (1 - p),  dS = P * (dP - sum(dP * P)),
     dQ = dS K * scale,  dK = dS^T Q * scale. `bias` is 0 where a query may attend and -inf
     where it may not (or any float mask); rows where every key is masked give zeros, as PyTorch.
-    The arrays made here are updated in place (`out=`, `-=`) to spare allocations.
+
+    Each batch element is independent, so both passes are written for one block of the
+    first (batch) axis and run block by block on every core (tensor.parallel); the blocks
+    write into arrays made once, in place (`out=`, `-=`).
     """
 
     def forward(self, q, k, v, bias, scale, dropout_p, generator):
         xp = self.xp
-        scores = (q * q.dtype.type(scale)) @ _contiguous_transpose(xp, k)  # (..., Tq, Tk)
-        if bias is not None:
-            scores += bias
-        row_max = scores.max(axis=-1, keepdims=True)
-        row_max[~xp.isfinite(row_max)] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere
-        scores -= row_max  # exp of a number <= 0 cannot overflow
-        weights = xp.exp(scores, out=scores)
-        total = weights.sum(axis=-1, keepdims=True)
-        total[total == 0] = 1
-        weights /= total
-        self.keep = None
-        dropped = weights
+        bias_batch = bias.shape[:-2] if bias is not None else ()
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
+        squeeze = batch == ()  # no batch dims: work on a batch of one
+        batch = batch or (1,)
+        q, k, v = (xp.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
+        bias_per_row = len(bias_batch) == len(batch) and bias_batch[0] > 1  # else the same for every block
+        q_len, k_len = q.shape[-2], k.shape[-2]
+        weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
+        out = xp.empty(batch + (q_len, v.shape[-1]), dtype=q.dtype)
+        keep = None  # drawn whole, before the blocks, so the random stream does not depend on them
         if dropout_p > 0:
-            self.keep = (generator.random(weights.shape) >= dropout_p).astype(q.dtype) / q.dtype.type(1 - dropout_p)
-            dropped = weights * self.keep
-        self.save_for_backward(q, k, v, weights, dropped)
-        self.scale = scale
-        return dropped @ v
+            keep = (generator.random(weights.shape) >= dropout_p).astype(q.dtype) / q.dtype.type(1 - dropout_p)
+        scale = q.dtype.type(scale)
+
+        def attend(rows):
+            scores = weights[rows]
+            xp.matmul(q[rows] * scale, _contiguous_transpose(xp, k[rows]), out=scores)
+            if bias is not None:
+                scores += bias[rows] if bias_per_row else bias
+            row_max = scores.max(axis=-1, keepdims=True)
+            row_max[~xp.isfinite(row_max)] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere
+            scores -= row_max  # exp of a number <= 0 cannot overflow
+            xp.exp(scores, out=scores)
+            total = scores.sum(axis=-1, keepdims=True)
+            total[total == 0] = 1
+            scores /= total
+            xp.matmul(scores if keep is None else scores * keep[rows], v[rows], out=out[rows])
+
+        for_each_block(attend, batch[0], weights[:1].nbytes, device_of(q))
+        self.save_for_backward(q, k, v, weights)
+        self.keep, self.scale, self.squeeze = keep, scale, squeeze
+        return out[0] if squeeze else out
 
     def backward(self, grad):
         xp = self.xp
-        q, k, v, weights, dropped = self.saved
-        dv = dropped.swapaxes(-1, -2) @ grad
-        d_scores = grad @ _contiguous_transpose(xp, v)  # dP (after dropout), a fresh array we may overwrite
-        if self.keep is not None:
-            d_scores *= self.keep
-        d_scores -= _row_dot(xp, d_scores, weights)
-        d_scores *= weights
-        d_scores *= q.dtype.type(self.scale)  # dS, with the scale of the scores folded in
-        dq = d_scores @ k if self.needs_input_grad[0] else None
-        dk = d_scores.swapaxes(-1, -2) @ q if self.needs_input_grad[1] else None
+        q, k, v, weights = self.saved
+        keep, scale = self.keep, self.scale
+        if self.squeeze:
+            grad = grad[None]
+        dq, dk, dv = (xp.empty(a.shape, dtype=a.dtype) for a in (q, k, v))  # the engine sums broadcast dims
+
+        def attend_backward(rows):
+            w = weights[rows]
+            xp.matmul((w if keep is None else w * keep[rows]).swapaxes(-1, -2), grad[rows], out=dv[rows])
+            d_scores = grad[rows] @ _contiguous_transpose(xp, v[rows])  # dP (after dropout), ours to overwrite
+            if keep is not None:
+                d_scores *= keep[rows]
+            d_scores -= _row_dot(xp, d_scores, w)
+            d_scores *= w
+            d_scores *= scale  # dS, with the scale of the scores folded in
+            xp.matmul(d_scores, k[rows], out=dq[rows])
+            xp.matmul(d_scores.swapaxes(-1, -2), q[rows], out=dk[rows])
+
+        for_each_block(attend_backward, weights.shape[0], weights[:1].nbytes, device_of(q))
         return dq, dk, dv
 
 

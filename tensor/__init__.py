@@ -77,6 +77,7 @@ from .functions import (
     var,
 )
 from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
+from .parallel import get_num_threads, set_num_threads
 from .tensor import Tensor
 
 float = float32
