@@ -76,7 +76,17 @@ def markdown_table(rows, columns):
 
 TABLE_COLUMNS = {
     "ops": ["device", "name", "fused_ms", "composed_ms", "speedup", "throughput", "unit"],
-    "model": ["device", "name", "step_ms", "tokens_per_s", "gemm_peak_fraction", "torch_step_ms", "ratio_vs_torch"],
+    "model": [
+        "device",
+        "name",
+        "step_ms",
+        "tokens_per_s",
+        "gemm_peak_fraction",
+        "torch_step_ms",
+        "ratio_vs_torch",
+        "matmul_ms",
+        "torch_matmul_ms",
+    ],
     "memory": ["device", "name", "peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib"],
     "scaling": ["device", "name", "step_ms", "fitted_exponent"],
     "generation": ["device", "name", "tokens_per_s_cache", "tokens_per_s_no_cache", "speedup"],

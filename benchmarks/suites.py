@@ -51,12 +51,46 @@ def build_step(c, device, seed=0):
     return step
 
 
+def linear_shapes(c):
+    """(in_features, out_features) of every Linear layer of the step's GPT, in order."""
+    C_ = c["n_embd"]
+    per_block = [(C_, C_)] * 4 + [(C_, 4 * C_), (4 * C_, C_)]  # query, key, value, proj; feed-forward
+    return per_block * c["n_layer"] + [(C_, c["vocab"])]
+
+
+def build_matmuls(c, device, seed=0):
+    """The step's Linear-layer matrix products alone, on raw arrays: y = x W^T, and backward's
+    dx = g W and dW = g^T x, for every layer. Their time is what BLAS alone costs, the floor
+    under the step's time (weights per layer; inputs and gradients shared by layers of one shape)."""
+    xp = tensor.backend.array_module(device)
+    rng = np.random.default_rng(seed)
+    rows = c["batch"] * c["block"]
+
+    def randn(*shape):
+        return xp.asarray(rng.standard_normal(shape), dtype=np.float32)
+
+    activations = {(i, o): (randn(rows, i), randn(rows, o)) for i, o in set(linear_shapes(c))}
+    layers = [(*activations[i, o], randn(o, i)) for i, o in linear_shapes(c)]
+
+    def matmuls():
+        for x, g, w in layers:
+            x @ w.T, g @ w, g.T @ x
+
+    return matmuls
+
+
 def _torch_step(c, device):
     try:
         from .torch_reference import make_step
     except ImportError:
         return None
     return make_step(c, device)
+
+
+def _torch_matmuls(c, device):
+    from .torch_reference import make_matmuls
+
+    return make_matmuls(linear_shapes(c), c["batch"] * c["block"], device)
 
 
 # ----- 1. ops: fused against composed ------------------------------------------------------------
@@ -192,6 +226,10 @@ def model_suite(device, quick, reference):
         repeats = (5 if quick else 15) if name != "medium" else 7
         times = interleaved_medians(steps, repeats=repeats, warmup=3, device=device)
         ours = times["ours"]
+        matmuls = {"ours": build_matmuls(c, device)}
+        if torch_step is not None:
+            matmuls["torch"] = _torch_matmuls(c, device)
+        matmul_times = interleaved_medians(matmuls, repeats=repeats, warmup=2, device=device)
         row = {
             "suite": "model",
             "device": device,
@@ -201,6 +239,8 @@ def model_suite(device, quick, reference):
             "gemm_peak_fraction": step_flops(c) / ours / (peak * 1e9),
             "torch_step_ms": times["torch"] * 1e3 if "torch" in times else None,
             "ratio_vs_torch": ours / times["torch"] if "torch" in times else None,
+            "matmul_ms": matmul_times["ours"] * 1e3,
+            "torch_matmul_ms": matmul_times["torch"] * 1e3 if "torch" in matmul_times else None,
         }
         rows.append(row)
     return rows, peak

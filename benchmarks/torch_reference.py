@@ -66,5 +66,24 @@ def make_step(config, device, seed=0):
     return step
 
 
+def make_matmuls(shapes, rows, device, seed=0):
+    """The step's Linear-layer matrix products alone, as benchmarks.suites.build_matmuls, in PyTorch."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(shape, generator=generator).to(device)
+
+    activations = {(i, o): (randn(rows, i), randn(rows, o)) for i, o in set(shapes)}
+    layers = [(*activations[i, o], randn(o, i)) for i, o in shapes]
+
+    def matmuls():
+        for x, g, w in layers:
+            x @ w.T, g @ w, g.T @ x
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return matmuls
+
+
 def num_threads():
     return torch.get_num_threads()

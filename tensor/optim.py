@@ -125,11 +125,18 @@ class Adam(Optimizer):
         exp_avg *= beta1
         exp_avg += (1 - beta1) * grad
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        squared = grad * grad
+        squared *= 1 - beta2
+        exp_avg_sq += squared
         bias_correction1 = 1 - beta1 ** state["step"]
         bias_correction2 = 1 - beta2 ** state["step"]
-        denominator = param._xp.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + group["eps"]
-        param.data -= (group["lr"] / bias_correction1) * exp_avg / denominator
+        # update = lr / bc1 * exp_avg / (sqrt(exp_avg_sq / bc2) + eps), built in one array, in place
+        update = param._xp.sqrt(exp_avg_sq, out=squared)
+        update *= 1 / math.sqrt(bias_correction2)
+        update += group["eps"]
+        param._xp.divide(exp_avg, update, out=update)
+        update *= group["lr"] / bias_correction1
+        param.data -= update
 
 
 class AdamW(Adam):
