@@ -18,8 +18,15 @@ def synchronize(device):
         tensor.backend.array_module("cuda").cuda.Device().synchronize()
 
 
-def interleaved_medians(functions, repeats, warmup=2, device="cpu"):
-    """{name: median seconds} for {name: zero-argument function}, run alternately."""
+def interleaved_medians(functions, repeats, warmup=2, device="cpu", pause=0.0):
+    """{name: median seconds} for {name: zero-argument function}, run alternately.
+
+    pause: seconds to sleep before each timed run. BLAS and OpenMP worker threads keep
+    spinning for a while after their last task (OpenBLAS's default is 2^28 cycles, about
+    0.1 s), taking a core from whatever runs next; when two libraries are compared, the pause
+    keeps one's idle threads out of the other's time. Without it, PyTorch's tiny step measured
+    66 ms right after ours, against 30 ms after a pause (benchmarks/README.md).
+    """
     for fn in functions.values():
         for _ in range(warmup):
             fn()
@@ -27,6 +34,7 @@ def interleaved_medians(functions, repeats, warmup=2, device="cpu"):
     samples = {name: [] for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
+            time.sleep(pause)
             started = time.perf_counter()
             fn()
             synchronize(device)

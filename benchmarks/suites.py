@@ -224,12 +224,13 @@ def model_suite(device, quick, reference):
         if torch_step is not None:
             steps["torch"] = torch_step
         repeats = (5 if quick else 15) if name != "medium" else 7
-        times = interleaved_medians(steps, repeats=repeats, warmup=3, device=device)
+        pause = 0.2 if torch_step is not None and device == "cpu" else 0.0  # see interleaved_medians
+        times = interleaved_medians(steps, repeats=repeats, warmup=3, device=device, pause=pause)
         ours = times["ours"]
         matmuls = {"ours": build_matmuls(c, device)}
         if torch_step is not None:
             matmuls["torch"] = _torch_matmuls(c, device)
-        matmul_times = interleaved_medians(matmuls, repeats=repeats, warmup=2, device=device)
+        matmul_times = interleaved_medians(matmuls, repeats=repeats, warmup=2, device=device, pause=pause)
         row = {
             "suite": "model",
             "device": device,

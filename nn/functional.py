@@ -55,6 +55,13 @@ def linear(input, weight, bias=None):
 # ----- softmax family ---------------------------------------------------------------------------
 
 
+def _row_sum(xp, a):
+    """sum over the last dim, keeping it (size 1), as a matrix-vector product: BLAS runs it two
+    to five times faster than NumPy's reduction along a short last axis (measured: 0.09 against
+    0.50 ms for (4096, 256) float32, 1.5 against 3.4 ms for (256, 128, 128))."""
+    return (a @ xp.ones(a.shape[-1], dtype=a.dtype))[..., None]
+
+
 def _row_dot(xp, a, b):
     """sum(a * b) over the last dim, keeping it (size 1); einsum skips the product's temporary."""
     return xp.einsum("...i,...i->...", a, b)[..., None]
@@ -80,7 +87,7 @@ class Softmax(Function):
             x_rows, y_rows = x[rows], y[rows]
             xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)  # exp(<= 0) cannot overflow
             xp.exp(y_rows, out=y_rows)
-            y_rows /= y_rows.sum(axis=axis, keepdims=True)
+            y_rows /= _row_sum(xp, y_rows) if axis in (-1, x.ndim - 1) else y_rows.sum(axis=axis, keepdims=True)
 
         _for_each_row_block(normalize, x, axis)
         self.save_for_backward(y)
@@ -162,9 +169,7 @@ class CrossEntropy(Function):
         picked = z[xp.arange(n), safe_targets]
         mean_z = z.mean(axis=1) if label_smoothing else None
         exp_z = xp.exp(z, out=z)  # z is not needed any more: reuse its memory
-        # the row sums as a matrix-vector product: BLAS is several times faster than NumPy's
-        # reduction along a short last axis (0.04 against 0.2 ms for (4096, 65), measured)
-        total = exp_z @ xp.ones(classes, dtype=exp_z.dtype)
+        total = _row_sum(xp, exp_z)[:, 0]
         log_sum_exp = xp.log(total)
         losses = (1 - label_smoothing) * (log_sum_exp - picked)
         if label_smoothing:
@@ -238,7 +243,7 @@ class LayerNorm(Function):
         xp = self.xp
         self.input_shape = x.shape
         rows = x.reshape(-1, n_features)  # (N, F)
-        xhat = rows - rows.mean(axis=1, keepdims=True)  # centered for now
+        xhat = rows - _row_sum(xp, rows) / n_features  # centered for now
         rstd = 1 / xp.sqrt(_row_dot(xp, xhat, xhat) / n_features + eps)  # (N, 1)
         xhat *= rstd
         if not affine:
@@ -258,7 +263,7 @@ class LayerNorm(Function):
         grad = grad.reshape(xhat.shape)  # (N, F)
         g = grad * affine[0] if affine else grad.copy()  # g is ours to overwrite
         mean_g_xhat = _row_dot(xp, g, xhat) / n_features
-        g -= g.mean(axis=1, keepdims=True)
+        g -= _row_sum(xp, g) / n_features
         g -= xhat * mean_g_xhat
         g *= rstd
         dx = g.reshape(self.input_shape)
@@ -438,7 +443,7 @@ class ScaledDotProductAttention(Function):
             row_max[~xp.isfinite(row_max)] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere
             scores -= row_max  # exp of a number <= 0 cannot overflow
             xp.exp(scores, out=scores)
-            total = scores.sum(axis=-1, keepdims=True)
+            total = _row_sum(xp, scores)
             total[total == 0] = 1
             scores /= total
             xp.matmul(scores if keep is None else scores * keep[rows], v[rows], out=out[rows])
