@@ -1,4 +1,4 @@
-"""Where does a GPT training step spend its time? `python -m benchmarks.profile_step --config small`
+"""Where does a GPT training step spend its time? `python -m benchmarks.profile_step --config small [--torch]`
 
 Times every Function's forward and backward (tensor.profile) over a few steps, and
 prints the ops by time and the split between array work and Python overhead.
@@ -24,11 +24,38 @@ def profile_step(config_name="small", device="cpu", steps=10):
     return profiler, total / steps, profiler.kernel_seconds() / steps
 
 
+def profile_torch_step(config_name="small", device="cpu", steps=5, rows=12):
+    """PyTorch's profiler over the same step in PyTorch: its ops by self time, per step."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from .torch_reference import make_step
+
+    step = make_step(MODEL_CONFIGS[config_name], device)
+    for _ in range(3):
+        step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=activities) as profiler:
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        total = time.perf_counter() - started
+    events = sorted(profiler.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
+    lines = [f"PyTorch {torch.__version__}, same step: {total / steps * 1e3:.1f} ms (under its profiler)\n"]
+    lines.append(f"{'op':<50} {'calls/step':>10} {'self ms/step':>13}")
+    for event in events:
+        lines.append(
+            f"{event.key[:50]:<50} {event.count / steps:>10.0f} {event.self_cpu_time_total / 1e3 / steps:>13.1f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_step", description=__doc__)
     parser.add_argument("--config", default="small", choices=sorted(MODEL_CONFIGS))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--torch", action="store_true", help="also profile the same step in PyTorch (if installed)")
     args = parser.parse_args(argv)
     tensor.backend.tune_malloc()
     profiler, per_step, kernels = profile_step(args.config, args.device, args.steps)
@@ -37,6 +64,9 @@ def main(argv=None):
         f"({kernels / per_step:.0%}) and {(per_step - kernels) * 1e3:.1f} ms Python and optimizer ({1 - kernels / per_step:.0%})\n"
     )
     print(profiler.summary())
+    if args.torch:
+        print()
+        print(profile_torch_step(args.config, args.device))
 
 
 if __name__ == "__main__":
