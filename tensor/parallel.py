@@ -24,6 +24,16 @@ _num_threads = None  # None: one per CPU this process may run on
 _pool = None
 
 
+def _forget_pool():
+    """A forked child inherits the pool object but not its threads: it must start its own."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def get_num_threads():
     """How many threads the fused ops use on the CPU (as torch.get_num_threads)."""
     if _num_threads is not None:

@@ -80,3 +80,21 @@ def test_set_num_threads_rejects_what_is_not_a_positive_integer(bad, restore_thr
 def test_num_threads_follows_pytorchs_names(restore_threads):
     tensor.set_num_threads(3)
     assert tensor.get_num_threads() == 3
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_blocks_on_its_own_threads(restore_threads, monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 1)
+    parallel.set_num_threads(2)
+    parallel.for_each_block(lambda rows: None, n_rows=4, row_bytes=1)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # child: with the parent's dead pool this would wait forever
+        signal.alarm(10)  # so a hang kills the child and fails the test instead
+        seen = []
+        parallel.for_each_block(lambda rows: seen.append(rows), n_rows=4, row_bytes=1)
+        os._exit(0 if len(seen) == 4 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
