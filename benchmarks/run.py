@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import tensor
 
@@ -27,7 +28,12 @@ def build_parser():
     parser.add_argument(
         "--suite", default=",".join(SUITES), help=f"comma-separated suites from {', '.join(SUITES)} (default: all)"
     )
-    parser.add_argument("--out", default="benchmarks/results", help="folder for results.json and the plots")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for results.json and the plots (default: benchmarks/results; with --quick a new temporary "
+        "folder, so a quick run never replaces the tracked results)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip PyTorch even if it is installed")
     parser.add_argument(
         "--memory-steps", type=int, default=None, help="steps in the memory probe (default: 1000, 50 with --quick)"
@@ -164,6 +170,10 @@ def main(argv=None):
         raise SystemExit(f"error: unknown suite(s) {unknown}; choose from {SUITES}")
     tensor.backend.tune_malloc()  # as the command line does: see tensor.backend.tune_malloc
     reference = _torch_available() and not args.no_reference
+    if args.out is None:
+        args.out = (
+            tempfile.mkdtemp(prefix="tinygrad-gpt-bench-") if args.quick else os.path.join("benchmarks", "results")
+        )
     os.makedirs(args.out, exist_ok=True)
     header = machine_header(devices)
     print("# tinygrad_gpt benchmarks\n")
