@@ -14,7 +14,6 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import fields
 
 import tensor
 
@@ -149,10 +148,8 @@ def _require(module, option, extra):
         ) from None
 
 
-def _check_out_folder(out):
+def _check_writable_folder(out):
     """--out must be a folder this process can write into (created if missing)."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise SystemExit(f"error: --out {out} is a file, not a folder")
     try:
         os.makedirs(out, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -189,9 +186,9 @@ def _resume_config(args, path, text, model_given, train_given):
             f"error: the text has {len(unknown)} character(s) that the checkpoint's tokenizer does not know ({shown}): "
             f"a resumed run keeps its tokenizer; train on this text with a new --out"
         )
-    names = {f.name for f in fields(TrainConfig)}
-    base = {k: v for k, v in saved.items() if k in names and k in RESUMABLE}
+    base = {k: v for k, v in saved.items() if k in RESUMABLE}
     config = TrainConfig(**{**base, **train_given, "out_dir": args.out_dir, "device": _device(args.device)})
+    config.data_path = args.data and os.path.abspath(args.data)
     if config.steps <= step:
         raise SystemExit(f"error: the checkpoint in {args.out_dir} is already at step {step}: ask for --steps > {step}")
     changes = [f"{n} {base[n]} -> {v}" for n, v in train_given.items() if n in base and base[n] != v]
@@ -218,10 +215,13 @@ def run_train(args):
         args.error(f"argument --n-head: must divide --n-embd {args.n_embd}, got {args.n_head}")
     if args.plot:
         _require("matplotlib", "--plot", "plot")
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise SystemExit(f"error: --out {args.out_dir} is a file, not a folder")
+    path = os.path.join(args.out_dir, "checkpoint.npz")
+    if args.resume and args.data is None and os.path.exists(path):  # the text the run was trained on
+        args.data = read_checkpoint(path)[0].get("train_config", {}).get("data_path")
     text = load_text(args.data) if args.data else builtin_corpus()
     source = args.data or "the built-in corpus (Python's pydoc topics)"
-    _check_out_folder(args.out_dir)
-    path = os.path.join(args.out_dir, "checkpoint.npz")
     if args.resume:
         if not os.path.exists(path):
             raise SystemExit(f"error: --resume: there is no checkpoint in {args.out_dir} to continue")
@@ -229,13 +229,17 @@ def run_train(args):
     else:
         if os.path.exists(path) and not args.overwrite:
             raise SystemExit(
-                f"error: {args.out_dir} already holds a checkpoint ({_checkpoint_step(path)}); continue it with --resume, "
-                "train into a new --out, or start again there with --overwrite (which replaces it)"
+                f"error: {args.out_dir} already holds a checkpoint ({_checkpoint_step(path)}); continue it with "
+                "--resume, train into a new --out, or start again there with --overwrite (which replaces it)"
             )
         model_config = GPTConfig(**{name: getattr(args, name) for name in args.model_flags}, vocab_size=len(set(text)))
-        train_config = TrainConfig(**{name: getattr(args, name) for name in args.train_flags})
+        train_config = TrainConfig(
+            **{name: getattr(args, name) for name in args.train_flags},
+            data_path=args.data and os.path.abspath(args.data),
+        )
         train_config.device = _device(train_config.device)
     _check_memory(model_config, train_config)
+    _check_writable_folder(args.out_dir)
     leftovers = remove_leftover_temporaries(args.out_dir)
     if leftovers:
         names = ", ".join(os.path.basename(p) for p in leftovers)
@@ -250,7 +254,6 @@ def run_train(args):
         raise SystemExit(f"error: {error}") from None
     if result.interrupted:
         again = ["tinygrad-gpt", "train", "--resume", "--out", args.out_dir, "--steps", str(train_config.steps)]
-        again += ["--data", args.data] if args.data else []
         print(
             f"interrupted: step {result.saved_step} is saved in {path}; continue with:\n  {shlex.join(again)}",
             file=sys.stderr,

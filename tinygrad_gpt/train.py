@@ -48,6 +48,7 @@ class TrainConfig:
     checkpoint_interval: int = option(
         0, "checkpoint every N steps; 0: at every evaluation and at the end", Range(int, 0)
     )
+    data_path: str | None = None  # the text file trained on (None: the built-in corpus), so --resume finds it
 
     def __post_init__(self):
         check_ranges(self)
@@ -57,7 +58,7 @@ class TrainConfig:
 
 
 # What a resumed run may change (the rest of a checkpoint, model shape and tokenizer, is fixed).
-RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "out_dir"))
+RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "out_dir", "data_path"))
 
 
 class CheckpointWriteError(RuntimeError):
