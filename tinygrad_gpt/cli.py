@@ -321,7 +321,12 @@ def main(argv=None):
     if argv[:1] == ["bench"]:  # everything after "bench" belongs to the benchmark program
         run_bench(argv[1:])
         return
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags = {**getattr(args, "model_flags", {}), **getattr(args, "train_flags", {})}
+    for name, value in vars(args).items():
+        if isinstance(value, list) and not name.endswith("flags"):  # argparse reads "--option=--" as []
+            parser.error(f"argument {flags.get(name, '--' + name.replace('_', '-'))}: expected one value")
     started = time.perf_counter()
     try:
         {"train": run_train, "generate": run_generate}[args.command](args)
