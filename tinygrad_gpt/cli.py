@@ -169,12 +169,12 @@ def _resume_config(args, path, text, model_given, train_given):
     """The checkpoint's model config and the TrainConfig of the resumed run, or a SystemExit naming the conflict."""
     checkpoint, model_config, tokenizer = read_checkpoint(path)
     step = checkpoint["step"]
-    fixed = {**model_given, **({"seed": train_given["seed"]} if "seed" in train_given else {})}
     saved = checkpoint.get("train_config", {})
-    for name, value in fixed.items():
-        was = getattr(model_config, name) if name in model_given else saved.get("seed")
-        if value != was:
-            flag = args.model_flags.get(name) or args.train_flags[name]
+    kept = {name: getattr(model_config, name) for name in args.model_flags} | {"seed": saved.get("seed")}
+    asked = model_given | {name: value for name, value in train_given.items() if name == "seed"}
+    for name, value in asked.items():
+        if value != kept[name]:
+            flag, was = {**args.model_flags, **args.train_flags}[name], kept[name]
             raise SystemExit(
                 f"error: {flag} {value} cannot change on --resume: the checkpoint in {args.out_dir} has {name} = {was} "
                 f"(leave {flag} out, or start a new run with a new --out)"
