@@ -145,3 +145,22 @@ def test_progress_goes_to_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
     evaluations = [line for line in result.stdout.decode().splitlines() if line.startswith("step ")]
     assert [line.split(":")[0] for line in evaluations] == ["step 2/4", "step 4/4"]
     assert "--no-progress" in cli(tmp_path, "train", "--help").stdout
+
+
+LOSS_DIVERGES = """
+import math, sys, types
+import tinygrad_gpt
+sys.modules["tinygrad_gpt.train"].math = types.SimpleNamespace(isfinite=lambda value: False, nan=math.nan)  # every loss is "nan"
+from tinygrad_gpt.cli import main
+main()
+"""
+
+
+def test_a_diverging_loss_is_one_line_that_says_which_step_is_saved(tmp_path):
+    assert train(tmp_path, steps=4).returncode == 0
+    before = files(tmp_path)
+    result = cli(tmp_path, "train", "--resume", "--steps", 8, "--out", "run", python=("-c", LOSS_DIVERGES))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: the loss became ")
+    assert result.stderr.strip().endswith("at step 5: lower the learning rate (step 4 is saved in run/checkpoint.npz)")
+    assert files(tmp_path) == before
