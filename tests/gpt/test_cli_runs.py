@@ -131,6 +131,10 @@ def test_resume_refuses_what_cannot_change_naming_the_option_and_the_checkpoint_
     assert result.returncode == 1 and "the checkpoint's tokenizer does not know" in result.stderr
     result = cli(tmp_path, "train", "--resume", "--out", "run", "--steps", 4)
     assert result.returncode == 1 and "already at step 4: ask for --steps > 4" in result.stderr
+    result = cli(tmp_path, "train", "--resume", "--out", "elsewhere")
+    assert (
+        result.returncode == 1 and "error: --resume: there is no checkpoint in elsewhere to continue" in result.stderr
+    )
     assert files(tmp_path) == before
 
 
