@@ -22,6 +22,7 @@ from .generate import generate_text, sample
 from .gpt import GPTConfig
 from .options import Range, add_options, fill_defaults, given
 from .train import (
+    CHECKPOINT_NAME,
     RESUMABLE,
     CheckpointWriteError,
     TrainConfig,
@@ -217,7 +218,7 @@ def run_train(args):
         _require("matplotlib", "--plot", "plot")
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         raise SystemExit(f"error: --out {args.out_dir} is a file, not a folder")
-    path = os.path.join(args.out_dir, "checkpoint.npz")
+    path = os.path.join(args.out_dir, CHECKPOINT_NAME)
     if args.resume and args.data is None and os.path.exists(path):  # the text the run was trained on
         args.data = read_checkpoint(path)[0].get("train_config", {}).get("data_path")
     text = load_text(args.data) if args.data else builtin_corpus()
