@@ -54,10 +54,14 @@ def an_out_of_range_option(draw):
 @given(an_out_of_range_option())
 def test_any_out_of_range_value_exits_2_naming_the_option_before_any_file_is_written(case):
     command, option, value = case
-    stderr = io.StringIO()
-    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder), contextlib.redirect_stderr(stderr):
-        with pytest.raises(SystemExit) as exit:
-            main([command, f"{option}={value}", "--out" if command == "train" else "--prompt", "x"])
+    stderr, here = io.StringIO(), os.getcwd()
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stderr(stderr):
+        os.chdir(folder)  # contextlib.chdir needs Python 3.11
+        try:
+            with pytest.raises(SystemExit) as exit:
+                main([command, f"{option}={value}", "--out" if command == "train" else "--prompt", "x"])
+        finally:
+            os.chdir(here)
         assert os.listdir(folder) == []
     assert exit.value.code == 2
     if value == "--":  # argparse's own reading: "--option=--" is an empty list
