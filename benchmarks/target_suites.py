@@ -115,8 +115,8 @@ def load_suite(quick, reference):
 
 def memory_suite(quick, reference, steps):
     """Peak memory (VmHWM) of `steps` training steps, each implementation in a fresh process;
-    the medium config (small with --quick)."""
-    config = "small" if quick else "medium"
+    the medium config (tiny with --quick)."""
+    config = "tiny" if quick else "medium"
     implementations = ["ours-lecture", "ours-gpt", "numpy"] + (["torch-lecture"] if reference else [])
     probes = {}
     for implementation in implementations:
