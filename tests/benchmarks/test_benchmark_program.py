@@ -64,9 +64,11 @@ def test_targets_table_judges_each_figure_against_its_limit():
     rows = [
         {"suite": "model", "device": "cpu", "name": "small", "lecture_vs_numpy": 1.2, "gpt_vs_numpy": 1.04},
         {"suite": "multihead", "device": "cpu", "name": "forward [course]", "ver2_vs_ver1": 0.9},
+        {"suite": "multihead", "device": "cpu", "name": "forward [medium]", "ver2_vs_ver1": 1.1},
     ]
     verdicts = {row["name"]: row["met"] for row in target_rows(rows)}
     assert verdicts["lecture model / hand-written NumPy, small"] is False
     assert verdicts["project GPT / hand-written NumPy, small"] is True
     assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [course]"] is True
+    assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [medium]"] is False
     assert verdicts["lecture model / hand-written NumPy, medium"] is None  # not measured: no verdict
