@@ -45,7 +45,7 @@ def test_quick_run_writes_every_suite_as_json_and_markdown(tmp_path, capsys):
         assert row["lecture_vs_numpy"] == pytest.approx(row["ours-lecture_ms"] / row["numpy_ms"])
     assert len([row for row in saved["rows"] if row["suite"] == "multihead"]) == 4
     targets = [row for row in saved["rows"] if row["suite"] == "targets"]
-    assert (tmp_path / "targets.md").read_text().count("\n|") == len(targets) + 1
+    assert (tmp_path / "targets.md").read_text().count("\n|") == len(targets) + 2  # header, rule, one line each
     measured = {row["name"] for row in targets if row["figure"] is not None}
     assert "lecture model / hand-written NumPy, small" in measured
     assert (
