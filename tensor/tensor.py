@@ -188,8 +188,8 @@ class Tensor:
     # so a backward that saved this storage refuses to use it. The engine records no in-place op,
     # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
 
-    def _write_in_place(self, write, value=None):
-        if is_grad_enabled() and (self.requires_grad or getattr(value, "requires_grad", False)):
+    def _write_in_place(self, write, *values):
+        if is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values)):
             if self.requires_grad and self.is_leaf:
                 raise RuntimeError(
                     f"a leaf tensor of shape {self.shape} that requires grad is used in an in-place operation: "
@@ -237,11 +237,8 @@ class Tensor:
         return self._in_place_ufunc(self._xp.true_divide, other)
 
     def clamp_(self, min=None, max=None):
-        if min is not None:
-            self._in_place_ufunc(self._xp.maximum, min)
-        if max is not None:
-            self._in_place_ufunc(self._xp.minimum, max)
-        return self
+        low, high = self._in_place_value(min), self._in_place_value(max)
+        return self._write_in_place(lambda data: self._xp.clip(data, low, high, out=data), min, max)
 
     def fill_(self, value):
         array = self._in_place_value(value)
