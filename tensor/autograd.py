@@ -94,15 +94,12 @@ class set_grad_enabled(_SetGradMode):
 class VersionCounter:
     """How many in-place writes a storage has seen; a tensor and its views share one counter."""
 
-    __slots__ = ("value",)
-
-    def __init__(self):
-        self.value = 0
+    value = 0  # each in-place write adds 1 (on the instance)
 
 
 def storage_of(array):
     """The array that owns the memory `array` looks at (itself when it owns it)."""
-    while getattr(array.base, "ndim", None) is not None:
+    while isinstance(array.base, type(array)):  # a view's base is the array it looks into
         array = array.base
     return array
 
@@ -117,30 +114,43 @@ def version_counter_for(out, inputs):
     return VersionCounter()
 
 
+def owner_of(array, owners):
+    """The position in `owners` of the tensor whose storage `array` looks at; None for an array
+    the op made for itself (private to it: no in-place write can reach it)."""
+    for position, t in enumerate(owners):
+        if t.data is array:
+            return position
+    if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
+        return None
+    storage = storage_of(array)
+    for position, t in enumerate(owners):
+        if storage_of(t.data) is storage:
+            return position
+    return None
+
+
 def record_saved_versions(fn, inputs, out):
-    """For each saved array that looks at an input's or the output's storage: (counter, version now,
-    what it is). Arrays the op made for itself are private to it and need no check."""
-    owners = [(t, f"its input {i}") for i, t in enumerate(inputs)] + [(out, "its output")]
+    """(counter, version now, shape, dtype, input position or "output") of each saved array's tensor."""
+    owners = (*inputs, out)
     records = []
     for array in fn.saved:
-        if not hasattr(array, "base"):
-            continue  # not an array (a key of slices, a shape)
-        storage = storage_of(array)
-        for t, role in owners:
-            if storage_of(t.data) is storage:
-                records.append((t._version_counter, t._version_counter.value, f"[{t.shape} {t.dtype}]", role))
-                break
+        position = owner_of(array, owners)
+        if position is not None:
+            t = owners[position]
+            role = position if position < len(inputs) else "output"
+            records.append((t._version_counter, t._version_counter.value, t.data.shape, t.data.dtype, role))
     return tuple(records)
 
 
 def check_saved_versions(fn):
     """Refuse to run backward on saved arrays that an in-place write has changed since forward."""
-    for counter, version, what, role in fn.saved_versions:
+    for counter, version, shape, dtype, position in fn.saved_versions:
         if counter.value != version:
+            role = "its output" if position == "output" else f"its input {position}"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: {what} is at version {counter.value}; expected version {version} (saved by "
-                f"{type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a clone() instead"
+                f"operation: [{shape} {dtype}] is at version {counter.value}; expected version {version} "
+                f"(saved by {type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a clone() instead"
             )
 
 
@@ -209,10 +219,8 @@ class Function:
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
-        if not requires_grad:
-            return Tensor._wrap(array, False, None, version_counter_for(array, inputs))
-        out = Tensor._wrap(array, True, fn, version_counter_for(array, inputs))
-        if fn.saved:
+        out = Tensor._wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
+        if requires_grad and fn.saved:
             fn.saved_versions = record_saved_versions(fn, inputs, out)
         return out
 

@@ -1,9 +1,12 @@
 """class Tensor: an array (NumPy on "cpu", CuPy on "cuda") plus what autograd needs.
 
-A Tensor holds `data` (the array), `requires_grad`, `grad` (a Tensor or None)
-and `_ctx`, the Function that made it (None for leaves). Every differentiable
+A Tensor holds `data` (the array, never a NumPy scalar), `requires_grad`, `grad`
+(a Tensor or None), `_ctx`, the Function that made it (None for leaves), and a
+version counter that it shares with every view of its storage. Every differentiable
 method below is a call to a Function from tensor/ops or a composition of such
-calls, so its gradient comes from the ops' backward methods.
+calls, so its gradient comes from the ops' backward methods. In-place methods
+(`add_`, `x[i] = v`, ...) write outside the graph and bump the version counter,
+so a backward that saved the old values refuses to run (tensor/autograd.py).
 """
 
 from collections import namedtuple
