@@ -45,7 +45,9 @@ class Linear(Function):
         grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
         dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
         dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
-        dbias = grad_rows.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
+            return dx, dweight
+        dbias = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dweight, dbias
 
 
@@ -344,7 +346,7 @@ class Embedding(Function):
         dweight = xp.zeros(self.weight_shape[0] * dim, dtype=grad.dtype)
         positions = (indices.reshape(-1, 1) * dim + xp.arange(dim)).reshape(-1)
         scatter_add(dweight, positions, grad.reshape(-1))
-        return dweight.reshape(self.weight_shape)
+        return dweight.reshape(self.weight_shape), None  # the indices get no gradient
 
 
 def _check_indices(what, indices, size, unit, ignore_index=None):

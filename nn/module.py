@@ -29,6 +29,7 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         source = data if isinstance(data, Tensor) else tensor.tensor(data)
         self.data, self.grad, self._ctx = source.data, None, None
+        self._version_counter = source._version_counter  # same storage: in-place writes show in both
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
