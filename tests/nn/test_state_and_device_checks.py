@@ -100,6 +100,7 @@ class PretendCudaTensor(Tensor):
     """A CPU tensor that reports device "cuda": enough to check the device comparison without a GPU."""
 
     device = "cuda"
+    _xp = property(lambda self: np)  # its arrays stay NumPy's
 
 
 def test_a_mask_on_another_device_is_a_clear_error():
