@@ -1,7 +1,8 @@
 """The project's GPT moves to PyTorch and back through a .safetensors file and computes the same thing.
 
-The PyTorch twin below is the architecture of tinygrad_gpt/gpt.py written in PyTorch with the
-same module names, so the state dicts match key for key and load with strict=True.
+The PyTorch twin below (TorchGPT) is the architecture of tinygrad_gpt/gpt.py written in PyTorch
+with the same module names, so the state dicts match key for key and load with strict=True.
+The README's "Take your model to PyTorch" points here: copy it into a PyTorch program.
 """
 
 import numpy as np
@@ -77,13 +78,15 @@ class TorchGPT(torch.nn.Module):
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding_table.weight
 
-    def forward(self, indices, targets):
+    def forward(self, indices, targets=None):
         T = indices.shape[1]
-        x = self.token_embedding_table(indices) + self.pos_embedding_table(torch.arange(T))
+        x = self.token_embedding_table(indices) + self.pos_embedding_table(torch.arange(T, device=indices.device))
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x)
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
+        if targets is None:
+            return logits, None
         return logits, F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
