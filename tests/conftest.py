@@ -7,6 +7,7 @@ the suite stays under 10 minutes on 2 cores; every property is still checked.
 """
 
 import os
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -31,3 +32,16 @@ def pytest_generate_tests(metafunc):
 def _seeded():
     """Every test starts from the same random state, so failures reproduce."""
     tensor.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Why tests were skipped, in one line (without a GPU: the "cuda" cases)."""
+    reasons = Counter(
+        report.longrepr[2].removeprefix("Skipped: ")
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple)
+    )
+    if reasons:
+        terminalreporter.write_line(
+            "skipped: " + "; ".join(f"{n} test{'s' * (n > 1)} ({reason})" for reason, n in reasons.most_common())
+        )
