@@ -10,11 +10,12 @@ setup(
     packages=find_packages(
         include=["tensor", "tensor.*", "nn", "nn.*", "tinygrad_gpt", "tinygrad_gpt.*", "benchmarks", "benchmarks.*"]
     ),
-    install_requires=["numpy>=1.24"],
+    install_requires=["numpy>=1.24", "safetensors>=0.4"],
     extras_require={
         "gpu": ["cupy-cuda12x"],
         "train": ["tqdm"],
         "plot": ["matplotlib"],
+        "viz": ["graphviz"],
         "test": ["pytest", "hypothesis"],
         "lint": ["ruff"],
     },

@@ -1,15 +1,26 @@
 """nn.save / nn.load: state dicts (and nested dicts of tensors and plain values) in a file, without pickle.
 
-Format: a NumPy .npz archive (a zip of .npy arrays), read with allow_pickle=False.
-It needs nothing beyond NumPy (safetensors would add a dependency and cannot hold the
-nested optimizer state and metadata a checkpoint needs). Each tensor is one array;
-everything else (the nesting, numbers, strings, lists, dtypes, devices) is one JSON
-document stored as a uint8 array. Zip members carry CRC-32 checksums, so a
-corrupted file is detected on load.
+Two formats, chosen by the file name:
 
-Writes are atomic: the archive goes to a temporary file in the same folder, is
-flushed and fsync'ed, then renamed over the target, so a crash mid-write leaves
-the old file intact.
+- `*.safetensors`: the weights format every PyTorch and Hugging Face tool reads, for a flat
+  name -> tensor dict such as `model.state_dict()`. Written and read by the `safetensors`
+  package (the format's reference implementation, which validates headers and offsets).
+  The format has no checksum: a flipped bit inside a tensor's bytes goes unnoticed.
+- anything else: this project's format for checkpoints, which also hold nested optimizer
+  state, numbers and strings. A NumPy .npz archive (a zip of .npy arrays), read with
+  allow_pickle=False. Each tensor is one array; everything else (the nesting, numbers,
+  strings, lists, dtypes, devices) is one JSON document stored as a uint8 array. Zip
+  members carry CRC-32 checksums, so a corrupted file is detected on load.
+
+Writes are atomic: the file goes to a temporary file in the same folder, is flushed and
+fsync'ed, then renamed over the target, so a crash mid-write leaves the old file intact.
+
+Tied weights in safetensors: the format stores each tensor's bytes once per name and cannot
+say "these two names are one tensor". As safetensors' own PyTorch helpers (save_model /
+load_model) do, `save` keeps the alphabetically first name of a shared tensor, drops the
+others, and records each dropped name in the header's metadata as {dropped: kept}; `load`
+puts the dropped names back as the same Tensor, so load_state_dict fills a tied model and
+the tie holds (a file saved by safetensors.torch.save_model loads the same way).
 """
 
 import json
@@ -72,15 +83,23 @@ def _read(archive, name):
 
 
 def save(obj, path):
-    """Write a state dict (or nested dicts/lists of tensors and plain values) to `path` atomically."""
+    """Write a state dict (or, except to .safetensors, nested dicts/lists of tensors and plain values) atomically."""
+    if _is_safetensors(path):
+        _write_atomically(path, lambda file: file.write(_safetensors_bytes(obj, path)))
+        return
     arrays = {}
     structure = json.dumps({"format": FORMAT, "root": _encode(obj, arrays)})
     arrays["__structure__"] = np.frombuffer(structure.encode("utf-8"), dtype=np.uint8)
+    _write_atomically(path, lambda file: np.savez(file, **arrays))
+
+
+def _write_atomically(path, write):
+    """Call write(file) on a temporary file next to `path`, fsync it, then rename it over `path`."""
     folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(str(path))[1], dir=folder)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -96,9 +115,11 @@ def save(obj, path):
             os.close(directory)
 
 
-def load(path, map_location="cpu"):
-    """Read what `save` wrote; tensors are placed on `map_location` ("cpu" by default)."""
-    map_location = tensor.backend.normalize_device(map_location)
+def load(path, map_location="cpu", *, device=None):
+    """Read what `save` wrote, or any .safetensors file; tensors go to `map_location` (or `device`), "cpu" by default."""
+    map_location = tensor.backend.normalize_device(device or map_location)
+    if _is_safetensors(path):
+        return _load_safetensors(path, map_location)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "__structure__" not in archive.files:
@@ -115,3 +136,61 @@ def load(path, map_location="cpu"):
         if str(error).startswith("load:"):
             raise
         raise ValueError(f"load: {path} is truncated, corrupted or not a tinygrad_gpt state file ({error})") from None
+
+
+# ----- safetensors -------------------------------------------------------------------------------
+
+SAFETENSORS_DTYPES = ("F32", "F64", "I32", "I64", "BOOL")  # the safetensors names of the dtypes a Tensor can have
+
+
+def _is_safetensors(path):
+    return str(path).endswith(".safetensors")
+
+
+def _safetensors_bytes(state_dict, path):
+    """The file's bytes: each distinct tensor once, a dropped alias recorded in metadata as {dropped: kept}."""
+    import safetensors.numpy
+
+    if not isinstance(state_dict, dict):
+        raise TypeError(
+            f"save: {path}: a .safetensors file holds a dict of name -> tensor, got {type(state_dict).__name__}"
+        )
+    names_of_array = {}  # id of the array -> names that share it (weight tying shares one Parameter)
+    for name, value in state_dict.items():
+        if not isinstance(name, str) or not isinstance(value, Tensor):
+            raise TypeError(
+                f"save: {path}: a .safetensors file holds only name -> tensor (a model's state_dict), "
+                f"but {name!r} is a {type(value).__name__}; save checkpoints with nested state under another suffix (.npz)"
+            )
+        names_of_array.setdefault(id(value.data), []).append(name)
+    arrays, metadata = {}, {"format": "pt"}  # "pt": the tensors are laid out as PyTorch's modules expect them
+    for names in names_of_array.values():
+        kept, *dropped = sorted(names)
+        arrays[kept] = np.asarray(tensor.backend.to_device(state_dict[kept].data, "cpu"), order="C")
+        metadata.update({name: kept for name in dropped})
+    return safetensors.numpy.save(arrays, metadata=metadata)
+
+
+def _load_safetensors(path, map_location):
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as file:
+            metadata = file.metadata() or {}
+            arrays = {}
+            for name in file.keys():
+                dtype = file.get_slice(name).get_dtype()
+                if dtype not in SAFETENSORS_DTYPES:
+                    raise ValueError(
+                        f"load: {path}: tensor {name!r} has dtype {dtype}, which a Tensor cannot hold "
+                        f"(it holds {', '.join(SAFETENSORS_DTYPES)}); convert the file first, e.g. in PyTorch "
+                        "save_file({k: v.float() for k, v in load_file(path).items()}, path)"
+                    )
+                arrays[name] = file.get_tensor(name)
+    except SafetensorError as error:
+        raise ValueError(f"load: {path} is truncated, corrupted or not a safetensors file ({error})") from None
+    state = {name: Tensor._wrap(tensor.backend.to_device(array, map_location)) for name, array in arrays.items()}
+    for dropped, kept in metadata.items():
+        if dropped not in state and kept in state:  # a tied weight: the same Tensor under both names
+            state[dropped] = state[kept]
+    return state

@@ -19,7 +19,7 @@ from .models import (
     pos_encodings_v3,
     pos_encodings_v4,
 )
-from .tokenizer import CharTokenizer
+from .tokenizer import BPETokenizer, CharTokenizer, bits_per_character, tokenizer_from_state_dict
 from .train import TrainConfig, train
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "BlockVer2",
     "BlockVer3",
     "BlockVer4",
+    "BPETokenizer",
     "CharTokenizer",
     "Dataset",
     "FeedForward",
@@ -45,11 +46,13 @@ __all__ = [
     "MultiHeadVer1",
     "MultiHeadVer2",
     "TrainConfig",
+    "bits_per_character",
     "builtin_corpus",
     "load_text",
     "pos_encodings_v1",
     "pos_encodings_v2",
     "pos_encodings_v3",
     "pos_encodings_v4",
+    "tokenizer_from_state_dict",
     "train",
 ]

@@ -5,7 +5,7 @@ Each step updates `param.data` in place from `param.grad`; no graph is built.
 
 import math
 
-from .tensor import Tensor
+from ..tensor import Tensor
 
 
 class Optimizer:
