@@ -82,7 +82,11 @@ def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_
             "tokenizer": tokenizer.state_dict(),
             "train_config": asdict(train_config),
             "step": step,
-            "rng": {"data": data_generator.bit_generator.state, "tensor": tensor.get_rng_state()},
+            "rng": {
+                "data": data_generator.bit_generator.state,
+                "tensor": tensor.get_rng_state(),
+                "tensor_cuda": tensor.cuda.get_rng_state(),  # dropout's draws on "cuda"
+            },
             "train_losses": result.train_losses,
             "evals": result.evals,
         },
@@ -132,6 +136,7 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
         optimizer.load_state_dict(checkpoint["optimizer"])
         data_generator.bit_generator.state = checkpoint["rng"]["data"]
         tensor.set_rng_state(checkpoint["rng"]["tensor"])
+        tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
         result.train_losses, result.evals = list(checkpoint["train_losses"]), list(checkpoint["evals"])
 
     every = train_config.checkpoint_interval or train_config.eval_interval
