@@ -55,32 +55,12 @@ from . import fake_cupy_random as random
 
 __version__ = "14.0.0+numpy.standin"
 
-from numpy import (  # noqa: E402  dtypes and constants are NumPy's own objects in CuPy too
-    bool_,
-    complex64,
-    complex128,
-    dtype,
-    e,
-    finfo,
-    float16,
-    float32,
-    float64,
-    iinfo,
-    inf,
-    int8,
-    int16,
-    int32,
-    int64,
-    nan,
-    newaxis,
-    pi,
-    promote_types,
-    result_type,
-    uint8,
-    uint16,
-    uint32,
-    uint64,
-)
+# dtypes and constants are NumPy's own objects in CuPy too
+for _name in (
+    "bool_ complex64 complex128 dtype e finfo float16 float32 float64 iinfo inf int8 int16 int32 int64 nan newaxis pi "
+    "promote_types result_type uint8 uint16 uint32 uint64"
+).split():
+    globals()[_name] = getattr(np, _name)
 
 _SCALARS = (bool, int, float, complex, np.generic)
 
@@ -455,31 +435,39 @@ class ndarray:
 
     def __eq__(self, other):
         if other is None:
-            return zeros(self.shape, dtype=np.bool_)
+            return zeros(self.shape, dtype=np.bool_)  # CuPy: None is equal to no element
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
-        return NotImplemented if getattr(type(other), "__array_ufunc__", True) is None else equal(self, other)
+        return (
+            NotImplemented
+            if getattr(type(other), "__array_ufunc__", True) is None
+            else _NAMESPACE["equal"](self, other)
+        )
 
     def __ne__(self, other):
         if other is None:
             return ones(self.shape, dtype=np.bool_)
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
-        return NotImplemented if getattr(type(other), "__array_ufunc__", True) is None else not_equal(self, other)
+        return (
+            NotImplemented
+            if getattr(type(other), "__array_ufunc__", True) is None
+            else _NAMESPACE["not_equal"](self, other)
+        )
 
     del _binary
 
     def __neg__(self):
-        return negative(self)  # noqa: F821  made from NumPy's ufunc below
+        return _NAMESPACE["negative"](self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return absolute(self)
+        return _NAMESPACE["absolute"](self)
 
     def __invert__(self):
-        return invert(self)
+        return _NAMESPACE["invert"](self)
 
 
 def _method(name):
