@@ -45,3 +45,14 @@ def test_the_count_sees_a_read_in_the_step(fake_cuda):
     start = len(fake_cuda.host_reads)
     (x * 2).sum().item()
     assert [what for what, _ in fake_cuda.host_reads.log[start:]] == ["item()"]
+
+
+def test_the_gemm_peak_on_cuda_synchronises_around_each_timed_product(fake_cuda):
+    """A GPU's product is only timed once the device has finished it (a small size keeps this fast)."""
+    from benchmarks import measure
+
+    start = len(fake_cuda.host_reads)
+    assert measure.gemm_peak_gflops("cuda", size=64, repeats=2) > 0
+    synchronisations = [what for what, _ in fake_cuda.host_reads.log[start:] if "synchronize" in what]
+    assert len(synchronisations) == 2 * 3  # before and after each of the repeats + 1 runs
+    assert measure.GEMM_PEAK_SIZE["cuda"] >= 8192 > measure.GEMM_PEAK_SIZE["cpu"]

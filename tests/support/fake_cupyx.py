@@ -11,19 +11,19 @@ import types
 
 import numpy as np
 
-from . import fake_cupy
+from . import fake_cupy_ndarray as device
 
 
 def scatter_add(a, slices, value):
-    if not isinstance(a, fake_cupy.ndarray):
+    if not isinstance(a, device.ndarray):
         raise TypeError(f"scatter_add needs a cupy.ndarray, got {type(a)}")
-    key, has_array, has_mask = fake_cupy._device_key(slices, a.shape)
+    key, has_array, has_mask = device._device_key(slices, a.shape)
     if has_mask:
-        fake_cupy.host_reads.record("boolean mask scatter_add")
-    if isinstance(value, fake_cupy.ndarray):
+        device.host_reads.record("boolean mask scatter_add")
+    if isinstance(value, device.ndarray):
         value = value._array
     elif isinstance(value, np.ndarray) and not has_array:
-        raise fake_cupy._unsupported(value)
+        raise device._unsupported(value)
     np.add.at(a._array, key, value)
 
 
@@ -31,9 +31,9 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def erf(x, out=None):
-    host = fake_cupy._ufunc_operand(x)
+    host = device._ufunc_operand(x)
     dtype = host.dtype if isinstance(host, np.ndarray) and host.dtype.kind == "f" else np.dtype(np.float64)
-    result = fake_cupy.ndarray._on_device(np.asarray(_erf(host), dtype=dtype))
+    result = device.ndarray._on_device(np.asarray(_erf(host), dtype=dtype))
     if out is None:
         return result
     out[...] = result
