@@ -136,7 +136,8 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
         optimizer.load_state_dict(checkpoint["optimizer"])
         data_generator.bit_generator.state = checkpoint["rng"]["data"]
         tensor.set_rng_state(checkpoint["rng"]["tensor"])
-        tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
+        if "tensor_cuda" in checkpoint["rng"]:  # checkpoints from before it was stored have none
+            tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
         result.train_losses, result.evals = list(checkpoint["train_losses"]), list(checkpoint["evals"])
 
     every = train_config.checkpoint_interval or train_config.eval_interval
