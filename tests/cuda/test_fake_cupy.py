@@ -149,3 +149,20 @@ def test_the_memory_pool_counts_live_arrays_in_512_byte_blocks():
     assert pool.used_bytes() == before and pool.total_bytes() >= before + 4096
     pool.free_all_blocks()
     assert pool.total_bytes() == pool.used_bytes()
+
+
+def test_a_view_has_its_storage_as_base_and_a_no_op_astype_is_the_array_itself():
+    a = cp.arange(6)
+    assert a.base is None
+    view = a.reshape(2, 3)[1:]
+    assert view.base is a and a[1:].base is a
+    assert a.astype(a.dtype, copy=False) is a
+    assert a.copy().base is None and (a + 1).base is None
+
+
+def test_out_arguments_take_device_arrays_only_and_are_returned():
+    a = cp.arange(4.0)
+    assert cp.clip(a, 0.5, 2.5, out=a) is a and a.get().tolist() == [0.5, 1.0, 2.0, 2.5]
+    assert cp.exp(a, out=(a,)) is a
+    with pytest.raises(TypeError, match="Output arrays must be cupy.ndarray"):
+        cp.exp(a, out=np.zeros(4))

@@ -52,7 +52,7 @@ import numpy as np
 from . import fake_cupy_cuda as cuda
 from . import fake_cupy_ndarray
 from . import fake_cupy_random as random
-from .fake_cupy_ndarray import _empty_host, _out_argument, _ufunc_operand, _unwrap, _wrap, host_reads, ndarray
+from .fake_cupy_ndarray import _arguments, _empty_host, _ufunc_operand, _unwrap, _wrap, host_reads, ndarray
 
 __version__ = "14.0.0+numpy.standin"
 
@@ -70,8 +70,7 @@ def _ufunc(name):
     numpy_ufunc = getattr(np, name)
 
     def ufunc(*operands, **kwargs):
-        out = _out_argument(kwargs)
-        arrays = [_ufunc_operand(x) for x in operands]
+        arrays, kwargs, out = _arguments(operands, kwargs, unwrap=_ufunc_operand)
         with np.errstate(all="ignore"):
             return _wrap(numpy_ufunc(*arrays, **kwargs), out)
 
@@ -83,10 +82,9 @@ def _function(name, numpy_function=None, reads=False):
     numpy_function = numpy_function or getattr(np, name)
 
     def function(*args, **kwargs):
-        out = _out_argument(kwargs)
+        args, kwargs, out = _arguments(args, kwargs)
         if reads:
             host_reads.record(name)
-        args, kwargs = _unwrap(args), {key: _unwrap(value) for key, value in kwargs.items()}
         with np.errstate(all="ignore"):
             return _wrap(numpy_function(*args, **kwargs), out)
 

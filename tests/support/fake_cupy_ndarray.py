@@ -11,6 +11,7 @@ from . import fake_cupy_cuda as cuda
 
 _SCALARS = (bool, int, float, complex, np.generic)
 NAMESPACE = {}  # the cupy namespace's functions by name, filled in by fake_cupy: operators call its ufuncs
+_owners = weakref.WeakValueDictionary()  # id of NumPy data that owns its memory -> the device array around it
 
 
 # ----- device-to-host reads -----------------------------------------------------------------------------
@@ -115,16 +116,17 @@ def _wrap(result, out=None):
     return result
 
 
-def _out_argument(kwargs):
-    out = kwargs.get("out")
-    if out is None:
-        return None
+def _arguments(args, kwargs, unwrap=_unwrap):
+    """(NumPy args, NumPy kwargs, the `out` device array or None): `out` must be a device array."""
+    out = kwargs.pop("out", None)
     if isinstance(out, tuple):
         (out,) = out
-    if not isinstance(out, ndarray):
+    if out is not None and not isinstance(out, ndarray):
         raise TypeError(f"Output arrays must be cupy.ndarray, got {type(out)}")
-    kwargs["out"] = out._array
-    return out
+    args, kwargs = [unwrap(a) for a in args], {key: _unwrap(value) for key, value in kwargs.items()}
+    if out is not None:
+        kwargs["out"] = out._array
+    return args, kwargs, out
 
 
 # ----- indexing -----------------------------------------------------------------------------------------
@@ -169,21 +171,35 @@ def _device_key(key, shape):
 class ndarray:
     """A device array: NumPy data that the host may read only through get() (or a counted conversion)."""
 
-    __slots__ = ("_array", "__weakref__")
+    __slots__ = ("_array", "_base", "__weakref__")
     __array_priority__ = 100
     __hash__ = None
 
     def __init__(self, shape, dtype=float):
-        self._array = _empty_host(shape, dtype)
+        self._array, self._base = _empty_host(shape, dtype), None
         _memory_pool._allocate(self._array)
+        _owners[id(self._array)] = self
 
     @classmethod
     def _on_device(cls, array):
+        """The device array around NumPy data: the one that already owns it, or a new owner, or a view
+        whose `base` is its storage's owner (as CuPy's views keep the array they look at alive)."""
+        owner = _owners.get(id(array))
+        if owner is not None and owner._array is array:
+            return owner  # as CuPy returns `a` itself from a.astype(a.dtype, copy=False)
         out = object.__new__(cls)
-        out._array = array
+        out._array, out._base = array, None
         if array.base is None:
             _memory_pool._allocate(array)
+            _owners[id(array)] = out
+        else:
+            storage = array
+            while isinstance(storage.base, np.ndarray):
+                storage = storage.base
+            out._base = cls._on_device(storage) if storage.base is None else None
         return out
+
+    base = property(lambda self: self._base)
 
     # what it is
     shape = property(lambda self: self._array.shape)
@@ -390,8 +406,7 @@ class ndarray:
 
 def _method(name):
     def method(self, *args, **kwargs):
-        out = _out_argument(kwargs)
-        args, kwargs = _unwrap(args), {key: _unwrap(value) for key, value in kwargs.items()}
+        args, kwargs, out = _arguments(args, kwargs)
         with np.errstate(all="ignore"):
             return _wrap(getattr(self._array, name)(*args, **kwargs), out)
 
