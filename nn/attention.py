@@ -59,6 +59,24 @@ class MultiHeadAttention(Module):
         B, T, C = x.shape
         return x.reshape(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, heads, T, head_size)
 
+    def attention_weights(self, x, context=None, attn_mask=None, is_causal=False):
+        """softmax(Q K^T / sqrt(head_size), masked) of every head: (B, heads, Tq, Tk), rows summing to 1.
+
+        The weights with which forward averages the values (before dropout), for plots and
+        inspection: what PyTorch's nn.MultiheadAttention returns with need_weights=True,
+        average_attn_weights=False. Masks as in forward (bool: True = may attend; or float, added).
+        """
+        context = x if context is None else context
+        q = self._split_heads(self.query(x))  # (B, heads, Tq, hs)
+        k = self._split_heads(self.key(context))  # (B, heads, Tk, hs)
+        scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)  # (B, heads, Tq, Tk)
+        if is_causal:  # query i sees keys 0..i, as F.scaled_dot_product_attention
+            attn_mask = tensor.tril(tensor.ones(q.shape[2], k.shape[2], device=x.device)) > 0
+        if attn_mask is not None:
+            is_bool = attn_mask.dtype == tensor.bool
+            scores = scores.masked_fill(~attn_mask, float("-inf")) if is_bool else scores + attn_mask
+        return F.softmax(scores, -1)
+
     def forward(self, x, context=None, attn_mask=None, is_causal=False, cache=None):
         """x (B, Tq, C) -> (B, Tq, C). `cache`: a dict that keeps this layer's keys and values
         between calls, for generation one token at a time (self-attention only)."""

@@ -4,6 +4,12 @@ These are the readable definitions: every line is an op whose gradient the
 engine already knows, so they need no backward of their own. The tests prove
 that each fused op in nn.functional gives the same values and gradients, and
 the benchmarks measure what fusing buys.
+
+The project has three LayerNorms, one formula: tinygrad_gpt.LayerNorm is the course's
+module, built step by step from primitives for the lesson; `layer_norm` here is the same
+formula as a function, the reference the fused op is tested against; nn.LayerNorm calls
+the fused nn.functional.layer_norm, which the GPT trains with because it is faster and
+keeps less for backward.
 """
 
 import math
@@ -29,6 +35,9 @@ def cross_entropy(logits, targets, ignore_index=-100):
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias from primitives: the reference that the fused
+    nn.functional.layer_norm (behind nn.LayerNorm) is tested against; tinygrad_gpt.LayerNorm is
+    the course's module form of the same steps."""
     dims = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     mean = x.mean(dims, keepdim=True)
     var = x.var(dims, keepdim=True, correction=0)

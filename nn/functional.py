@@ -5,6 +5,11 @@ keeps each intermediate alive until backward; a fused op records one node and
 keeps only what its backward formula needs. nn/composed.py has the same ops
 built from tensor/ primitives, and the tests prove both give equal values and
 gradients.
+
+Each op's docstring gives its forward and backward as formulas and as plain NumPy.
+Where a faster form of the same arithmetic pays off (row sums by BLAS, blocks of rows
+on every core, in-place updates), the op calls it from nn/fast_paths.py, whose
+functions say in one line of NumPy what they compute.
 """
 
 import math
@@ -13,8 +18,9 @@ import numpy as np
 
 import tensor
 from tensor import Function, Tensor
-from tensor.backend import device_of, erf, scatter_add
-from tensor.parallel import for_each_block
+from tensor.backend import erf, scatter_add
+
+from . import fast_paths
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -39,7 +45,9 @@ class Linear(Function):
         grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
         dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
         dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
-        dbias = grad_rows.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
+            return dx, dweight
+        dbias = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dweight, dbias
 
 
@@ -55,92 +63,42 @@ def linear(input, weight, bias=None):
 # ----- softmax family ---------------------------------------------------------------------------
 
 
-def _row_sum(xp, a):
-    """sum over the last dim, keeping it (size 1), as a matrix-vector product: BLAS runs it two
-    to five times faster than NumPy's reduction along a short last axis (measured: 0.09 against
-    0.50 ms for (4096, 256) float32, 1.5 against 3.4 ms for (256, 128, 128))."""
-    return (a @ xp.ones(a.shape[-1], dtype=a.dtype))[..., None]
-
-
-def _row_dot(xp, a, b):
-    """sum(a * b) over the last dim, keeping it (size 1); einsum skips the product's temporary."""
-    return xp.einsum("...i,...i->...", a, b)[..., None]
-
-
-def _for_each_row_block(fn, x, axis):
-    """Run fn(rows) over blocks of x's first axis when the op reduces along another axis (so the
-    blocks are independent, tensor.parallel), else once over everything."""
-    if x.ndim > 1 and axis % x.ndim != 0:
-        for_each_block(fn, x.shape[0], x[:1].nbytes, device_of(x))
-    else:
-        fn(Ellipsis)
-
-
 class Softmax(Function):
-    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y))"""
+    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
+
+    In plain NumPy (fast_paths computes the same in blocks of rows):
+        e = np.exp(x - x.max(axis, keepdims=True));  y = e / e.sum(axis, keepdims=True)
+        dx = y * (dy - (dy * y).sum(axis, keepdims=True))
+    """
 
     def forward(self, x, axis):
-        xp = self.xp
-        y = xp.empty(x.shape, dtype=x.dtype)
-
-        def normalize(rows):
-            x_rows, y_rows = x[rows], y[rows]
-            xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)  # exp(<= 0) cannot overflow
-            xp.exp(y_rows, out=y_rows)
-            y_rows /= _row_sum(xp, y_rows) if axis in (-1, x.ndim - 1) else y_rows.sum(axis=axis, keepdims=True)
-
-        _for_each_row_block(normalize, x, axis)
+        y = fast_paths.softmax(self.xp, x, axis)
         self.save_for_backward(y)
         self.axis = axis
         return y
 
     def backward(self, grad):
-        xp, axis = self.xp, self.axis
         (y,) = self.saved
-        dx = xp.empty(y.shape, dtype=y.dtype)
-
-        def backward_rows(rows):
-            g, y_rows, dx_rows = grad[rows], y[rows], dx[rows]
-            if axis in (-1, y.ndim - 1):
-                xp.subtract(g, _row_dot(xp, g, y_rows), out=dx_rows)
-            else:
-                xp.subtract(g, (g * y_rows).sum(axis=axis, keepdims=True), out=dx_rows)
-            dx_rows *= y_rows
-
-        _for_each_row_block(backward_rows, y, axis)
-        return dx
+        return fast_paths.softmax_backward(self.xp, y, grad, self.axis)
 
 
 class LogSoftmax(Function):
-    """y = x - max - log(sum(exp(x - max)));  dx = dy - exp(y) * sum(dy)"""
+    """y = x - max - log(sum(exp(x - max)));  dx = dy - exp(y) * sum(dy), sums along `axis`.
+
+    In plain NumPy (fast_paths computes the same in blocks of rows):
+        z = x - x.max(axis, keepdims=True);  y = z - np.log(np.exp(z).sum(axis, keepdims=True))
+        dx = dy - np.exp(y) * dy.sum(axis, keepdims=True)
+    """
 
     def forward(self, x, axis):
-        xp = self.xp
-        y = xp.empty(x.shape, dtype=x.dtype)
-
-        def normalize(rows):
-            x_rows, y_rows = x[rows], y[rows]
-            xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)
-            y_rows -= xp.log(xp.exp(y_rows).sum(axis=axis, keepdims=True))
-
-        _for_each_row_block(normalize, x, axis)
+        y = fast_paths.log_softmax(self.xp, x, axis)
         self.save_for_backward(y)
         self.axis = axis
         return y
 
     def backward(self, grad):
-        xp, axis = self.xp, self.axis
         (y,) = self.saved
-        dx = xp.empty(y.shape, dtype=y.dtype)
-
-        def backward_rows(rows):
-            g, dx_rows = grad[rows], dx[rows]
-            xp.exp(y[rows], out=dx_rows)
-            dx_rows *= -g.sum(axis=axis, keepdims=True)
-            dx_rows += g
-
-        _for_each_row_block(backward_rows, y, axis)
-        return dx
+        return fast_paths.log_softmax_backward(self.xp, y, grad, self.axis)
 
 
 def softmax(input, dim):
@@ -152,43 +110,48 @@ def log_softmax(input, dim):
 
 
 class CrossEntropy(Function):
-    """loss_i = -(1 - s) log p_i[target_i] - s * mean_c log p_ic, with p = softmax(logits_i), s = label smoothing.
+    """loss_i = -(1 - s) log p_i[t_i] - s * mean_c log p_ic,  p_i = softmax(logits_i), s = label smoothing;
+    dlogits_i = p_i - q_i,  q_i = (1 - s) onehot(t_i) + s / C the target distribution.
 
-    dlogits_i = p_i - q_i, where q_i = (1 - s) onehot(target_i) + s / C is the target distribution;
-    rows whose target is ignore_index contribute nothing. With z = logits - max,
-    log p_ic = z_c - log(sum(exp(z))), so only the target's z and the row sums are needed; the
-    forward keeps exp(z) and its row sums, and backward divides once, folded into the scaling.
+    Rows whose target is ignore_index contribute nothing. In plain NumPy, for one row:
+        z = logits - logits.max();  log_p = z - np.log(np.exp(z).sum())
+        loss = -(1 - s) * log_p[t] - s * log_p.mean();  dlogits = np.exp(log_p) - q
+    Only the target's z and the row sums are needed: forward keeps exp(z) and its row sums, and
+    backward divides once, folded into the scaling. A target outside [0, C) (not ignored) gives a
+    NaN loss instead of reading another row: the device-side signal, as PyTorch's CUDA assert
+    (on the CPU, cross_entropy raises an IndexError before this runs).
     """
 
     def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
         xp = self.xp
         n, classes = logits.shape
         keep = targets != ignore_index
-        safe_targets = xp.where(keep, targets, 0)
+        in_range = (targets >= 0) & (targets < classes)
+        safe_targets = xp.where(keep & in_range, targets, 0)
         z = logits - logits.max(axis=1, keepdims=True)
         picked = z[xp.arange(n), safe_targets]
         mean_z = z.mean(axis=1) if label_smoothing else None
         exp_z = xp.exp(z, out=z)  # z is not needed any more: reuse its memory
-        total = _row_sum(xp, exp_z)[:, 0]
+        total = fast_paths.row_sum(xp, exp_z)[:, 0]
         log_sum_exp = xp.log(total)
         losses = (1 - label_smoothing) * (log_sum_exp - picked)
         if label_smoothing:
             losses += label_smoothing * (log_sum_exp - mean_z)
-        losses = xp.where(keep, losses, 0).astype(logits.dtype)
-        self.save_for_backward(exp_z, total, safe_targets, keep)
+        losses = xp.where(keep, xp.where(in_range, losses, xp.nan), 0).astype(logits.dtype)
+        count = keep.sum()  # a 0-d array: dividing by it reads nothing back from the device
+        self.save_for_backward(exp_z, total, safe_targets, keep, count)
         self.reduction, self.label_smoothing = reduction, label_smoothing
-        self.count = keep.sum()
         if reduction == "none":
             return losses
         total_loss = losses.sum()
-        return total_loss if reduction == "sum" else total_loss / self.count.astype(logits.dtype)
+        return total_loss if reduction == "sum" else total_loss / count.astype(logits.dtype)
 
     def backward(self, grad):
         xp = self.xp
-        exp_z, total, targets, keep = self.saved
+        exp_z, total, targets, keep, count = self.saved
         n, classes = exp_z.shape
         if self.reduction == "mean":
-            grad = grad / self.count.astype(grad.dtype)
+            grad = grad / count.astype(grad.dtype)
         row_scale = grad * keep  # (n,): d(loss)/d(loss_i), 0 for ignored rows
         dlogits = exp_z * (row_scale / total)[:, None]  # p_i, scaled
         dlogits[xp.arange(n), targets] -= (1 - self.label_smoothing) * row_scale
@@ -215,12 +178,8 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         extra_shape = None
     if input.ndim != 2 or target.ndim != 1 or input.shape[0] != target.shape[0]:
         raise ValueError(f"cross_entropy: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
-    classes = input.shape[1]
-    targets = target.data
-    valid = (targets == ignore_index) | ((targets >= 0) & (targets < classes))
-    if not bool(valid.all()):
-        bad = int(targets[~valid][0])
-        raise IndexError(f"cross_entropy: target {bad} is out of range for {classes} classes")
+    if target.device == "cpu":  # on "cuda" a bad target gives a NaN loss, so the step reads nothing back
+        _check_indices("cross_entropy: target", target.data, input.shape[1], "classes", ignore_index)
     out = CrossEntropy.apply(
         input, target, ignore_index=ignore_index, reduction=reduction, label_smoothing=float(label_smoothing)
     )
@@ -231,21 +190,18 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
 
 
 class LayerNorm(Function):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dims.
+    """y = xhat * weight + bias,  xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps), over the last dims.
 
-    With xhat the normalized x, rstd = 1 / sqrt(var + eps), and g = dy * weight:
-    dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dweight = sum(dy * xhat),  dbias = sum(dy).
-    The normalized dims are flattened into one, so every statistic is a reduction over the
-    last axis of a (rows, features) array; arrays made here are updated in place.
+    With g = dy * weight:  dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
+    dweight = sum(dy * xhat),  dbias = sum(dy), summed over every row. In plain NumPy, with the
+    normalized dims flattened into one so that x is (rows, features):
+        xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
+        dx = rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
     """
 
     def forward(self, x, *affine, n_features, eps):
-        xp = self.xp
         self.input_shape = x.shape
-        rows = x.reshape(-1, n_features)  # (N, F)
-        xhat = rows - _row_sum(xp, rows) / n_features  # centered for now
-        rstd = 1 / xp.sqrt(_row_dot(xp, xhat, xhat) / n_features + eps)  # (N, 1)
-        xhat *= rstd
+        xhat, rstd = fast_paths.layer_norm(self.xp, x.reshape(-1, n_features), eps)  # (N, F), (N, 1)
         if not affine:
             self.save_for_backward(xhat, rstd)
             return xhat.reshape(x.shape)
@@ -259,14 +215,9 @@ class LayerNorm(Function):
     def backward(self, grad):
         xp = self.xp
         xhat, rstd, *affine = self.saved
-        n_features = xhat.shape[1]
         grad = grad.reshape(xhat.shape)  # (N, F)
         g = grad * affine[0] if affine else grad.copy()  # g is ours to overwrite
-        mean_g_xhat = _row_dot(xp, g, xhat) / n_features
-        g -= _row_sum(xp, g) / n_features
-        g -= xhat * mean_g_xhat
-        g *= rstd
-        dx = g.reshape(self.input_shape)
+        dx = fast_paths.layer_norm_backward(xp, xhat, rstd, g).reshape(self.input_shape)
         if not affine:
             return (dx,)
         dweight = xp.einsum("nf,nf->f", grad, xhat).reshape(self.parameter_shape) if self.needs_input_grad[1] else None
@@ -275,6 +226,14 @@ class LayerNorm(Function):
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last dims as one fused op (one graph node, an analytic backward).
+
+    The three LayerNorms of the project: tinygrad_gpt.LayerNorm is the course's, written from
+    tensor primitives so a learner sees every step; nn.composed.layer_norm is the same formula
+    as a function, the reference the tests hold this one to; this fused op (and nn.LayerNorm,
+    the module that calls it) is the one the GPT trains with, because it is faster and keeps
+    less memory for backward.
+    """
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(normalized_shape) :] != normalized_shape:
         raise ValueError(
@@ -343,12 +302,14 @@ class Dropout(Function):
     """y = x * mask / (1 - p), mask ~ Bernoulli(1 - p);  dx = dy * mask / (1 - p)"""
 
     def forward(self, x, p, generator):
-        keep = generator.random(x.shape) >= p
-        self.scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
-        return x * self.scaled_mask
+        keep = generator.random(x.shape, dtype=x.dtype) >= p  # drawn in x's dtype: half the bits of float64
+        scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+        self.save_for_backward(scaled_mask)
+        return x * scaled_mask
 
     def backward(self, grad):
-        return grad * self.scaled_mask
+        (scaled_mask,) = self.saved
+        return grad * scaled_mask
 
 
 def dropout(input, p=0.5, training=True):
@@ -368,113 +329,92 @@ def dropout(input, p=0.5, training=True):
 class Embedding(Function):
     """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v.
 
+    In plain NumPy:  out = weight[indices];  np.add.at(dweight, indices, dout)
     Backward adds each gradient element into the flattened weight at token * dim + column:
-    a scatter-add over one dimension, which NumPy runs about 3x faster than over rows.
+    a scatter-add over one dimension, which NumPy runs faster than over rows.
     """
 
     def forward(self, weight, indices):
-        self.indices, self.weight_shape = indices, weight.shape
+        self.save_for_backward(indices)
+        self.weight_shape = weight.shape
         return weight[indices]
 
     def backward(self, grad):
         xp = self.xp
+        (indices,) = self.saved
         dim = self.weight_shape[1]
         dweight = xp.zeros(self.weight_shape[0] * dim, dtype=grad.dtype)
-        positions = (self.indices.reshape(-1, 1) * dim + xp.arange(dim)).reshape(-1)
+        positions = (indices.reshape(-1, 1) * dim + xp.arange(dim)).reshape(-1)
         scatter_add(dweight, positions, grad.reshape(-1))
-        return dweight.reshape(self.weight_shape)
+        return dweight.reshape(self.weight_shape), None  # the indices get no gradient
+
+
+def _check_indices(what, indices, size, unit, ignore_index=None):
+    """Raise an IndexError naming the first index outside [0, size) (ignore_index excepted).
+
+    The happy path reads one bool back from the device (CuPy wraps a bad index silently, so the
+    check cannot be left to it); only a failing check reads more, to name the index.
+    """
+    out_of_range = (indices < 0) | (indices >= size)
+    if ignore_index is not None:
+        out_of_range &= indices != ignore_index
+    if out_of_range.any():
+        bad = int(indices[out_of_range][0])
+        raise IndexError(f"{what} {bad} is out of range for {size} {unit} (valid: 0 to {size - 1})")
 
 
 def embedding(input, weight):
     """Rows of `weight` picked by the integer tensor `input`: weight[input]."""
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
-    if input.numel() and (int(input.data.min()) < 0 or int(input.data.max()) >= weight.shape[0]):
-        bad = int(input.data.max()) if int(input.data.max()) >= weight.shape[0] else int(input.data.min())
-        raise IndexError(f"embedding: index {bad} is out of range for {weight.shape[0]} embeddings")
+    _check_indices("embedding: index", input.data, weight.shape[0], "embeddings")
     return Embedding.apply(weight, input.to(weight.device) if input.device != weight.device else input)
 
 
 # ----- attention ----------------------------------------------------------------------------------------------
 
 
-def _contiguous_transpose(xp, a):
-    """a with its last two dims swapped, copied into C order. For the thin (T, head_size)
-    operands NumPy's batched matmul is markedly faster on such a copy than on a transposed
-    view; for the square (T, T) ones the view is faster than copying (measured)."""
-    return xp.ascontiguousarray(a.swapaxes(-1, -2))
-
-
 class ScaledDotProductAttention(Function):
     """O = dropout(softmax(Q K^T * scale + bias)) V, one graph node for the whole attention.
 
-    With P the attention weights (after dropout: Pd = P * keep / (1 - p)):
+    With S the scores, P = softmax(S) the attention weights and Pd = P * keep / (1 - p) after dropout:
     dV = Pd^T dO,  dPd = dO V^T,  dP = dPd * keep / (1 - p),  dS = P * (dP - sum(dP * P)),
     dQ = dS K * scale,  dK = dS^T Q * scale. `bias` is 0 where a query may attend and -inf
     where it may not (or any float mask); rows where every key is masked give zeros, as PyTorch.
-
-    Each batch element is independent, so both passes are written for one block of the
-    first (batch) axis and run block by block on every core (tensor.parallel); the blocks
-    write into arrays made once, in place (`out=`, `-=`).
+    In plain NumPy (fast_paths computes the same, batch element by batch element on every core):
+        P = softmax(q @ k.swapaxes(-1, -2) * scale + bias);  out = (P * keep) @ v
+        dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  dq = dS @ k;  dk = dS.swapaxes(-1, -2) @ q
     """
 
     def forward(self, q, k, v, bias, scale, dropout_p, generator):
         xp = self.xp
         bias_batch = bias.shape[:-2] if bias is not None else ()
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
-        squeeze = batch == ()  # no batch dims: work on a batch of one
+        self.squeeze = batch == ()  # no batch dims: work on a batch of one
         batch = batch or (1,)
         q, k, v = (xp.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
-        bias_per_row = len(bias_batch) == len(batch) and bias_batch[0] > 1  # else the same for every block
-        q_len, k_len = q.shape[-2], k.shape[-2]
-        weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
-        out = xp.empty(batch + (q_len, v.shape[-1]), dtype=q.dtype)
-        keep = None  # drawn whole, before the blocks, so the random stream does not depend on them
+        keep = None  # drawn whole, so the random stream does not depend on the blocks
         if dropout_p > 0:
-            keep = (generator.random(weights.shape) >= dropout_p).astype(q.dtype) / q.dtype.type(1 - dropout_p)
-        scale = q.dtype.type(scale)
-
-        def attend(rows):
-            scores = weights[rows]
-            xp.matmul(q[rows] * scale, _contiguous_transpose(xp, k[rows]), out=scores)
-            if bias is not None:
-                scores += bias[rows] if bias_per_row else bias
-            row_max = scores.max(axis=-1, keepdims=True)
-            row_max[~xp.isfinite(row_max)] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere
-            scores -= row_max  # exp of a number <= 0 cannot overflow
-            xp.exp(scores, out=scores)
-            total = _row_sum(xp, scores)
-            total[total == 0] = 1
-            scores /= total
-            xp.matmul(scores if keep is None else scores * keep[rows], v[rows], out=out[rows])
-
-        for_each_block(attend, batch[0], weights[:1].nbytes, device_of(q))
-        self.save_for_backward(q, k, v, weights)
-        self.keep, self.scale, self.squeeze = keep, scale, squeeze
-        return out[0] if squeeze else out
+            draws = generator.random(batch + (q.shape[-2], k.shape[-2]), dtype=q.dtype)
+            keep = (draws >= dropout_p).astype(q.dtype) / q.dtype.type(1 - dropout_p)
+        self.scale = q.dtype.type(scale)
+        weights, out = fast_paths.attention(xp, q, k, v, bias, self.scale, keep)
+        self.save_for_backward(q, k, v, weights, *([] if keep is None else [keep]))
+        return out[0] if self.squeeze else out
 
     def backward(self, grad):
-        xp = self.xp
-        q, k, v, weights = self.saved
-        keep, scale = self.keep, self.scale
-        if self.squeeze:
-            grad = grad[None]
-        dq, dk, dv = (xp.empty(a.shape, dtype=a.dtype) for a in (q, k, v))  # the engine sums broadcast dims
+        q, k, v, weights, *keep = self.saved
+        grad = grad[None] if self.squeeze else grad
+        keep = keep[0] if keep else None
+        return fast_paths.attention_backward(self.xp, q, k, v, weights, keep, grad, self.scale)  # dq, dk, dv
 
-        def attend_backward(rows):
-            w = weights[rows]
-            xp.matmul((w if keep is None else w * keep[rows]).swapaxes(-1, -2), grad[rows], out=dv[rows])
-            d_scores = grad[rows] @ _contiguous_transpose(xp, v[rows])  # dP (after dropout), ours to overwrite
-            if keep is not None:
-                d_scores *= keep[rows]
-            d_scores -= _row_dot(xp, d_scores, w)
-            d_scores *= w
-            d_scores *= scale  # dS, with the scale of the scores folded in
-            xp.matmul(d_scores, k[rows], out=dq[rows])
-            xp.matmul(d_scores.swapaxes(-1, -2), q[rows], out=dk[rows])
 
-        for_each_block(attend_backward, weights.shape[0], weights[:1].nbytes, device_of(q))
-        return dq, dk, dv
+def _check_one_device(op, **tensors):
+    """Raise naming every device and shape when the tensors given to `op` are not on one device:
+    masks are parameters, which the engine's own check (on a Function's inputs) never sees."""
+    if len({t.device for t in tensors.values()}) > 1:
+        listing = ", ".join(f"{name} {t.device} {tuple(t.shape)}" for name, t in tensors.items())
+        raise RuntimeError(f"{op}: all inputs must be on one device, got {listing}")
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
@@ -488,6 +428,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise ValueError(f"attention: query {query.shape}, key {key.shape}, value {value.shape} do not fit (..., T, d)")
     if is_causal and attn_mask is not None:
         raise ValueError("attention: pass either attn_mask or is_causal=True, not both")
+    masks = {} if attn_mask is None else {"attn_mask": attn_mask}
+    _check_one_device("scaled_dot_product_attention", query=query, key=key, value=value, **masks)
     xp = query._xp
     bias = None  # added to the scores: 0 where a query may attend, -inf where it may not
     if is_causal:

@@ -50,7 +50,12 @@ class Embedding(Module):
 
 
 class LayerNorm(Module):
-    """Normalize over the last dims to mean 0, variance 1, then scale and shift (fused, see F.layer_norm)."""
+    """Normalize over the last dims to mean 0, variance 1, then scale and shift.
+
+    The LayerNorm to train with: one fused op (F.layer_norm) with PyTorch's interface. The
+    course's tinygrad_gpt.LayerNorm builds the same formula from primitives for the lesson, and
+    nn.composed.layer_norm is the reference the fused op is tested against.
+    """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, device=None, dtype=None):
         super().__init__()

@@ -6,12 +6,19 @@ as attributes (`self.weight = Parameter(...)`), which is what lets
 `blocks.0.sa.heads.1.key.weight`.
 """
 
+import difflib
 from collections import OrderedDict, namedtuple
 
 import tensor
 from tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _with_nearest(key, keys):
+    """'key' (did you mean 'nearest'?) with the closest of `keys`, for an unexpected state-dict key."""
+    nearest = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return repr(key) + (f" (did you mean {nearest[0]!r}?)" if nearest else "")
 
 
 class Parameter(Tensor):
@@ -22,6 +29,7 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         source = data if isinstance(data, Tensor) else tensor.tensor(data)
         self.data, self.grad, self._ctx = source.data, None, None
+        self._version_counter = source._version_counter  # same storage: in-place writes show in both
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -185,26 +193,37 @@ class Module:
         return state
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy tensors into this module's parameters and buffers, checking keys and shapes.
+        """Copy tensors into this module's parameters and buffers, all or nothing.
 
-        strict=True: a missing or unexpected key is an error naming the keys.
-        A shape mismatch is always an error naming the key and both shapes.
+        Every key and shape is checked before anything is copied, so a failed load leaves
+        the module as it was. strict=True: a missing or unexpected key is an error; a shape
+        mismatch always is. The RuntimeError lists only the groups that are not empty, with
+        the nearest existing key for each unexpected one. Returns (missing_keys,
+        unexpected_keys), as PyTorch's.
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append("unexpected keys [" + ", ".join(_with_nearest(k, own) for k in unexpected) + "]")
+        values = {}
         for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            value = value if isinstance(value, Tensor) else tensor.tensor(value)
-            if value.shape != target.shape:
-                raise ValueError(
-                    f"load_state_dict: {key!r} has shape {value.shape} in the file, but the model expects {target.shape}"
-                )
-            target.data[...] = value.to(target.device).data.astype(target.dtype)
+            if key in state_dict:
+                value = state_dict[key]
+                value = value if isinstance(value, Tensor) else tensor.tensor(value)
+                if value.shape != target.shape:
+                    problems.append(
+                        f"size mismatch for {key!r}: {value.shape} in the state dict, {target.shape} in the model"
+                    )
+                else:
+                    values[key] = value.to(target.device).data.astype(target.dtype)
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems))
+        for key, value in values.items():
+            own[key].data[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
 """
 
 from . import cuda, optim
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad, profile
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
     cat,
@@ -78,6 +78,7 @@ from .functions import (
 )
 from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
 from .parallel import get_num_threads, set_num_threads
+from .profiler import profile
 from .tensor import Tensor
 
 float = float32

@@ -1,4 +1,4 @@
-"""The autograd engine: Function, the backward pass, and no_grad.
+"""The autograd engine: Function, the backward pass, grad mode and version counters.
 
 Forward: every differentiable op is a Function. `Function.apply` runs its
 forward on raw arrays and, when an input needs a gradient, records the
@@ -10,85 +10,151 @@ Backward: `backward(root)` sorts that graph topologically (iteratively, so a
 each Function's backward. Two things happen in exactly one place here:
 gradients of a tensor used twice are added up, and gradients of broadcast
 inputs are summed back to the input's shape (`unbroadcast`).
+
+Checks: every in-place write bumps a version counter shared by all views of
+the same storage; `apply` notes the versions of the tensors whose arrays a
+Function saved, and backward refuses to use them once they have changed. And
+backward must return one gradient per input, of the input's shape and dtype.
 """
 
 import functools
-import time
-from collections import defaultdict
+import threading
 
-import numpy as np
+# ----- grad mode: whether ops record a graph, per thread as in PyTorch ----------------------------
 
-_grad_enabled = True
-_profile = None  # while a `profile` is active: op name -> [calls, forward seconds, backward seconds]
+
+class _GradMode(threading.local):
+    enabled = True  # every new thread starts with grad enabled
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _grad_mode.enabled
 
 
-class no_grad:
-    """Context manager and decorator: inside it, ops record no graph."""
+class _SetGradMode:
+    """Sets grad mode inside a `with` block or a decorated function, then restores the previous mode."""
+
+    mode = True
 
     def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
+        self._previous = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
 
     def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_mode.enabled = self._previous
 
     def __call__(self, fn):
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            previous, _grad_mode.enabled = _grad_mode.enabled, mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _grad_mode.enabled = previous
 
         return wrapper
 
 
-class enable_grad(no_grad):
+class no_grad(_SetGradMode):
+    """Context manager and decorator: inside it, ops record no graph."""
+
+    mode = False
+
+
+class enable_grad(_SetGradMode):
     """Context manager and decorator: turn graph recording back on inside no_grad."""
 
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = True
+    mode = True
 
 
-class profile:
-    """Context manager: time every Function's forward and backward, by op name.
+class set_grad_enabled(_SetGradMode):
+    """set_grad_enabled(mode): a plain call sets grad mode at once; as a context manager or
+    decorator it sets it inside only, as PyTorch's does."""
 
-    The time inside forward/backward is array work (NumPy or CuPy kernels); whatever
-    else a step takes is Python: building tensors, the graph walk, the optimizer loop.
-    `summary(total_seconds)` prints the split.
-    """
+    def __init__(self, mode):
+        self.mode, self._previous = bool(mode), _grad_mode.enabled
+        _grad_mode.enabled = self.mode
 
     def __enter__(self):
-        global _profile
-        self.records = _profile = defaultdict(lambda: [0, 0.0, 0.0])
-        return self
+        pass  # __init__ has set the mode already
 
-    def __exit__(self, *exc_info):
-        global _profile
-        _profile = None
+    def __call__(self, fn):
+        _grad_mode.enabled = self._previous  # used as a decorator: only the function runs in `mode`
+        return super().__call__(fn)
 
-    def kernel_seconds(self):
-        return sum(forward + backward for _, forward, backward in self.records.values())
 
-    def summary(self, total_seconds=None):
-        rows = sorted(self.records.items(), key=lambda item: -(item[1][1] + item[1][2]))
-        lines = [f"{'op':<28}{'calls':>8}{'forward ms':>12}{'backward ms':>13}"]
-        lines += [
-            f"{name:<28}{calls:>8}{forward * 1e3:>12.2f}{backward * 1e3:>13.2f}"
-            for name, (calls, forward, backward) in rows
-        ]
-        if total_seconds:
-            kernels = self.kernel_seconds()
-            lines.append(
-                f"inside ops {kernels * 1e3:.1f} ms of {total_seconds * 1e3:.1f} ms ({kernels / total_seconds:.0%}); the rest is Python"
+# ----- version counters -------------------------------------------------------------------------------
+
+
+class VersionCounter:
+    """How many in-place writes a storage has seen; a tensor and its views share one counter."""
+
+    value = 0  # each in-place write adds 1 (on the instance)
+
+
+def storage_of(array):
+    """The array that owns the memory `array` looks at (itself when it owns it)."""
+    while isinstance(array.base, type(array)):  # a view's base is the array it looks into
+        array = array.base
+    return array
+
+
+def version_counter_for(out, inputs):
+    """An output that is a view of an input's storage shares its counter; any other gets a new one."""
+    if out.base is not None:  # a view: of an input, or of an array the op made itself
+        storage = storage_of(out)
+        for t in inputs:
+            if storage_of(t.data) is storage:
+                return t._version_counter
+    return VersionCounter()
+
+
+def owner_of(array, owners):
+    """The position in `owners` of the tensor whose storage `array` looks at; None for an array
+    the op made for itself (private to it: no in-place write can reach it)."""
+    for position, t in enumerate(owners):
+        if t.data is array:
+            return position
+    if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
+        return None
+    storage = storage_of(array)
+    for position, t in enumerate(owners):
+        if storage_of(t.data) is storage:
+            return position
+    return None
+
+
+def record_saved_versions(fn, inputs, out):
+    """(counter, version now, shape, dtype, input position or "output") of each saved array's tensor."""
+    owners = (*inputs, out)
+    records = []
+    for array in fn.saved:
+        position = owner_of(array, owners)
+        if position is not None:
+            t = owners[position]
+            role = position if position < len(inputs) else "output"
+            records.append((t._version_counter, t._version_counter.value, t.data.shape, t.data.dtype, role))
+    return tuple(records)
+
+
+def check_saved_versions(fn):
+    """Refuse to run backward on saved arrays that an in-place write has changed since forward."""
+    for counter, version, shape, dtype, position in fn.saved_versions:
+        if counter.value != version:
+            role = "its output" if position == "output" else f"its input {position}"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [{shape} {dtype}] is at version {counter.value}; expected version {version} "
+                f"(saved by {type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a clone() instead"
             )
-        return "\n".join(lines)
+
+
+# ----- Function and the backward pass -------------------------------------------------------------------
 
 
 def unbroadcast(grad, shape):
@@ -97,7 +163,7 @@ def unbroadcast(grad, shape):
     Broadcasting copies an input along new leading dims and along dims of size 1;
     the gradient of a copy is the sum over the copies.
     """
-    if grad.shape == shape:
+    if grad.shape == shape or grad.ndim < len(shape):  # equal, or no broadcast of shape (the engine reports it)
         return grad
     extra = grad.ndim - len(shape)
     if extra:
@@ -112,15 +178,18 @@ class Function:
     """A differentiable op: `forward` on arrays, `backward` maps the output's gradient
     to one gradient per tensor input (None where an input needs none).
 
-    An instance is the op's context: forward stores on `self` what backward needs.
-    `self.xp` is the array module (numpy or cupy) and `self.needs_input_grad` says
-    which inputs want a gradient, so backward can skip work nobody uses.
+    An instance is the op's context. Arrays backward needs go through
+    `save_for_backward` (and come back as `self.saved`), so the engine can check them
+    for in-place writes and free them after backward; anything else kept on `self` is
+    a small scalar or a shape. `self.xp` is the array module (numpy or cupy) and
+    `self.needs_input_grad` says which inputs want a gradient, so backward can skip work.
     """
 
     def __init__(self, xp, parents):
         self.xp = xp
         self.parents = parents
         self.needs_input_grad = tuple(p.requires_grad for p in parents)
+        self.saved, self.saved_versions = (), ()
         self.freed = False
         self.grad_output = None
 
@@ -143,21 +212,17 @@ class Function:
             if other.device != device:
                 devices = ", ".join(f"{t.device} {t.shape}" for t in inputs)
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
-        requires_grad = _grad_enabled and any(t.requires_grad for t in inputs)
+        requires_grad = _grad_mode.enabled and any(t.requires_grad for t in inputs)
         fn = cls(inputs[0]._xp, inputs if requires_grad else ())
-        started = time.perf_counter() if _profile is not None else 0.0
         try:
-            out = fn.forward(*(t.data for t in inputs), **params)
+            array = fn.forward(*(t.data for t in inputs), **params)
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
-            raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from None
-        if isinstance(out, np.generic):  # NumPy turns full reductions into scalars; keep 0-d arrays
-            out = np.asarray(out)
-        if _profile is not None:
-            record = _profile[cls.__name__]
-            record[0] += 1
-            record[1] += time.perf_counter() - started
-        return Tensor._wrap(out, requires_grad, fn if requires_grad else None)
+            raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
+        out = Tensor._wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
+        if requires_grad and fn.saved:
+            fn.saved_versions = record_saved_versions(fn, inputs, out)
+        return out
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
@@ -203,23 +268,31 @@ def backward(root, grad, retain_graph=False):
                 f"trying to backward through the graph a second time ({type(fn).__name__} has "
                 "already been freed); pass retain_graph=True to the first backward() to keep it"
             )
+        check_saved_versions(fn)
         out_grad, fn.grad_output = fn.grad_output, None
-        started = time.perf_counter() if _profile is not None else 0.0
-        input_grads = fn.backward(out_grad) if out_grad is not None else ()
-        if _profile is not None:
-            _profile[type(fn).__name__][2] += time.perf_counter() - started
+        input_grads = fn.backward(out_grad) if out_grad is not None else (None,) * len(fn.parents)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        for parent, parent_grad in zip(fn.parents, input_grads):
+        if len(input_grads) != len(fn.parents):
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
+                f"{len(fn.parents)} input(s): return one per input (None where there is none)"
+            )
+        for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
             if parent_grad is None or not parent.requires_grad:
                 continue
-            parent_grad = unbroadcast(parent_grad, parent.shape)
+            summed = unbroadcast(parent_grad, parent.shape)
+            if summed.shape != parent.shape or summed.dtype != parent.dtype:
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
+                    f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.dtype}"
+                )
             producer = parent._ctx
             if producer is None:
-                parent._accumulate_grad(parent_grad)
+                parent._accumulate_grad(summed)
             elif producer.grad_output is None:
-                producer.grad_output = parent_grad
+                producer.grad_output = summed
             else:
-                producer.grad_output = producer.grad_output + parent_grad
+                producer.grad_output = producer.grad_output + summed
         if not retain_graph:
-            fn.saved, fn.parents, fn.freed = (), (), True
+            fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True

@@ -130,3 +130,9 @@ def tune_malloc():
         return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
     except (OSError, AttributeError):
         return False
+
+
+def synchronize(xp):
+    """Wait until every kernel queued on xp's device has finished (NumPy runs synchronously: no wait)."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()

@@ -253,7 +253,7 @@ def where(condition, input, other):
         a, b = input._operands(other)
     else:
         b, a = other._operands(input)
-    return ops.Where.apply(a, b, condition=condition.data)
+    return ops.Where.apply(a, b, condition)
 
 
 def cat(tensors, dim=0):

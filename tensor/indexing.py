@@ -1,7 +1,8 @@
 """Turning PyTorch-style indices into NumPy/CuPy ones, with the checks CuPy would skip.
 
 CuPy wraps out-of-range integer indices silently; these helpers raise IndexError
-on both devices, naming the index, the dim and its size.
+on both devices, naming the index, the dim and its size. Index arrays are copied, so
+a later in-place write to the caller's index cannot change an Index op's backward.
 """
 
 import numpy as np
@@ -29,7 +30,7 @@ def index_key(x, key):
             if not -x.shape[dim] <= item < x.shape[dim]:
                 raise IndexError(f"index {item} is out of bounds for dim {dim} with size {x.shape[dim]}")
         elif hasattr(item, "ndim"):  # a NumPy or CuPy array
-            item = to_device(item, x.device)
+            item = _private_copy(item, x.device)
             if item.dtype.kind not in "biu":
                 raise IndexError(f"tensors used as indices must be integer or bool, got {item.dtype}")
             if item.dtype.kind in "iu":
@@ -41,6 +42,13 @@ def index_key(x, key):
             dim += _dims_consumed(item)
         converted.append(item)
     return tuple(converted), is_basic
+
+
+def _private_copy(array, device):
+    """array on `device`, in memory of its own: backward scatters through the index later, and a
+    write into the caller's index tensor in between must not move where the gradient goes."""
+    moved = to_device(array, device)
+    return moved.copy() if moved is array else moved
 
 
 def _dims_consumed(item):

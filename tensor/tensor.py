@@ -1,9 +1,12 @@
 """class Tensor: an array (NumPy on "cpu", CuPy on "cuda") plus what autograd needs.
 
-A Tensor holds `data` (the array), `requires_grad`, `grad` (a Tensor or None)
-and `_ctx`, the Function that made it (None for leaves). Every differentiable
+A Tensor holds `data` (the array, never a NumPy scalar), `requires_grad`, `grad`
+(a Tensor or None), `_ctx`, the Function that made it (None for leaves), and a
+version counter that it shares with every view of its storage. Every differentiable
 method below is a call to a Function from tensor/ops or a composition of such
-calls, so its gradient comes from the ops' backward methods.
+calls, so its gradient comes from the ops' backward methods. In-place methods
+(`add_`, `x[i] = v`, ...) write outside the graph and bump the version counter,
+so a backward that saved the old values refuses to run (tensor/autograd.py).
 """
 
 from collections import namedtuple
@@ -11,8 +14,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtypes, ops
+from .autograd import VersionCounter, is_grad_enabled
 from .autograd import backward as run_backward
-from .autograd import is_grad_enabled
 from .backend import array_module, device_of, normalize_device, to_device
 from .indexing import index_key, resolve_shape
 
@@ -25,7 +28,7 @@ def _dims_tuple(dims):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version_counter", "__weakref__")
     __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -34,12 +37,20 @@ class Tensor:
 
         made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
         self.data, self.grad, self.requires_grad, self._ctx = made.data, None, made.requires_grad, None
+        self._version_counter = VersionCounter()
 
     @classmethod
-    def _wrap(cls, array, requires_grad=False, ctx=None):
-        """Make a Tensor around an array without copying or checking (the engine's constructor)."""
+    def _wrap(cls, array, requires_grad=False, ctx=None, version_counter=None):
+        """Make a Tensor around an array without copying (the engine's constructor).
+
+        NumPy turns full reductions into NumPy scalars (np.float32(3.0)); they become 0-d
+        arrays here, so a Tensor's data is always an array of its device. A view of another
+        tensor's storage passes that tensor's version_counter; anything else gets a new one.
+        """
         out = object.__new__(cls)
-        out.data, out.grad, out.requires_grad, out._ctx = array, None, requires_grad, ctx
+        out.data = np.asarray(array) if isinstance(array, np.generic) else array
+        out.grad, out.requires_grad, out._ctx = None, requires_grad, ctx
+        out._version_counter = VersionCounter() if version_counter is None else version_counter
         return out
 
     # ----- what it is ------------------------------------------------------------------
@@ -62,7 +73,12 @@ class Tensor:
 
     @property
     def _xp(self):
-        return np if isinstance(self.data, np.ndarray) else array_module("cuda")
+        return array_module(self.device)
+
+    @property
+    def _version(self):
+        """How many in-place writes this tensor's storage has seen (shared with its views), as in PyTorch."""
+        return self._version_counter.value
 
     @property
     def grad_fn(self):
@@ -144,10 +160,17 @@ class Tensor:
                     "call .sum() first or pass gradient= of the same shape"
                 )
             seed = self._xp.ones(self.shape, dtype=self.dtype)
+        elif isinstance(gradient, Tensor):
+            if gradient.device != self.device:
+                raise RuntimeError(
+                    f"backward(): gradient is on {gradient.device} but the tensor is on {self.device}: "
+                    f"pass gradient.to({self.device!r})"
+                )
+            seed = gradient.data.astype(self.dtype, copy=False)
         else:
-            seed = gradient.data if isinstance(gradient, Tensor) else self._xp.asarray(gradient, dtype=self.dtype)
-            if seed.shape != self.shape:
-                raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
+            seed = self._xp.asarray(gradient, dtype=self.dtype)
+        if seed.shape != self.shape:
+            raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph=retain_graph)
 
     def _accumulate_grad(self, grad):
@@ -157,15 +180,88 @@ class Tensor:
             self.grad = Tensor._wrap(self.grad.data + grad)
 
     def detach(self):
-        """The same data, cut out of the graph."""
-        return Tensor._wrap(self.data)
+        """The same data, cut out of the graph (a view: in-place writes to either show in both)."""
+        return Tensor._wrap(self.data, version_counter=self._version_counter)
 
     def clone(self):
         return ops.Clone.apply(self)
 
-    def zero_(self):
-        self.data[...] = 0
+    # ----- in-place writes ---------------------------------------------------------------------------
+    # Each writes into self.data and bumps the version counter this tensor shares with its views,
+    # so a backward that saved this storage refuses to use it. The engine records no in-place op,
+    # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
+
+    def _write_in_place(self, write, *values):
+        if is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values)):
+            if self.requires_grad and self.is_leaf:
+                raise RuntimeError(
+                    f"a leaf tensor of shape {self.shape} that requires grad is used in an in-place operation: "
+                    "do it inside `with torch.no_grad():` (as an optimizer does)"
+                )
+            raise RuntimeError(
+                f"in-place operation on a tensor of shape {self.shape} in the graph (it, or the value written, "
+                "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
+                "torch.where, torch.cat), or inside `with torch.no_grad():`"
+            )
+        write(self.data)
+        self._version_counter.value += 1
         return self
+
+    def _in_place_value(self, value, copy_across_devices=False):
+        """The array to write: a Tensor's data (copied to this tensor's device only when asked), or the scalar."""
+        if not isinstance(value, Tensor):
+            return value
+        if value.device != self.device and not copy_across_devices:
+            raise RuntimeError(f"in-place operation on a {self.device} tensor with a {value.device} tensor")
+        return to_device(value.data, self.device)
+
+    def _in_place_ufunc(self, ufunc, other):
+        """self = ufunc(self, other), broadcasting other to self's shape; casting as NumPy's same_kind
+        (a float into an int tensor is an error, as in PyTorch)."""
+        array = self._in_place_value(other)
+        try:
+            return self._write_in_place(lambda data: ufunc(data, array, out=data), other)
+        except (ValueError, TypeError) as error:
+            raise RuntimeError(
+                f"{ufunc.__name__} in place: cannot write {getattr(array, 'shape', type(array).__name__)} "
+                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.dtype}: {error}"
+            ) from error
+
+    def add_(self, other, alpha=1):
+        return self._in_place_ufunc(self._xp.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._in_place_ufunc(self._xp.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._in_place_ufunc(self._xp.multiply, other)
+
+    def div_(self, other):
+        return self._in_place_ufunc(self._xp.true_divide, other)
+
+    def clamp_(self, min=None, max=None):
+        low, high = self._in_place_value(min), self._in_place_value(max)
+        return self._write_in_place(lambda data: self._xp.clip(data, low, high, out=data), min, max)
+
+    def fill_(self, value):
+        array = self._in_place_value(value)
+        return self._write_in_place(lambda data: data.fill(array.item() if hasattr(array, "item") else array), value)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src):
+        """Copy src's values into self (src broadcasts to self's shape; it may be on another device)."""
+        array = self._in_place_value(src, copy_across_devices=True)
+        return self._write_in_place(lambda data: data.__setitem__(Ellipsis, array), src)
+
+    def __setitem__(self, key, value):
+        """x[key] = value, in place; a tensor value is copied to x's device, as in PyTorch."""
+        key, _ = index_key(self, key)
+        array = self._in_place_value(value, copy_across_devices=True)
+        self._write_in_place(lambda data: data.__setitem__(key, array), value)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     # ----- dtype and device ------------------------------------------------------------
 
@@ -276,37 +372,44 @@ class Tensor:
 
     add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
 
-    # ----- comparisons (bool tensors) and integer arithmetic, outside the graph ----------------------------------------
+    # ----- comparisons (bool tensors) and ops without a gradient, outside the graph ----------------------------------------
 
-    def _compare(self, other, compare):
+    def _outside_graph(self, other, op):
+        """op(self, other) on the arrays, as a Tensor that records no graph (its result has no gradient)."""
         other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(compare(self.data, other))
+        return Tensor._wrap(op(self.data, other))
+
+    def _refuse_gradient(self, other, symbol):
+        if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+            raise RuntimeError(f"x {symbol} y records no gradient here: apply it to x.detach() (and y.detach())")
 
     def __lt__(self, other):
-        return self._compare(other, lambda a, b: a < b)
+        return self._outside_graph(other, lambda a, b: a < b)
 
     def __le__(self, other):
-        return self._compare(other, lambda a, b: a <= b)
+        return self._outside_graph(other, lambda a, b: a <= b)
 
     def __gt__(self, other):
-        return self._compare(other, lambda a, b: a > b)
+        return self._outside_graph(other, lambda a, b: a > b)
 
     def __ge__(self, other):
-        return self._compare(other, lambda a, b: a >= b)
+        return self._outside_graph(other, lambda a, b: a >= b)
 
     def __eq__(self, other):
-        return self._compare(other, lambda a, b: a == b)
+        return self._outside_graph(other, lambda a, b: a == b)
 
     def __ne__(self, other):
-        return self._compare(other, lambda a, b: a != b)
+        return self._outside_graph(other, lambda a, b: a != b)
 
     def __mod__(self, other):
         """Remainder (sign of the divisor, as PyTorch); outside the graph."""
-        return self._compare(other, lambda a, b: a % b)
+        self._refuse_gradient(other, "%")
+        return self._outside_graph(other, lambda a, b: a % b)
 
     def __floordiv__(self, other):
         """Floor division; outside the graph."""
-        return self._compare(other, lambda a, b: a // b)
+        self._refuse_gradient(other, "//")
+        return self._outside_graph(other, lambda a, b: a // b)
 
     def __invert__(self):
         if self.dtype != dtypes.bool_:
@@ -314,10 +417,10 @@ class Tensor:
         return Tensor._wrap(~self.data)
 
     def __and__(self, other):
-        return self._compare(other, lambda a, b: a & b)
+        return self._outside_graph(other, lambda a, b: a & b)
 
     def __or__(self, other):
-        return self._compare(other, lambda a, b: a | b)
+        return self._outside_graph(other, lambda a, b: a | b)
 
     # ----- elementwise functions ---------------------------------------------------------------
 
@@ -359,7 +462,7 @@ class Tensor:
         if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
             raise TypeError(f"masked_fill needs a bool mask tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
         fill = Tensor._wrap(self._xp.asarray(value, dtype=self.dtype))
-        return ops.Where.apply(fill, self, condition=mask.data)
+        return ops.Where.apply(fill, self, mask)
 
     # ----- reductions ---------------------------------------------------------------------------
 
@@ -436,7 +539,15 @@ class Tensor:
         shape = resolve_shape(shape, self.shape)
         return ops.Reshape.apply(self, shape=shape)
 
-    view = reshape
+    def view(self, *shape):
+        """The same storage seen with another shape; refuses (as PyTorch) when the strides cannot express it."""
+        out = self.reshape(*shape)
+        if out is not self and out._version_counter is not self._version_counter:  # reshape had to copy
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride: a tensor of shape {self.shape} "
+                f"that is not contiguous cannot be viewed as {out.shape}; use .reshape(...) instead"
+            )
+        return out
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -476,18 +587,12 @@ class Tensor:
         return ops.Expand.apply(self, shape=shape)
 
     def contiguous(self):
-        return self
+        """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
+        return self if self.data.flags.c_contiguous else ops.Clone.apply(self)
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
         return ops.Index.apply(self, key=key, is_basic=is_basic)
-
-    def __setitem__(self, key, value):
-        """In-place write, allowed only outside the graph (as PyTorch forbids it on leaves needing grad)."""
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("in-place assignment into a tensor that requires grad: use torch.where or torch.cat")
-        key, _ = index_key(self, key)
-        self.data[key] = value.data if isinstance(value, Tensor) else value
 
 
 def _cast(t, dtype):

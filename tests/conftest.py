@@ -12,6 +12,7 @@ on 2 cores; every property is still checked.
 
 import os
 import sys
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -55,3 +56,16 @@ def fake_cuda(monkeypatch):
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(tensor.backend, "_cupy", None)  # the backend imports "cupy" afresh
     return fake_cupy
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Why tests were skipped, in one line (without a GPU: the "cuda" cases)."""
+    reasons = Counter(
+        report.longrepr[2].removeprefix("Skipped: ")
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple)
+    )
+    if reasons:
+        terminalreporter.write_line(
+            "skipped: " + "; ".join(f"{n} test{'s' * (n > 1)} ({reason})" for reason, n in reasons.most_common())
+        )

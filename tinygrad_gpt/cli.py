@@ -1,8 +1,18 @@
-"""The `tinygrad-gpt` command line (also `python -m tinygrad_gpt`)."""
+"""The `tinygrad-gpt` command line (also `python -m tinygrad_gpt`).
+
+Everything that can be checked is checked before any work starts: each number against
+its range at parse time (exit status 2), then the optional packages a command needs,
+the data file, the --out folder and a checkpoint already in it, and the memory a
+training step will take. A run is never lost: an existing checkpoint is never replaced
+without --overwrite, Ctrl-C saves the last finished step, and a failed save says where
+the previous checkpoint is.
+"""
 
 import argparse
 import os
+import shlex
 import sys
+import tempfile
 import time
 
 import tensor
@@ -10,7 +20,29 @@ import tensor
 from .data import builtin_corpus, load_text
 from .generate import generate_text, sample
 from .gpt import GPTConfig
-from .train import TrainConfig, train
+from .options import Range, add_options, fill_defaults, given
+from .train import (
+    CHECKPOINT_NAME,
+    RESUMABLE,
+    CheckpointWriteError,
+    TrainConfig,
+    available_memory,
+    estimate_step_memory,
+    read_checkpoint,
+    remove_leftover_temporaries,
+    train,
+)
+
+# GPTConfig's fields that are options (their defaults are GPTConfig's own).
+MODEL_OPTIONS = {
+    "block_size": ("context length in characters", Range(int, 1)),
+    "n_embd": ("embedding width C", Range(int, 1)),
+    "n_head": ("attention heads per layer; must divide --n-embd", Range(int, 1)),
+    "n_layer": ("transformer blocks", Range(int, 1)),
+    "dropout": ("dropout probability", Range(float, 0, 1, high_open=True)),
+}
+SEED = Range(int, 0, 2**32 - 1)
+EXIT_INTERRUPTED = 130  # the shell's status for a program stopped by Ctrl-C
 
 
 def _device(name):
@@ -33,30 +65,41 @@ def build_parser():
     t = commands.add_parser(
         "train",
         help="train a GPT on a text file (default: the built-in Python documentation corpus)",
-        description="Train a GPT, show progress, save checkpoints, and print a sample at the end.",
+        description="Train a GPT, show progress, save checkpoints, and print a sample at the end. "
+        "An --out folder that already holds a checkpoint is never replaced silently: continue it "
+        "with --resume, or start again there with --overwrite.",
     )
     t.add_argument("--data", help="a UTF-8 text file to train on (default: the built-in corpus, no download)")
-    t.add_argument("--steps", type=int, default=3000, help="optimizer steps in total (default: 3000)")
-    t.add_argument("--batch-size", type=int, default=16, help="sequences per step (default: 16)")
-    t.add_argument("--block-size", type=int, default=32, help="context length in characters (default: 32)")
-    t.add_argument("--n-embd", type=int, default=64, help="embedding width C (default: 64)")
-    t.add_argument("--n-head", type=int, default=4, help="attention heads per layer (default: 4)")
-    t.add_argument("--n-layer", type=int, default=4, help="transformer blocks (default: 4)")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default: 0)")
-    t.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default: 1e-3)")
-    t.add_argument(
-        "--eval-interval", type=int, default=500, help="evaluate and checkpoint every N steps (default: 500)"
+    model_flags = add_options(t, GPTConfig, MODEL_OPTIONS)
+    train_flags = add_options(t, TrainConfig)
+    again = t.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the checkpoint in --out up to --steps; --lr, --steps, --batch-size and the "
+        "evaluation options may change, the model's shape and the tokenizer may not",
     )
-    t.add_argument("--eval-iters", type=int, default=20, help="batches averaged per evaluation (default: 20)")
-    t.add_argument("--seed", type=int, default=1337, help="random seed (default: 1337)")
-    t.add_argument("--device", default="cpu", help='"cpu" or "cuda" (default: cpu)')
-    t.add_argument("--out", default="runs/default", help="folder for checkpoint.npz and plots (default: runs/default)")
-    t.add_argument("--resume", action="store_true", help="continue the checkpoint in --out up to --steps")
-    t.add_argument("--sample-tokens", type=int, default=300, help="characters to generate at the end (default: 300)")
-    t.add_argument(
-        "--plot", action="store_true", help="save loss_curve.png and attention.png in --out (needs matplotlib)"
+    again.add_argument(
+        "--overwrite", action="store_true", help="start a new run in an --out that holds a checkpoint, replacing it"
     )
-    t.add_argument("--no-progress", action="store_true", help="print plain lines instead of a progress bar")
+    t.add_argument(
+        "--sample-tokens",
+        type=Range(int, 0).parse,
+        default=300,
+        metavar="INT",
+        help="characters to generate at the end (default: 300; an integer >= 0)",
+    )
+    t.add_argument(
+        "--plot",
+        action="store_true",
+        help='save loss_curve.png and attention.png in --out (needs matplotlib: pip install -e ".[plot]")',
+    )
+    t.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar: a plain line per evaluation (what you get anyway when stderr is not a terminal)",
+    )
+    t.set_defaults(model_flags=model_flags, train_flags=train_flags, error=t.error)
 
     g = commands.add_parser(
         "generate", help="sample text from a checkpoint", description="Sample text from a trained checkpoint."
@@ -67,55 +110,182 @@ def build_parser():
         help="checkpoint file (default: runs/default/checkpoint.npz)",
     )
     g.add_argument("--prompt", default="\n", help="text to continue (every character must be in the vocabulary)")
-    g.add_argument("--tokens", type=int, default=500, help="characters to generate (default: 500)")
-    g.add_argument("--temperature", type=float, default=1.0, help="<1 sharper, >1 more random (default: 1.0)")
-    g.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
-    g.add_argument("--seed", type=int, default=None, help="random seed, for reproducible samples")
+    g.add_argument(
+        "--tokens", type=Range(int, 0).parse, default=500, help="characters to generate (default: 500; an integer >= 0)"
+    )
+    g.add_argument(
+        "--temperature",
+        type=Range(float, 0, low_open=True).parse,
+        default=1.0,
+        help="<1 sharper, >1 more random (default: 1.0; a finite number > 0)",
+    )
+    g.add_argument(
+        "--top-k",
+        type=Range(int, 1).parse,
+        default=None,
+        help="sample only among the k most likely characters (default: all; an integer >= 1)",
+    )
+    g.add_argument(
+        "--seed", type=SEED.parse, default=None, help=f"random seed, for reproducible samples ({SEED.describe()})"
+    )
     g.add_argument("--device", default="cpu", help='"cpu" or "cuda" (default: cpu)')
     commands.add_parser(
         "bench",
-        help="run the benchmarks (the same as python -m benchmarks; see tinygrad-gpt bench --help)",
+        help="run the benchmarks from a checkout of the repository (the same as python -m benchmarks; "
+        "see tinygrad-gpt bench --help)",
         add_help=False,
     )
     return parser
 
 
+def _require(module, option, extra):
+    """Import an optional package now, before any work, or stop with the line that installs it."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise SystemExit(
+            f'error: {option} needs {module}, which is not installed: pip install -e ".[{extra}]" '
+            f"(or pip install {module})"
+        ) from None
+
+
+def _check_writable_folder(out):
+    """--out must be a folder this process can write into (created if missing)."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise SystemExit(f"error: --out {out} is not a writable folder ({error.strerror or error})") from None
+
+
+def _checkpoint_step(path):
+    try:
+        return f"step {read_checkpoint(path)[0]['step']}"
+    except (ValueError, OSError) as error:
+        return f"a file that is not a readable checkpoint ({error})"
+
+
+def _resume_config(args, path, text, model_given, train_given):
+    """The checkpoint's model config and the TrainConfig of the resumed run, or a SystemExit naming the conflict."""
+    checkpoint, model_config, tokenizer = read_checkpoint(path)
+    step = checkpoint["step"]
+    saved = checkpoint.get("train_config", {})
+    kept = {name: getattr(model_config, name) for name in args.model_flags} | {"seed": saved.get("seed")}
+    asked = model_given | {name: value for name, value in train_given.items() if name == "seed"}
+    for name, value in asked.items():
+        if value != kept[name]:
+            flag, was = {**args.model_flags, **args.train_flags}[name], kept[name]
+            raise SystemExit(
+                f"error: {flag} {value} cannot change on --resume: the checkpoint in {args.out_dir} has {name} = {was} "
+                f"(leave {flag} out, or start a new run with a new --out)"
+            )
+    unknown = sorted(set(text) - set(tokenizer.chars))
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:10])
+        raise SystemExit(
+            f"error: the text has {len(unknown)} character(s) that the checkpoint's tokenizer does not know ({shown}): "
+            f"a resumed run keeps its tokenizer; train on this text with a new --out"
+        )
+    base = {k: v for k, v in saved.items() if k in RESUMABLE}
+    config = TrainConfig(**{**base, **train_given, "out_dir": args.out_dir, "device": _device(args.device)})
+    config.data_path = args.data and os.path.abspath(args.data)
+    if config.steps <= step:
+        raise SystemExit(f"error: the checkpoint in {args.out_dir} is already at step {step}: ask for --steps > {step}")
+    changes = [f"{n} {base[n]} -> {v}" for n, v in train_given.items() if n in base and base[n] != v]
+    print(f"resuming {path} at step {step} of {config.steps}" + (f"; changed: {', '.join(changes)}" if changes else ""))
+    return model_config, config
+
+
+def _check_memory(model_config, train_config):
+    needed, available = estimate_step_memory(model_config, train_config.batch_size), available_memory()
+    if train_config.device == "cpu" and available is not None and needed > available:
+        raise SystemExit(
+            f"error: a training step with --batch-size {train_config.batch_size}, --block-size "
+            f"{model_config.block_size}, --n-embd {model_config.n_embd}, --n-layer {model_config.n_layer} needs about "
+            f"{needed / 2**30:,.1f} GiB, more than the {available / 2**30:,.1f} GiB this machine has available: "
+            "lower --batch-size or --block-size"
+        )
+
+
 def run_train(args):
+    model_given, train_given = given(args, args.model_flags), given(args, args.train_flags)
+    fill_defaults(args, GPTConfig, args.model_flags)
+    fill_defaults(args, TrainConfig, args.train_flags)
+    if not args.resume and args.n_embd % args.n_head:
+        args.error(f"argument --n-head: must divide --n-embd {args.n_embd}, got {args.n_head}")
+    if args.plot:
+        _require("matplotlib", "--plot", "plot")
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise SystemExit(f"error: --out {args.out_dir} is a file, not a folder")
+    path = os.path.join(args.out_dir, CHECKPOINT_NAME)
+    if args.resume and args.data is None and os.path.exists(path):  # the text the run was trained on
+        args.data = read_checkpoint(path)[0].get("train_config", {}).get("data_path")
     text = load_text(args.data) if args.data else builtin_corpus()
     source = args.data or "the built-in corpus (Python's pydoc topics)"
-    model_config = GPTConfig(
-        block_size=args.block_size, n_embd=args.n_embd, n_head=args.n_head, n_layer=args.n_layer, dropout=args.dropout
-    )
-    train_config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        eval_interval=args.eval_interval,
-        eval_iters=args.eval_iters,
-        seed=args.seed,
-        device=_device(args.device),
-        out_dir=args.out,
-    )
+    if args.resume:
+        if not os.path.exists(path):
+            raise SystemExit(f"error: --resume: there is no checkpoint in {args.out_dir} to continue")
+        model_config, train_config = _resume_config(args, path, text, model_given, train_given)
+    else:
+        if os.path.exists(path) and not args.overwrite:
+            raise SystemExit(
+                f"error: {args.out_dir} already holds a checkpoint ({_checkpoint_step(path)}); continue it with "
+                "--resume, train into a new --out, or start again there with --overwrite (which replaces it)"
+            )
+        model_config = GPTConfig(**{name: getattr(args, name) for name in args.model_flags}, vocab_size=len(set(text)))
+        train_config = TrainConfig(
+            **{name: getattr(args, name) for name in args.train_flags},
+            data_path=args.data and os.path.abspath(args.data),
+        )
+        train_config.device = _device(train_config.device)
+    _check_memory(model_config, train_config)
+    _check_writable_folder(args.out_dir)
+    leftovers = remove_leftover_temporaries(args.out_dir)
+    if leftovers:
+        names = ", ".join(os.path.basename(p) for p in leftovers)
+        print(f"removed {len(leftovers)} temporary file(s) that interrupted saves left in {args.out_dir}: {names}")
     print(f"training on {source}: {len(text):,} characters, device {train_config.device}")
-    result = train(model_config, train_config, text, resume=args.resume, progress=not args.no_progress)
+    try:
+        result = train(model_config, train_config, text, resume=args.resume, progress=not args.no_progress)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
+        print(f"\ninterrupted; {_saved(path)}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except (CheckpointWriteError, FloatingPointError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if result.interrupted:
+        again = ["tinygrad-gpt", "train", "--resume", "--out", args.out_dir, "--steps", str(train_config.steps)]
+        print(
+            f"interrupted: step {result.saved_step} is saved in {path}; continue with:\n  {shlex.join(again)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_INTERRUPTED)
     model = result.model
     print(
         f"done: {len(result.train_losses)} steps, {model.num_parameters():,} parameters, {result.seconds:.1f} s; "
-        f"final validation loss {result.final_val_loss:.4f}; checkpoint {train_config.checkpoint_path()}"
+        f"final validation loss {result.final_val_loss:.4f}; checkpoint {path}"
     )
     if args.plot:
         from .plots import plot_attention_maps, plot_loss_curve
 
-        plot_loss_curve(result.train_losses, result.evals, os.path.join(args.out, "loss_curve.png"))
+        plot_loss_curve(result.train_losses, result.evals, os.path.join(args.out_dir, "loss_curve.png"))
         prompt = text[: model.block_size]
-        plot_attention_maps(model, result.tokenizer, prompt, os.path.join(args.out, "attention.png"))
-        print(f"plots: {args.out}/loss_curve.png, {args.out}/attention.png")
+        plot_attention_maps(model, result.tokenizer, prompt, os.path.join(args.out_dir, "attention.png"))
+        print(f"plots: {args.out_dir}/loss_curve.png, {args.out_dir}/attention.png")
     print("\n--- sample ---")
     prompt = "\n" if "\n" in result.tokenizer.stoi else text[0]
-    print(sample(model, result.tokenizer, prompt, args.sample_tokens, seed=args.seed))
+    print(sample(model, result.tokenizer, prompt, args.sample_tokens, seed=train_config.seed))
+
+
+def _saved(path):
+    if not os.path.exists(path):
+        return "no checkpoint was written"
+    return f"the last checkpoint, {_checkpoint_step(path)}, is in {path}"
 
 
 def run_generate(args):
+    if os.path.isdir(args.checkpoint):
+        raise SystemExit(f"error: --checkpoint {args.checkpoint} is a folder: give its checkpoint.npz")
     if not os.path.exists(args.checkpoint):
         raise SystemExit(f"error: no checkpoint at {args.checkpoint}: train one first with `tinygrad-gpt train`")
     print(
@@ -131,22 +301,41 @@ def run_generate(args):
     )
 
 
+def run_bench(argv):
+    """The benchmark program lives in the repository, not in the installed package."""
+    try:
+        from benchmarks.run import main as bench_main
+    except ModuleNotFoundError as error:
+        if error.name != "benchmarks":
+            raise
+        raise SystemExit(
+            "error: `tinygrad-gpt bench` runs the benchmarks of a checkout of the repository, and benchmarks/ "
+            "is not here (the installed package holds tensor, nn and tinygrad_gpt only): run it from the "
+            "repository's root folder, or there `python -m benchmarks --quick`"
+        ) from None
+    bench_main(argv)
+
+
 def main(argv=None):
     tensor.backend.tune_malloc()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # everything after "bench" belongs to the benchmark program
-        from benchmarks.run import main as bench_main
-
-        bench_main(argv[1:])
+        run_bench(argv[1:])
         return
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags = {**getattr(args, "model_flags", {}), **getattr(args, "train_flags", {})}
+    for name, value in vars(args).items():
+        if isinstance(value, list) and not name.endswith("flags"):  # argparse reads "--option=--" as []
+            parser.error(f"argument {flags.get(name, '--' + name.replace('_', '-'))}: expected one value")
     started = time.perf_counter()
     try:
         {"train": run_train, "generate": run_generate}[args.command](args)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     except KeyboardInterrupt:
-        raise SystemExit(f"\ninterrupted after {time.perf_counter() - started:.0f} s") from None
+        print(f"\ninterrupted after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 if __name__ == "__main__":

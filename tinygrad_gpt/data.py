@@ -6,6 +6,8 @@ Python examples). `load_text(path)` reads any UTF-8 file instead, e.g. tiny
 Shakespeare (https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt).
 """
 
+import os
+
 import numpy as np
 
 import tensor
@@ -19,10 +21,17 @@ def builtin_corpus():
 
 
 def load_text(path):
-    """Read a UTF-8 text file, with clear errors for missing, empty and non-UTF-8 files."""
+    """Read a UTF-8 text file, with clear errors for folders, missing, empty and non-UTF-8 files.
+
+    A byte-order mark at the start (some editors write one) is dropped: it is not text.
+    """
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder: give one UTF-8 text file")
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, encoding="utf-8-sig") as file:
             text = file.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist") from None
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
     if not text:

@@ -12,6 +12,7 @@ import nn.functional as F
 import tensor
 
 from .blocks import FeedForward
+from .models import LanguageModel
 
 
 @dataclass
@@ -54,7 +55,16 @@ class Block(nn.Module):
         return x + self.dropout(self.ffwd(self.ln2(x)))
 
 
-class GPT(nn.Module):
+class GPT(LanguageModel):
+    """A decoder-only transformer language model (GPT-2's layout), configured by a GPTConfig.
+
+    indices (B, T) of token ids, T <= config.block_size -> logits (B, T, vocab_size): token
+    plus position embeddings (B, T, n_embd), dropout, config.n_layer Blocks, a final LayerNorm and
+    a linear head. forward(indices, targets=None) -> (logits, loss) is LanguageModel's (loss the
+    cross-entropy against targets (B, T), or None); generate samples with temperature, top-k and
+    a KV cache.
+    """
+
     def __init__(self, config):
         super().__init__()
         self.config = config
@@ -88,17 +98,12 @@ class GPT(nn.Module):
         return self.token_embedding_table(indices) + self.pos_embedding_table(positions)
 
     def logits(self, indices, caches=None, start=0):
+        """(B, T) token ids -> (B, T, vocab) logits; `caches` (one dict per block) and `start`
+        (the position of indices[:, 0]) are for generation with a KV cache."""
         x = self.dropout(self.embed(indices, start))  # (B, T, C)
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if caches is None else caches[i])
         return self.lm_head(self.ln_f(x))  # (B, T, vocab)
-
-    def forward(self, indices, targets=None):
-        logits = self.logits(indices)
-        if targets is None:
-            return logits, None
-        B, T, V = logits.shape
-        return logits, F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T))
 
     @tensor.no_grad()
     def generate(self, indices, max_new_tokens, temperature=1.0, top_k=None, use_cache=True):

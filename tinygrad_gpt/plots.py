@@ -16,8 +16,14 @@ def _pyplot():
     return plt
 
 
-def plot_loss_curve(train_losses, evals, path):
-    """Per-step training loss (light), evaluated train/val losses (dots), saved as a PNG."""
+def _save(fig, path):
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
+def loss_curve_figure(train_losses, evals):
+    """Per-step training loss (light) and the evaluated train/val losses: dots joined by a line."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(train_losses) + 1), train_losses, alpha=0.3, label="train (per step)")
@@ -30,49 +36,63 @@ def plot_loss_curve(train_losses, evals, path):
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def plot_loss_curve(train_losses, evals, path):
+    """The loss curve (loss_curve_figure), saved as a PNG."""
+    return _save(loss_curve_figure(train_losses, evals), path)
 
 
 @tensor.no_grad()
 def attention_maps(model, tokenizer, prompt):
-    """Attention weights of every head of every layer for `prompt`: (n_layer, n_head, T, T)."""
-    import nn.functional as F
+    """Attention weights of every head of every layer of a GPT for `prompt`: (n_layer, n_head, T, T).
 
-    context = tensor.tensor(
-        [tokenizer.encode(prompt[-model.block_size :])], device=next(iter(model.parameters())).device
-    )
+    The model is run in eval mode (no dropout) and left in the mode it was in.
+    """
+    device = next(iter(model.parameters())).device
+    context = tensor.tensor([tokenizer.encode(prompt[-model.block_size :])], device=device)  # (1, T)
+    was_training = model.training
     model.eval()
-    maps = []
-    T = context.shape[1]
-    x = model.embed(context)
-    for block in model.blocks:
-        attention = block.sa
-        h = block.ln1(x)
-        q, k = attention._split_heads(attention.query(h)), attention._split_heads(attention.key(h))
-        scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-        causal = tensor.tril(tensor.ones(T, T, device=context.device)) == 0
-        maps.append(F.softmax(scores.masked_fill(causal, float("-inf")), -1)[0].cpu().numpy())
-        x = block(x)
+    try:
+        maps = []
+        x = model.embed(context)  # (1, T, C)
+        for block in model.blocks:
+            maps.append(block.sa.attention_weights(block.ln1(x), is_causal=True)[0].cpu().numpy())  # (heads, T, T)
+            x = block(x)
+    finally:
+        model.train(was_training)
     return np.stack(maps)
 
 
-def plot_attention_maps(model, tokenizer, prompt, path):
-    """One panel per (layer, head): row t shows where position t looks."""
+def _tick_label(char):
+    """A character as a readable tick label: whitespace spelled out."""
+    return {" ": "␣", "\n": "\\n", "\t": "\\t"}.get(char, char)
+
+
+def attention_figure(maps, labels):
+    """One panel per (layer, head) of maps (n_layer, n_head, T, T): row = query position, column =
+    key position it attends to, colour = weight (one shared colour bar, 0 to 1)."""
     plt = _pyplot()
-    maps = attention_maps(model, tokenizer, prompt)
     layers, heads, T, _ = maps.shape
-    labels = list(prompt[-T:])
-    fig, axes = plt.subplots(layers, heads, figsize=(2.2 * heads, 2.2 * layers), squeeze=False)
+    ticks = [_tick_label(c) for c in labels]
+    fig, axes = plt.subplots(
+        layers, heads, figsize=(2.6 * heads + 1, 2.6 * layers), squeeze=False, layout="constrained"
+    )
     for layer in range(layers):
         for head in range(heads):
             ax = axes[layer][head]
-            ax.imshow(maps[layer, head], cmap="viridis", vmin=0, vmax=1)
-            ax.set_title(f"layer {layer} head {head}", fontsize=7)
-            ax.set_xticks(range(T), labels, fontsize=5)
-            ax.set_yticks(range(T), labels, fontsize=5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+            image = ax.imshow(maps[layer, head], cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"layer {layer} head {head}", fontsize=8)
+            ax.set_xticks(range(T), ticks, fontsize=6)
+            ax.set_yticks(range(T), ticks, fontsize=6)
+            ax.set_xlabel("key (attended to)", fontsize=7)
+            ax.set_ylabel("query (attending)", fontsize=7)
+    fig.colorbar(image, ax=axes, label="attention weight", shrink=0.8)
+    return fig
+
+
+def plot_attention_maps(model, tokenizer, prompt, path):
+    """The attention maps of `prompt` (attention_figure), saved as a PNG."""
+    maps = attention_maps(model, tokenizer, prompt)
+    return _save(attention_figure(maps, list(prompt[-maps.shape[-1] :])), path)

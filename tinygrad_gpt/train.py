@@ -7,10 +7,14 @@ generators' states with the model and optimizer, which is why a resumed run
 produces the same losses as one that never stopped.
 """
 
+import glob
 import math
 import os
+import signal
+import sys
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -20,26 +24,45 @@ from tensor import optim
 
 from .data import Dataset
 from .gpt import GPT, GPTConfig
+from .options import Range, check_ranges, option
 from .tokenizer import CharTokenizer
 
 CHECKPOINT_FORMAT = 1
+CHECKPOINT_NAME = "checkpoint.npz"
+LEFTOVER_PATTERN = ".tmp-*.npz"  # the temporary name nn.save writes before its atomic rename
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 1000
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01  # AdamW's default
-    eval_interval: int = 100
-    eval_iters: int = 10
-    seed: int = 1337
-    device: str = "cpu"
-    out_dir: str = "runs/default"
-    checkpoint_interval: int = 0  # 0: at every evaluation and at the end
+    """How to train; each field is also a `tinygrad-gpt train` option (help text and valid range here)."""
+
+    steps: int = option(3000, "optimizer steps in total", Range(int, 1))
+    batch_size: int = option(16, "sequences per step", Range(int, 1))
+    learning_rate: float = option(1e-3, "AdamW learning rate", Range(float, 0, 1, low_open=True), flag="--lr")
+    weight_decay: float = option(0.01, "AdamW weight decay", Range(float, 0))
+    eval_interval: int = option(500, "evaluate (and checkpoint) every N steps", Range(int, 1))
+    eval_iters: int = option(20, "batches averaged per evaluation", Range(int, 1))
+    seed: int = option(1337, "random seed", Range(int, 0, 2**32 - 1))
+    device: str = option("cpu", '"cpu" or "cuda"')
+    out_dir: str = option("runs/default", "folder for checkpoint.npz and plots", flag="--out")
+    checkpoint_interval: int = option(
+        0, "checkpoint every N steps; 0: at every evaluation and at the end", Range(int, 0)
+    )
+    data_path: str | None = None  # the text file trained on (None: the built-in corpus), so --resume finds it
+
+    def __post_init__(self):
+        check_ranges(self)
 
     def checkpoint_path(self):
-        return os.path.join(self.out_dir, "checkpoint.npz")
+        return os.path.join(self.out_dir, CHECKPOINT_NAME)
+
+
+# What a resumed run may change (the rest of a checkpoint, model shape and tokenizer, is fixed).
+RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "out_dir", "data_path"))
+
+
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written; the message says where the previous one is."""
 
 
 @dataclass
@@ -49,6 +72,8 @@ class TrainResult:
     train_losses: list = field(default_factory=list)  # one per step
     evals: list = field(default_factory=list)  # {"step", "train", "val"} per evaluation
     seconds: float = 0.0
+    saved_step: int | None = None  # the step the checkpoint on disk holds
+    interrupted: bool = False  # stopped by Ctrl-C (after saving the last finished step)
 
     @property
     def final_val_loss(self):
@@ -94,20 +119,84 @@ def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_
     )
 
 
-def load_checkpoint(path, device="cpu"):
-    """(checkpoint dict, model, tokenizer): the model rebuilt from its config, on `device`."""
+def read_checkpoint(path):
+    """The checkpoint dict at `path`, checked as a whole: its config, its weights' shapes and its tokenizer agree.
+
+    Returns (checkpoint, model config, tokenizer); a ValueError names the first mismatch.
+    """
     checkpoint = nn.load(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a tinygrad_gpt training checkpoint")
-    model = GPT(GPTConfig(**checkpoint["model_config"]))
-    model.load_state_dict(checkpoint["model"])
-    model.to(device)
-    return checkpoint, model, CharTokenizer.from_state_dict(checkpoint["tokenizer"])
+    absent = [key for key in ("model", "model_config", "tokenizer", "step") if key not in checkpoint]
+    if absent:
+        raise ValueError(f"{path} is an incomplete checkpoint: it has no {', '.join(absent)}")
+    try:
+        config = GPTConfig(**checkpoint["model_config"])
+        tokenizer = CharTokenizer.from_state_dict(checkpoint["tokenizer"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{path}: its model config or tokenizer is not valid ({error})") from None
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(
+            f"{path} is inconsistent: its tokenizer has {tokenizer.vocab_size} characters, "
+            f"but its model config has vocab_size = {config.vocab_size}"
+        )
+    return checkpoint, config, tokenizer
+
+
+def load_checkpoint(path, device="cpu"):
+    """(checkpoint dict, model, tokenizer): the model rebuilt from its config, on `device`, validated."""
+    checkpoint, config, tokenizer = read_checkpoint(path)
+    model = GPT(config)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path}: its weights do not match its model config {config}: {error}") from None
+    return checkpoint, model.to(device), tokenizer
+
+
+def remove_leftover_temporaries(folder):
+    """Delete the temporary files that killed saves left in `folder` (only nn.save's own names); return them."""
+    leftovers = sorted(glob.glob(os.path.join(glob.escape(folder), LEFTOVER_PATTERN)))
+    for path in leftovers:
+        os.remove(path)
+    return leftovers
+
+
+def estimate_step_memory(model_config, batch_size):
+    """About how many bytes one float32 training step needs, from the config alone (nothing allocated).
+
+    Parameters count four times (weight, gradient, AdamW's two moments); activations twice
+    (kept for backward, and their gradients): per block about 20 (B, T, C) arrays and
+    3 (B, heads, T, T) attention arrays, plus 3 (B, T, vocab) arrays of logits.
+    """
+    c = model_config
+    V, T, C, L, H = c.vocab_size, c.block_size, c.n_embd, c.n_layer, c.n_head
+    parameters = 2 * V * C + T * C + L * (12 * C * C + 13 * C) + V + 2 * C
+    activations = L * (20 * batch_size * T * C + 3 * batch_size * H * T * T) + 3 * batch_size * T * V
+    return 4 * (4 * parameters + 2 * activations)
+
+
+def available_memory():
+    """Bytes of memory the machine can still give (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _progress(total, initial, enabled):
-    """A tqdm bar when tqdm is installed (the `train` extra), else None (plain lines are printed)."""
-    if not enabled:
+    """A tqdm bar when asked for, tqdm is installed (the `train` extra) and stderr is a terminal; else None.
+
+    Without a bar, train() prints a plain line per evaluation, so a redirected log stays readable.
+    """
+    if not enabled or not sys.stderr.isatty():
         return None
     try:
         from tqdm.auto import tqdm
@@ -116,12 +205,55 @@ def _progress(total, initial, enabled):
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
 
+class _StopAtStepEnd:
+    """While training: the first Ctrl-C asks to stop after the current step (so the saved state is whole);
+    a second one interrupts at once. Outside the main thread, signals cannot be caught: nothing changes."""
+
+    def __init__(self, log):
+        self.requested, self.log, self.previous = False, log, None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+        self.log("Ctrl-C: stopping after this step to save a checkpoint (Ctrl-C again to stop at once)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None and not self.requested:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _check_same_model(model_config, saved, path):
+    for name in ("block_size", "n_embd", "n_head", "n_layer", "dropout", "bias", "tie_weights"):
+        if getattr(model_config, name) != getattr(saved, name):
+            raise ValueError(
+                f"a resumed run keeps its model: {name} is {getattr(model_config, name)!r} here, "
+                f"but the checkpoint {path} has {getattr(saved, name)!r}"
+            )
+
+
 def train(model_config, train_config, text, resume=False, progress=True, log=print):
-    """Train a GPT on `text`; with resume=True continue the checkpoint in train_config.out_dir."""
+    """Train a GPT on `text`; with resume=True continue the checkpoint in train_config.out_dir.
+
+    On resume, train_config applies as given (steps, learning rate, evaluation settings),
+    while the model's shape and the tokenizer are the checkpoint's: a model_config that
+    differs is an error. Every save is atomic; if one fails, CheckpointWriteError says
+    where the previous checkpoint is. Ctrl-C stops after the current step, saves it, and
+    returns a result with interrupted=True.
+    """
+    path = train_config.checkpoint_path()
     if resume:
-        checkpoint, model, tokenizer = load_checkpoint(train_config.checkpoint_path(), train_config.device)
+        checkpoint, model, tokenizer = load_checkpoint(path, train_config.device)
+        if model_config is not None:
+            _check_same_model(model_config, model.config, path)
         model_config = model.config
         start_step = checkpoint["step"]
+        if train_config.steps <= start_step:
+            raise ValueError(f"the checkpoint {path} is already at step {start_step}: ask for more --steps")
     else:
         tensor.manual_seed(train_config.seed)
         tokenizer = CharTokenizer.from_text(text)
@@ -134,41 +266,66 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
     result = TrainResult(model, tokenizer)
     if resume:
         optimizer.load_state_dict(checkpoint["optimizer"])
+        for group in optimizer.param_groups:  # the state dict brought the old run's; this run's apply
+            group.update(lr=train_config.learning_rate, weight_decay=train_config.weight_decay)
         data_generator.bit_generator.state = checkpoint["rng"]["data"]
         tensor.set_rng_state(checkpoint["rng"]["tensor"])
         if "tensor_cuda" in checkpoint["rng"]:  # checkpoints from before it was stored have none
             tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
         result.train_losses, result.evals = list(checkpoint["train_losses"]), list(checkpoint["evals"])
+        result.saved_step = start_step
+
+    def save(step):
+        try:
+            save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_generator, result)
+        except OSError as error:
+            previous = (
+                f"the previous checkpoint (step {result.saved_step}) is intact at {path}"
+                if result.saved_step is not None
+                else "no earlier checkpoint of this run was written"
+            )
+            raise CheckpointWriteError(
+                f"could not write the step-{step} checkpoint to {path} ({error}); {previous}"
+            ) from error
+        result.saved_step = step
 
     every = train_config.checkpoint_interval or train_config.eval_interval
     bar = _progress(train_config.steps, start_step, progress)
     tokens_per_step = train_config.batch_size * model_config.block_size
     started = time.perf_counter()
     model.train()
-    for step in range(start_step + 1, train_config.steps + 1):
-        step_started = time.perf_counter()
-        x, y = dataset.batch("train", train_config.batch_size, data_generator, train_config.device)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"the loss became {loss_value} at step {step}: lower the learning rate")
-        result.train_losses.append(loss_value)
-        tokens_per_second = tokens_per_step / (time.perf_counter() - step_started)
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_second:,.0f}", refresh=False)
-            bar.update(1)
-        if step % train_config.eval_interval == 0 or step == train_config.steps:
-            losses = estimate_loss(model, dataset, train_config, step)
-            result.evals.append({"step": step, **losses})
-            message = f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}"
-            (bar.write if bar is not None else log)(message)
-        if step % every == 0 or step == train_config.steps:
-            save_checkpoint(
-                train_config.checkpoint_path(), model, optimizer, tokenizer, train_config, step, data_generator, result
-            )
+    with _StopAtStepEnd(bar.write if bar is not None else log) as interrupt:
+        for step in range(start_step + 1, train_config.steps + 1):
+            step_started = time.perf_counter()
+            x, y = dataset.batch("train", train_config.batch_size, data_generator, train_config.device)
+            _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                where = f"step {result.saved_step} is saved in {path}" if result.saved_step else "nothing was saved"
+                raise FloatingPointError(
+                    f"the loss became {loss_value} at step {step}: lower the learning rate ({where})"
+                )
+            result.train_losses.append(loss_value)
+            tokens_per_second = tokens_per_step / (time.perf_counter() - step_started)
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_second:,.0f}", refresh=False)
+                bar.update(1)
+            if step % train_config.eval_interval == 0 or step == train_config.steps:
+                losses = estimate_loss(model, dataset, train_config, step)
+                result.evals.append({"step": step, **losses})
+                message = (
+                    f"step {step}/{train_config.steps}: train loss {losses['train']:.4f}, "
+                    f"val loss {losses['val']:.4f}, {tokens_per_second:,.0f} tokens/s"
+                )
+                (bar.write if bar is not None else log)(message)
+            if step % every == 0 or step == train_config.steps or interrupt.requested:
+                save(step)
+            if interrupt.requested:
+                result.interrupted = True
+                break
     if bar is not None:
         bar.close()
     result.seconds = time.perf_counter() - started

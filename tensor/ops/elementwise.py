@@ -252,17 +252,18 @@ class Minimum(Function):
 class Where(Function):
     """z = x where condition else y;  dz/dx = condition,  dz/dy = not condition.
 
-    The condition is a constant (a bool array), passed as a parameter."""
+    The condition is a bool tensor, the third input; it gets no gradient."""
 
     def forward(self, x, y, condition):
-        self.condition = condition
+        self.save_for_backward(condition)
         return self.xp.where(condition, x, y)
 
     def backward(self, grad):
+        (condition,) = self.saved
         zero = grad.dtype.type(0)
-        grad_x = self.xp.where(self.condition, grad, zero) if self.needs_input_grad[0] else None
-        grad_y = self.xp.where(self.condition, zero, grad) if self.needs_input_grad[1] else None
-        return grad_x, grad_y
+        grad_x = self.xp.where(condition, grad, zero) if self.needs_input_grad[0] else None
+        grad_y = self.xp.where(condition, zero, grad) if self.needs_input_grad[1] else None
+        return grad_x, grad_y, None
 
 
 class Cast(Function):

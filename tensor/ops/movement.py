@@ -3,7 +3,7 @@
 Their backward moves the gradient back: reshape it, permute it back, sum it
 over the expanded dims, scatter it to where the elements came from."""
 
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 from ..backend import device_of, scatter_add, to_device
 
 
@@ -35,13 +35,17 @@ class Permute(Function):
 class Expand(Function):
     """z = x broadcast to `shape` (a view, no copy);  dx = dz summed over the copies.
 
-    The engine's unbroadcast does that sum, so backward just passes the gradient on."""
+    Each element of x appears in z once per copy, so its gradient is the sum of the
+    gradients of its copies: over the new leading dims and over the dims of size 1
+    that were stretched. That sum is unbroadcast, the same one the engine applies to
+    the gradients of binary ops whose inputs broadcast."""
 
     def forward(self, x, shape):
+        self.input_shape = x.shape
         return self.xp.broadcast_to(x, shape)
 
     def backward(self, grad):
-        return grad
+        return unbroadcast(grad, self.input_shape)
 
 
 class Index(Function):
@@ -51,7 +55,11 @@ class Index(Function):
     then the sum of both, which scatter_add accumulates."""
 
     def forward(self, x, key, is_basic):
-        self.input_shape, self.input_dtype, self.key, self.is_basic = x.shape, x.dtype, key, is_basic
+        self.input_shape, self.is_basic = x.shape, is_basic
+        if is_basic:
+            self.key = key  # ints, slices, None and Ellipsis: small
+        else:
+            self.save_for_backward(*key)  # holds index arrays: the engine frees them after backward
         return x[key]
 
     def backward(self, grad):
@@ -59,7 +67,7 @@ class Index(Function):
         if self.is_basic:  # slices and ints pick every element at most once
             grad_x[self.key] = grad
         else:
-            scatter_add(grad_x, self.key, grad)
+            scatter_add(grad_x, self.saved, grad)
         return grad_x
 
 

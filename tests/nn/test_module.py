@@ -1,5 +1,6 @@
 """The module system: registration, traversal, modes, devices, state dicts with PyTorch's keys."""
 
+import numpy as np
 import pytest
 
 import nn
@@ -83,17 +84,30 @@ def test_load_state_dict_round_trip_and_errors():
     assert tensor.equal(source.lm_head.weight, target.lm_head.weight)
     state = source.state_dict()
     del state["lm_head.bias"]
-    state["extra.weight"] = tensor.zeros(1)
-    with pytest.raises(KeyError, match=r"missing keys \['lm_head.bias'\], unexpected keys \['extra.weight'\]"):
+    state["lm_head.weigth"] = tensor.zeros(1)
+    with pytest.raises(
+        RuntimeError,
+        match=r"missing keys \['lm_head.bias'\]; unexpected keys \['lm_head.weigth' \(did you mean 'lm_head.weight'\?\)\]",
+    ):
         target.load_state_dict(state)
     result = target.load_state_dict(state, strict=False)
-    assert result.missing_keys == ["lm_head.bias"] and result.unexpected_keys == ["extra.weight"]
+    assert result.missing_keys == ["lm_head.bias"] and result.unexpected_keys == ["lm_head.weigth"]
+    only_missing = source.state_dict()
+    del only_missing["lm_head.bias"]
+    with pytest.raises(RuntimeError) as error:
+        target.load_state_dict(only_missing)
+    assert "missing keys ['lm_head.bias']" in str(error.value) and "unexpected" not in str(error.value)
+
+
+def test_a_failed_load_state_dict_changes_nothing():
+    source, target = Model(), Model()
+    before = {k: v.numpy().copy() for k, v in target.state_dict().items()}
     bad = source.state_dict()
-    bad["lm_head.weight"] = tensor.zeros(4, 5)
-    with pytest.raises(
-        ValueError, match=r"'lm_head.weight' has shape \(4, 5\) in the file, but the model expects \(5, 4\)"
-    ):
+    last = list(bad)[-1]
+    bad[last] = tensor.zeros(*[n + 1 for n in bad[last].shape])  # every key before it is fine
+    with pytest.raises(RuntimeError, match=rf"size mismatch for '{last}': \([\d, ]+\) in the state dict"):
         target.load_state_dict(bad)
+    assert all(np.array_equal(before[k], v.numpy()) for k, v in target.state_dict().items())
 
 
 def test_assigning_before_super_init_is_a_clear_error():

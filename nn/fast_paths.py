@@ -1,0 +1,184 @@
+"""The speed devices of the fused ops in nn.functional, kept apart so that the ops read as their math.
+
+Each function here computes exactly what its docstring's plain NumPy line says; the tests
+compare them with those lines (tests/nn/test_fast_paths.py). Three devices recur, each
+earning its place by a measured share of a training step (figures in benchmarks/README.md):
+
+- row sums as matrix-vector products: BLAS sums along a short last axis faster than NumPy's
+  reduction does;
+- blocks of rows on the thread pool (tensor.parallel): NumPy releases the GIL inside a kernel,
+  so independent blocks of rows run on every core, and a block stays in cache across passes;
+- in-place updates (`out=`, `-=`): each pass writes into an array made once instead of a new
+  temporary, which saves both the allocation and a trip through memory.
+
+On "cuda" the same code runs with CuPy, in one block.
+"""
+
+from tensor.backend import device_of
+from tensor.parallel import for_each_block
+
+
+def row_sum(xp, a):
+    """a.sum(axis=-1, keepdims=True), as a matrix-vector product with a vector of ones:
+    BLAS runs it faster than NumPy's reduction along a short last axis."""
+    return (a @ xp.ones(a.shape[-1], dtype=a.dtype))[..., None]
+
+
+def row_dot(xp, a, b):
+    """(a * b).sum(axis=-1, keepdims=True); einsum skips the product's temporary."""
+    return xp.einsum("...i,...i->...", a, b)[..., None]
+
+
+def contiguous_transpose(xp, a):
+    """a.swapaxes(-1, -2) copied into C order: NumPy's batched matmul is markedly faster on
+    such a copy of a thin (T, head_size) operand than on the transposed view."""
+    return xp.ascontiguousarray(a.swapaxes(-1, -2))
+
+
+def _for_each_row_block(fn, x, axis):
+    """Run fn(rows) over blocks of x's first axis when the op reduces along another axis (the
+    blocks are then independent), else once over everything."""
+    if x.ndim > 1 and axis % x.ndim != 0:
+        for_each_block(fn, x.shape[0], x[:1].nbytes, device_of(x))
+    else:
+        fn(Ellipsis)
+
+
+def _is_last(axis, ndim):
+    return axis in (-1, ndim - 1)
+
+
+# ----- softmax family ---------------------------------------------------------------------------
+
+
+def softmax(xp, x, axis):
+    """e = exp(x - x.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)"""
+    y = xp.empty(x.shape, dtype=x.dtype)
+
+    def normalize(rows):
+        x_rows, y_rows = x[rows], y[rows]
+        xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)  # exp(<= 0) cannot overflow
+        xp.exp(y_rows, out=y_rows)
+        y_rows /= row_sum(xp, y_rows) if _is_last(axis, x.ndim) else y_rows.sum(axis=axis, keepdims=True)
+
+    _for_each_row_block(normalize, x, axis)
+    return y
+
+
+def softmax_backward(xp, y, grad, axis):
+    """return y * (grad - (grad * y).sum(axis, keepdims=True))"""
+    dx = xp.empty(y.shape, dtype=y.dtype)
+
+    def backward_rows(rows):
+        g, y_rows, dx_rows = grad[rows], y[rows], dx[rows]
+        if _is_last(axis, y.ndim):
+            xp.subtract(g, row_dot(xp, g, y_rows), out=dx_rows)
+        else:
+            xp.subtract(g, (g * y_rows).sum(axis=axis, keepdims=True), out=dx_rows)
+        dx_rows *= y_rows
+
+    _for_each_row_block(backward_rows, y, axis)
+    return dx
+
+
+def log_softmax(xp, x, axis):
+    """z = x - x.max(axis, keepdims=True); return z - log(exp(z).sum(axis, keepdims=True))"""
+    y = xp.empty(x.shape, dtype=x.dtype)
+
+    def normalize(rows):
+        x_rows, y_rows = x[rows], y[rows]
+        xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)
+        y_rows -= xp.log(xp.exp(y_rows).sum(axis=axis, keepdims=True))
+
+    _for_each_row_block(normalize, x, axis)
+    return y
+
+
+def log_softmax_backward(xp, y, grad, axis):
+    """return grad - exp(y) * grad.sum(axis, keepdims=True)"""
+    dx = xp.empty(y.shape, dtype=y.dtype)
+
+    def backward_rows(rows):
+        g, dx_rows = grad[rows], dx[rows]
+        xp.exp(y[rows], out=dx_rows)
+        dx_rows *= -g.sum(axis=axis, keepdims=True)
+        dx_rows += g
+
+    _for_each_row_block(backward_rows, y, axis)
+    return dx
+
+
+# ----- layer norm -------------------------------------------------------------------------------
+
+
+def layer_norm(xp, rows, eps):
+    """For rows (N, F): centered = rows - rows.mean(-1, keepdims=True);
+    rstd = 1 / sqrt((centered**2).mean(-1, keepdims=True) + eps); return centered * rstd, rstd"""
+    n_features = rows.shape[-1]
+    xhat = rows - row_sum(xp, rows) / n_features  # centered for now
+    rstd = 1 / xp.sqrt(row_dot(xp, xhat, xhat) / n_features + eps)  # (N, 1)
+    xhat *= rstd
+    return xhat, rstd
+
+
+def layer_norm_backward(xp, xhat, rstd, g):
+    """return rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),
+    overwriting g (the caller's own array)."""
+    n_features = xhat.shape[-1]
+    mean_g_xhat = row_dot(xp, g, xhat) / n_features
+    g -= row_sum(xp, g) / n_features
+    g -= xhat * mean_g_xhat
+    g *= rstd
+    return g
+
+
+# ----- attention -----------------------------------------------------------------------------------
+
+
+def attention(xp, q, k, v, bias, scale, keep):
+    """For q, k, v of shape (B, ..., T, d) and keep the scaled dropout mask (or None):
+    P = softmax(q @ k^T * scale + bias) with fully masked rows all 0; return P, (P * keep) @ v.
+
+    Each batch element is independent, so the work runs block by block of the first axis on
+    every core, writing into the two arrays made here.
+    """
+    batch, q_len, k_len = q.shape[:-2], q.shape[-2], k.shape[-2]
+    weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
+    out = xp.empty(batch + (q_len, v.shape[-1]), dtype=q.dtype)
+    bias_per_row = bias is not None and bias.ndim == q.ndim and bias.shape[0] > 1  # else one bias for all blocks
+
+    def attend(rows):
+        scores = weights[rows]
+        xp.matmul(q[rows] * scale, contiguous_transpose(xp, k[rows]), out=scores)
+        if bias is not None:
+            scores += bias[rows] if bias_per_row else bias
+        row_max = scores.max(axis=-1, keepdims=True)
+        scores -= xp.where(xp.isfinite(row_max), row_max, 0)  # exp(<= 0) cannot overflow; -inf rows stay -inf
+        xp.exp(scores, out=scores)
+        total = row_sum(xp, scores)
+        scores /= xp.where(total == 0, 1, total)  # a fully masked row: all zeros, as PyTorch
+        xp.matmul(scores if keep is None else scores * keep[rows], v[rows], out=out[rows])
+
+    for_each_block(attend, batch[0], weights[:1].nbytes, device_of(q))
+    return weights, out
+
+
+def attention_backward(xp, q, k, v, weights, keep, grad, scale):
+    """With P = weights and Pd = P * keep:  dv = Pd^T grad,  dP = (grad v^T) * keep,
+    dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  return dS k, dS^T q, dv."""
+    dq, dk, dv = (xp.empty(a.shape, dtype=a.dtype) for a in (q, k, v))
+
+    def attend_backward(rows):
+        w = weights[rows]
+        xp.matmul((w if keep is None else w * keep[rows]).swapaxes(-1, -2), grad[rows], out=dv[rows])
+        d_scores = grad[rows] @ contiguous_transpose(xp, v[rows])  # dP (after dropout), ours to overwrite
+        if keep is not None:
+            d_scores *= keep[rows]
+        d_scores -= row_dot(xp, d_scores, w)
+        d_scores *= w
+        d_scores *= scale  # dS, with the scale of the scores folded in
+        xp.matmul(d_scores, k[rows], out=dq[rows])
+        xp.matmul(d_scores.swapaxes(-1, -2), q[rows], out=dk[rows])
+
+    for_each_block(attend_backward, weights.shape[0], weights[:1].nbytes, device_of(q))
+    return dq, dk, dv

@@ -1,0 +1,86 @@
+"""Each function of nn/fast_paths.py computes what the plain NumPy line of its docstring says.
+
+The fused ops call these; the plain lines here are the math a learner checks them against.
+"""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from nn import fast_paths
+
+floats = st.floats(-4, 4)
+arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=floats)
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@given(x=arrays, data=st.data())
+def test_softmax_and_its_backward_are_the_plain_formulas(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    dy = data.draw(hnp.arrays(np.float64, x.shape, elements=floats))
+    e = np.exp(x - x.max(axis, keepdims=True))
+    y = e / e.sum(axis, keepdims=True)
+    close(fast_paths.softmax(np, x, axis), y)
+    close(fast_paths.softmax_backward(np, y, dy, axis), y * (dy - (dy * y).sum(axis, keepdims=True)))
+
+
+@given(x=arrays, data=st.data())
+def test_log_softmax_and_its_backward_are_the_plain_formulas(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    dy = data.draw(hnp.arrays(np.float64, x.shape, elements=floats))
+    z = x - x.max(axis, keepdims=True)
+    y = z - np.log(np.exp(z).sum(axis, keepdims=True))
+    close(fast_paths.log_softmax(np, x, axis), y)
+    close(fast_paths.log_softmax_backward(np, y, dy, axis), dy - np.exp(y) * dy.sum(axis, keepdims=True))
+
+
+@given(data=st.data())
+def test_layer_norm_and_its_backward_are_the_plain_formulas(data):
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, max_side=6))
+    rows = data.draw(hnp.arrays(np.float64, shape, elements=floats))
+    g = data.draw(hnp.arrays(np.float64, shape, elements=floats))
+    eps = 1e-5
+    rstd = 1 / np.sqrt(rows.var(-1, keepdims=True) + eps)
+    xhat = (rows - rows.mean(-1, keepdims=True)) * rstd
+    got_xhat, got_rstd = fast_paths.layer_norm(np, rows, eps)
+    close(got_xhat, xhat)
+    close(got_rstd, rstd)
+    dx = rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+    close(fast_paths.layer_norm_backward(np, xhat, rstd, g.copy()), dx)
+
+
+def plain_attention(q, k, v, bias, scale, keep):
+    scores = q @ k.swapaxes(-1, -2) * scale + bias
+    row_max = scores.max(-1, keepdims=True)
+    e = np.exp(scores - np.where(np.isfinite(row_max), row_max, 0))
+    total = e.sum(-1, keepdims=True)
+    weights = e / np.where(total == 0, 1, total)
+    return weights, (weights * keep) @ v
+
+
+@given(data=st.data())
+def test_attention_is_the_plain_formula_and_fully_masked_rows_are_zero(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 100)))
+    batch, tq, tk, d = (data.draw(st.integers(1, 4)) for _ in range(4))
+    q, k, v, dout = (
+        rng.standard_normal(shape) for shape in [(batch, tq, d), (batch, tk, d), (batch, tk, d), (batch, tq, d)]
+    )
+    bias = np.where(rng.random((batch, tq, tk)) < 0.3, -np.inf, 0.0)
+    bias[:, 0, :] = -np.inf  # the first query may attend to nothing
+    keep = (rng.random((batch, tq, tk)) >= 0.25) / 0.75
+    weights, out = fast_paths.attention(np, q, k, v, bias, 0.5, keep)
+    plain_weights, plain_out = plain_attention(q, k, v, bias, 0.5, keep)
+    close(weights, plain_weights)
+    close(out, plain_out)
+    assert not weights[:, 0].any() and np.isfinite(out).all()
+
+    d_scores_dropped = (dout @ v.swapaxes(-1, -2)) * keep
+    d_scores = weights * (d_scores_dropped - (d_scores_dropped * weights).sum(-1, keepdims=True)) * 0.5
+    dq, dk, dv = fast_paths.attention_backward(np, q, k, v, weights, keep, dout, 0.5)
+    close(dv, (weights * keep).swapaxes(-1, -2) @ dout)
+    close(dq, d_scores @ k)
+    close(dk, d_scores.swapaxes(-1, -2) @ q)
