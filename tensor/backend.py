@@ -19,8 +19,8 @@ def _import_cupy():
             import cupy
         except ImportError as error:
             raise RuntimeError(
-                'device "cuda" needs CuPy, which is not installed: '
-                'pip install -e ".[gpu]" (CuPy for CUDA 12) on a machine with an NVIDIA GPU'
+                'device "cuda" needs CuPy, which is not installed: on a machine with an NVIDIA GPU, '
+                'pip install -e ".[cuda12]" (or ".[cuda13]": the "CUDA Version" that nvidia-smi prints)'
             ) from error
         try:
             count = cupy.cuda.runtime.getDeviceCount()
@@ -42,12 +42,25 @@ def is_cuda_available():
 
 
 def normalize_device(device):
-    """Accept "cpu", "cuda", "cuda:0" (or None for "cpu") and return "cpu" or "cuda"."""
+    """Accept "cpu", "cuda", "cuda:0" (or None for "cpu") and return "cpu" or "cuda".
+
+    Tensors live on one GPU, device 0: "cuda:1" and up are errors that say how many GPUs
+    there are, rather than silently meaning device 0."""
     if device is None:
         return "cpu"
-    name = str(device).split(":")[0]
+    name, _, index = str(device).partition(":")
     if name not in DEVICES:
         raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
+    if index and index != "0":
+        if not index.isdigit():
+            raise ValueError(f"unknown device {device!r}: the index after ':' must be a number")
+        if name == "cpu":
+            raise RuntimeError(f'device {device!r} does not exist: the CPU is "cpu" (or "cpu:0")')
+        count = _import_cupy().cuda.runtime.getDeviceCount()
+        raise RuntimeError(
+            f'device {device!r}: this library runs on one GPU, "cuda:0" (or "cuda"); '
+            f"this machine has {count} GPU{'s' if count != 1 else ''}"
+        )
     return name
 
 

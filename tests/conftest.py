@@ -1,18 +1,29 @@
-"""Test-wide setup: Hypothesis profiles and the `device` parameter.
+"""Test-wide setup: Hypothesis profiles, the strict CuPy stand-in, and the `device` parameter.
 
 Every test that takes a `device` argument runs once per device: "cpu" always,
 "cuda" when CuPy and a GPU are present (otherwise that case is skipped with
-the reason). Hypothesis runs fewer examples under CI=true ("ci" profile) so
-the suite stays under 10 minutes on 2 cores; every property is still checked.
+the reason). With TINYGRAD_GPT_FAKE_CUPY=1 the suite puts tests/support/fake_cupy
+in place of CuPy (sys.modules "cupy", "cupyx", "cupyx.scipy.special") before
+anything imports it, so every "cuda" case runs on the host against a strict
+imitation of CuPy; the library's own `import cupy` is unchanged. Hypothesis runs
+fewer examples under CI=true ("ci" profile) so the suite stays under 10 minutes
+on 2 cores; every property is still checked.
 """
 
 import os
+import sys
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-import tensor
+FAKE_CUPY = os.environ.get("TINYGRAD_GPT_FAKE_CUPY") == "1"
+if FAKE_CUPY:
+    from tests.support import fake_cupy
+
+    fake_cupy.install()
+
+import tensor  # noqa: E402  after the stand-in, so nothing can import the real CuPy first
 
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,6 +43,19 @@ def pytest_generate_tests(metafunc):
 def _seeded():
     """Every test starts from the same random state, so failures reproduce."""
     tensor.manual_seed(0)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """The CuPy stand-in as device "cuda" for one test, in either pass (sys.modules restored after).
+
+    For tests that need the stand-in itself: counting host reads, or running "cuda" where no GPU is."""
+    from tests.support import fake_cupy
+
+    for name, module in fake_cupy.modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(tensor.backend, "_cupy", None)  # the backend imports "cupy" afresh
+    return fake_cupy
 
 
 def pytest_terminal_summary(terminalreporter):

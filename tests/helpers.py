@@ -57,6 +57,8 @@ def gradient_test(op, n_inputs=1, domain="real", shapes=None, params=None, direc
     def test(data, device):
         input_shapes = data.draw(shapes, label="shapes")
         kwargs = data.draw(params(input_shapes), label="params") if params else {}
+        # masks, conditions and targets go where the inputs are, as a user's would
+        kwargs = {key: value.to(device) if isinstance(value, tensor.Tensor) else value for key, value in kwargs.items()}
         arrays = [draw_array(data, shape, d) for shape, d in zip(input_shapes, domains)]
         inputs = as_inputs(arrays, device)
         check = tensor.gradcheck_directional if directional else tensor.gradcheck

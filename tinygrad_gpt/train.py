@@ -107,7 +107,11 @@ def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_
             "tokenizer": tokenizer.state_dict(),
             "train_config": asdict(train_config),
             "step": step,
-            "rng": {"data": data_generator.bit_generator.state, "tensor": tensor.get_rng_state()},
+            "rng": {
+                "data": data_generator.bit_generator.state,
+                "tensor": tensor.get_rng_state(),
+                "tensor_cuda": tensor.cuda.get_rng_state(),  # dropout's draws on "cuda"
+            },
             "train_losses": result.train_losses,
             "evals": result.evals,
         },
@@ -266,6 +270,8 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
             group.update(lr=train_config.learning_rate, weight_decay=train_config.weight_decay)
         data_generator.bit_generator.state = checkpoint["rng"]["data"]
         tensor.set_rng_state(checkpoint["rng"]["tensor"])
+        if "tensor_cuda" in checkpoint["rng"]:  # checkpoints from before it was stored have none
+            tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
         result.train_losses, result.evals = list(checkpoint["train_losses"]), list(checkpoint["evals"])
         result.saved_step = start_step
 

@@ -1,0 +1,58 @@
+"""A GPT training step on "cuda" waits for the GPU only where it must: host reads are counted by the stand-in.
+
+Each device-to-host read stalls the Python thread until every queued kernel has run, so a step
+that reads back a few numbers per layer cannot keep a GPU busy. Reading the loss is the caller's
+choice (train.py does it once per step); everything else the step itself reads is counted here.
+"""
+
+import pytest
+
+import tensor
+from tensor import optim
+from tinygrad_gpt import GPT, GPTConfig
+
+MAX_READS_PER_STEP = 3
+
+
+def training_step(model, optimizer, x, y):
+    _, loss = model(x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+@pytest.mark.parametrize("n_layer", [2, 4])
+def test_a_gpt_training_step_reads_the_device_at_most_three_times_besides_the_loss(fake_cuda, n_layer):
+    config = GPTConfig(vocab_size=11, block_size=8, n_embd=16, n_head=2, n_layer=n_layer, dropout=0.1)
+    model = GPT(config).to("cuda")
+    optimizer = optim.AdamW(model.parameters(), lr=1e-3)
+    x = tensor.randint(0, config.vocab_size, (3, config.block_size), device="cuda")
+    y = tensor.randint(0, config.vocab_size, (3, config.block_size), device="cuda")
+    training_step(model, optimizer, x, y)  # the first step makes the optimizer's state
+    start = len(fake_cuda.host_reads)
+    loss = training_step(model, optimizer, x, y)
+    reads = fake_cuda.host_reads.log[start:]
+    assert isinstance(loss.item(), float)
+    assert len(reads) <= MAX_READS_PER_STEP, f"{len(reads)} host reads in one step:\n" + "\n".join(
+        f"  {what} at {where}" for what, where in reads
+    )
+
+
+def test_the_count_sees_a_read_in_the_step(fake_cuda):
+    """The counter is live in this setting: one .item() is one read, and naming its line."""
+    x = tensor.ones(3, device="cuda")
+    start = len(fake_cuda.host_reads)
+    (x * 2).sum().item()
+    assert [what for what, _ in fake_cuda.host_reads.log[start:]] == ["item()"]
+
+
+def test_the_gemm_peak_on_cuda_synchronises_around_each_timed_product(fake_cuda):
+    """A GPU's product is only timed once the device has finished it (a small size keeps this fast)."""
+    from benchmarks import measure
+
+    start = len(fake_cuda.host_reads)
+    assert measure.gemm_peak_gflops("cuda", size=64, repeats=2) > 0
+    synchronisations = [what for what, _ in fake_cuda.host_reads.log[start:] if "synchronize" in what]
+    assert len(synchronisations) == 2 * 3  # before and after each of the repeats + 1 runs
+    assert measure.GEMM_PEAK_SIZE["cuda"] >= 8192 > measure.GEMM_PEAK_SIZE["cpu"]

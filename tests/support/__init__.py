@@ -1,0 +1,1 @@
+"""Test support: a strict stand-in for CuPy, so the "cuda" path runs on machines without a GPU."""
