@@ -5,7 +5,7 @@ import nn
 import nn.functional as F
 """
 
-from . import composed, functional, init
+from . import composed, functional, init, utils
 from .attention import MultiHeadAttention, bidirectional_mask, causal_mask, padding_mask, prefix_lm_mask
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
 from .module import Module, ModuleList, Parameter, Sequential
@@ -33,4 +33,5 @@ __all__ = [
     "padding_mask",
     "prefix_lm_mask",
     "save",
+    "utils",
 ]

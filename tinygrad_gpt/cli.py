@@ -18,11 +18,13 @@ import time
 import tensor
 
 from .data import builtin_corpus, load_text
+from .export import existing_export_files, export_checkpoint
 from .generate import generate_text, sample
 from .gpt import GPTConfig
 from .options import Range, add_options, fill_defaults, given
 from .train import (
     CHECKPOINT_NAME,
+    FIXED_ON_RESUME,
     RESUMABLE,
     CheckpointWriteError,
     TrainConfig,
@@ -35,7 +37,7 @@ from .train import (
 
 # GPTConfig's fields that are options (their defaults are GPTConfig's own).
 MODEL_OPTIONS = {
-    "block_size": ("context length in characters", Range(int, 1)),
+    "block_size": ("context length in tokens", Range(int, 1)),
     "n_embd": ("embedding width C", Range(int, 1)),
     "n_head": ("attention heads per layer; must divide --n-embd", Range(int, 1)),
     "n_layer": ("transformer blocks", Range(int, 1)),
@@ -58,7 +60,7 @@ def _device(name):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tinygrad-gpt",
-        description="Train a character-level GPT written from scratch on NumPy, and sample text from it.",
+        description="Train a GPT written from scratch on NumPy, sample text from it, export it for PyTorch.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -87,7 +89,7 @@ def build_parser():
         type=Range(int, 0).parse,
         default=300,
         metavar="INT",
-        help="characters to generate at the end (default: 300; an integer >= 0)",
+        help="tokens to generate at the end (default: 300; an integer >= 0)",
     )
     t.add_argument(
         "--plot",
@@ -109,9 +111,13 @@ def build_parser():
         default="runs/default/checkpoint.npz",
         help="checkpoint file (default: runs/default/checkpoint.npz)",
     )
-    g.add_argument("--prompt", default="\n", help="text to continue (every character must be in the vocabulary)")
     g.add_argument(
-        "--tokens", type=Range(int, 0).parse, default=500, help="characters to generate (default: 500; an integer >= 0)"
+        "--prompt",
+        default="\n",
+        help="text to continue (with a char tokenizer, every character must be in its vocabulary)",
+    )
+    g.add_argument(
+        "--tokens", type=Range(int, 0).parse, default=500, help="tokens to generate (default: 500; an integer >= 0)"
     )
     g.add_argument(
         "--temperature",
@@ -123,12 +129,26 @@ def build_parser():
         "--top-k",
         type=Range(int, 1).parse,
         default=None,
-        help="sample only among the k most likely characters (default: all; an integer >= 1)",
+        help="sample only among the k most likely tokens (default: all; an integer >= 1)",
     )
     g.add_argument(
         "--seed", type=SEED.parse, default=None, help=f"random seed, for reproducible samples ({SEED.describe()})"
     )
     g.add_argument("--device", default="cpu", help='"cpu" or "cuda" (default: cpu)')
+
+    e = commands.add_parser(
+        "export",
+        help="write a checkpoint's model as model.safetensors + config.json, for PyTorch",
+        description="Write the trained model's weights (model.safetensors) and its GPTConfig and tokenizer "
+        "(config.json) into --out; see the README's 'Take your model to PyTorch'.",
+    )
+    e.add_argument(
+        "--checkpoint",
+        default="runs/default/checkpoint.npz",
+        help="checkpoint file (default: runs/default/checkpoint.npz)",
+    )
+    e.add_argument("--out", required=True, help="folder to write model.safetensors and config.json into")
+    e.add_argument("--overwrite", action="store_true", help="replace an export already in --out")
     commands.add_parser(
         "bench",
         help="run the benchmarks from a checkout of the repository (the same as python -m benchmarks; "
@@ -171,8 +191,13 @@ def _resume_config(args, path, text, model_given, train_given):
     checkpoint, model_config, tokenizer = read_checkpoint(path)
     step = checkpoint["step"]
     saved = checkpoint.get("train_config", {})
-    kept = {name: getattr(model_config, name) for name in args.model_flags} | {"seed": saved.get("seed")}
-    asked = model_given | {name: value for name, value in train_given.items() if name == "seed"}
+    fixed = {
+        "seed": saved.get("seed"),
+        "tokenizer": checkpoint["tokenizer"].get("kind", "char"),  # older checkpoints: char
+        "bpe_vocab_size": saved.get("bpe_vocab_size", TrainConfig.bpe_vocab_size),
+    }
+    kept = {name: getattr(model_config, name) for name in args.model_flags} | fixed
+    asked = model_given | {name: value for name, value in train_given.items() if name in FIXED_ON_RESUME}
     for name, value in asked.items():
         if value != kept[name]:
             flag, was = {**args.model_flags, **args.train_flags}[name], kept[name]
@@ -180,7 +205,7 @@ def _resume_config(args, path, text, model_given, train_given):
                 f"error: {flag} {value} cannot change on --resume: the checkpoint in {args.out_dir} has {name} = {was} "
                 f"(leave {flag} out, or start a new run with a new --out)"
             )
-    unknown = sorted(set(text) - set(tokenizer.chars))
+    unknown = sorted(set(text) - set(tokenizer.chars)) if fixed["tokenizer"] == "char" else []  # BPE knows all
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:10])
         raise SystemExit(
@@ -188,7 +213,7 @@ def _resume_config(args, path, text, model_given, train_given):
             f"a resumed run keeps its tokenizer; train on this text with a new --out"
         )
     base = {k: v for k, v in saved.items() if k in RESUMABLE}
-    config = TrainConfig(**{**base, **train_given, "out_dir": args.out_dir, "device": _device(args.device)})
+    config = TrainConfig(**{**base, **train_given, **fixed, "out_dir": args.out_dir, "device": _device(args.device)})
     config.data_path = args.data and os.path.abspath(args.data)
     if config.steps <= step:
         raise SystemExit(f"error: the checkpoint in {args.out_dir} is already at step {step}: ask for --steps > {step}")
@@ -214,6 +239,12 @@ def run_train(args):
     fill_defaults(args, TrainConfig, args.train_flags)
     if not args.resume and args.n_embd % args.n_head:
         args.error(f"argument --n-head: must divide --n-embd {args.n_embd}, got {args.n_head}")
+    if not args.resume and args.lr_schedule == "cosine" and args.min_lr > args.learning_rate:
+        args.error(f"argument --min-lr: must be at most --lr {args.learning_rate:g}, got {args.min_lr:g}")
+    if not args.resume and args.tokenizer == "char" and "bpe_vocab_size" in train_given:
+        args.error(
+            "argument --vocab-size: applies to --tokenizer bpe only (a char vocabulary is the text's characters)"
+        )
     if args.plot:
         _require("matplotlib", "--plot", "plot")
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
@@ -233,7 +264,8 @@ def run_train(args):
                 f"error: {args.out_dir} already holds a checkpoint ({_checkpoint_step(path)}); continue it with "
                 "--resume, train into a new --out, or start again there with --overwrite (which replaces it)"
             )
-        model_config = GPTConfig(**{name: getattr(args, name) for name in args.model_flags}, vocab_size=len(set(text)))
+        vocab_size = len(set(text)) if args.tokenizer == "char" else args.bpe_vocab_size  # BPE: at most that
+        model_config = GPTConfig(**{name: getattr(args, name) for name in args.model_flags}, vocab_size=vocab_size)
         train_config = TrainConfig(
             **{name: getattr(args, name) for name in args.train_flags},
             data_path=args.data and os.path.abspath(args.data),
@@ -263,17 +295,20 @@ def run_train(args):
     model = result.model
     print(
         f"done: {len(result.train_losses)} steps, {model.num_parameters():,} parameters, {result.seconds:.1f} s; "
-        f"final validation loss {result.final_val_loss:.4f}; checkpoint {path}"
+        f"final validation loss {result.final_val_loss:.4f} ({result.final_val_bpc:.3f} bits/char); checkpoint {path}"
     )
     if args.plot:
         from .plots import plot_attention_maps, plot_loss_curve
 
-        plot_loss_curve(result.train_losses, result.evals, os.path.join(args.out_dir, "loss_curve.png"))
-        prompt = text[: model.block_size]
+        plot_loss_curve(
+            result.train_losses, result.evals, os.path.join(args.out_dir, "loss_curve.png"), result.learning_rates
+        )
+        tokenizer = result.tokenizer  # the first block_size tokens of the text
+        prompt = tokenizer.decode(tokenizer.encode(text[: 16 * model.block_size])[: model.block_size])
         plot_attention_maps(model, result.tokenizer, prompt, os.path.join(args.out_dir, "attention.png"))
         print(f"plots: {args.out_dir}/loss_curve.png, {args.out_dir}/attention.png")
     print("\n--- sample ---")
-    prompt = "\n" if "\n" in result.tokenizer.stoi else text[0]
+    prompt = "\n" if "\n" in text else text[0]
     print(sample(model, result.tokenizer, prompt, args.sample_tokens, seed=train_config.seed))
 
 
@@ -299,6 +334,24 @@ def run_generate(args):
             device=_device(args.device),
         )
     )
+
+
+def run_export(args):
+    if os.path.isdir(args.checkpoint):
+        raise SystemExit(f"error: --checkpoint {args.checkpoint} is a folder: give its checkpoint.npz")
+    if not os.path.exists(args.checkpoint):
+        raise SystemExit(f"error: no checkpoint at {args.checkpoint}: train one first with `tinygrad-gpt train`")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SystemExit(f"error: --out {args.out} is a file, not a folder")
+    existing = existing_export_files(args.out)
+    if existing and not args.overwrite:
+        raise SystemExit(
+            f"error: {args.out} already holds an export ({', '.join(existing)}); "
+            "export into a new --out, or replace it with --overwrite"
+        )
+    _check_writable_folder(args.out)
+    weights, config = export_checkpoint(args.checkpoint, args.out, overwrite=args.overwrite)
+    print(f"exported {args.checkpoint}: {weights} ({os.path.getsize(weights):,} bytes), {config}")
 
 
 def run_bench(argv):
@@ -330,7 +383,7 @@ def main(argv=None):
             parser.error(f"argument {flags.get(name, '--' + name.replace('_', '-'))}: expected one value")
     started = time.perf_counter()
     try:
-        {"train": run_train, "generate": run_generate}[args.command](args)
+        {"train": run_train, "generate": run_generate, "export": run_export}[args.command](args)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
     except KeyboardInterrupt:

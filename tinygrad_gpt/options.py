@@ -53,9 +53,12 @@ class Range:
         return value
 
 
-def option(default, help, valid=None, flag=None):
-    """A dataclass field that is also a command-line option (flag: default --field-name)."""
-    return field(default=default, metadata={"help": help, "range": valid, "flag": flag})
+def option(default, help, valid=None, flag=None, choices=None):
+    """A dataclass field that is also a command-line option (flag: default --field-name).
+
+    valid: the Range of a numeric option; choices: the allowed values of a word option.
+    """
+    return field(default=default, metadata={"help": help, "range": valid, "flag": flag, "choices": choices})
 
 
 def check_ranges(config):
@@ -64,6 +67,9 @@ def check_ranges(config):
         valid, value = f.metadata.get("range"), getattr(config, f.name)
         if valid is not None and not valid.contains(value):
             raise ValueError(f"{type(config).__name__}.{f.name} must be {valid.describe()}, got {value!r}")
+        choices = f.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ValueError(f"{type(config).__name__}.{f.name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def add_options(parser, config_class, described=None):
@@ -83,12 +89,18 @@ def add_options(parser, config_class, described=None):
             continue
         flag = flag or "--" + f.name.replace("_", "-")
         bounds = f"; {valid.describe()}" if valid else ""
+        choices = f.metadata.get("choices")
+        if choices:
+            metavar = "{" + ",".join(choices) + "}"
+        else:
+            metavar = (valid.kind.__name__ if valid else flag.lstrip("-").replace("-", "_")).upper()
         parser.add_argument(
             flag,
             dest=f.name,
             type=valid.parse if valid else type(f.default),
+            choices=choices,
             default=None,
-            metavar=(valid.kind.__name__ if valid else flag.lstrip("-").replace("-", "_")).upper(),
+            metavar=metavar,
             help=f"{help_text} (default: {f.default}{bounds})",
         )
         flags[f.name] = flag

@@ -22,8 +22,11 @@ def _save(fig, path):
     return path
 
 
-def loss_curve_figure(train_losses, evals):
-    """Per-step training loss (light) and the evaluated train/val losses: dots joined by a line."""
+def loss_curve_figure(train_losses, evals, learning_rates=None):
+    """Per-step training loss (light) and the evaluated train/val losses: dots joined by a line.
+
+    With learning_rates (one per step), the schedule is drawn on a second y axis, on the right.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(train_losses) + 1), train_losses, alpha=0.3, label="train (per step)")
@@ -33,15 +36,24 @@ def loss_curve_figure(train_losses, evals):
         ax.plot(steps, [e["val"] for e in evals], "o-", label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy loss")
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if learning_rates:
+        lr_axis = ax.twinx()
+        steps = np.arange(1, len(learning_rates) + 1)
+        lr_axis.plot(steps, learning_rates, color="tab:gray", linestyle="--", label="learning rate")
+        lr_axis.set_ylabel("learning rate")
+        lr_axis.set_ylim(bottom=0)
+        lr_handles, lr_labels = lr_axis.get_legend_handles_labels()
+        handles, labels = handles + lr_handles, labels + lr_labels
+    ax.legend(handles, labels)  # one legend for both axes
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def plot_loss_curve(train_losses, evals, path):
+def plot_loss_curve(train_losses, evals, path, learning_rates=None):
     """The loss curve (loss_curve_figure), saved as a PNG."""
-    return _save(loss_curve_figure(train_losses, evals), path)
+    return _save(loss_curve_figure(train_losses, evals, learning_rates), path)
 
 
 @tensor.no_grad()
@@ -65,9 +77,9 @@ def attention_maps(model, tokenizer, prompt):
     return np.stack(maps)
 
 
-def _tick_label(char):
-    """A character as a readable tick label: whitespace spelled out."""
-    return {" ": "␣", "\n": "\\n", "\t": "\\t"}.get(char, char)
+def _tick_label(token):
+    """A token's text as a readable tick label: whitespace spelled out."""
+    return "".join({" ": "␣", "\n": "\\n", "\t": "\\t"}.get(char, char) for char in token)
 
 
 def attention_figure(maps, labels):
@@ -95,4 +107,5 @@ def attention_figure(maps, labels):
 def plot_attention_maps(model, tokenizer, prompt, path):
     """The attention maps of `prompt` (attention_figure), saved as a PNG."""
     maps = attention_maps(model, tokenizer, prompt)
-    return _save(attention_figure(maps, list(prompt[-maps.shape[-1] :])), path)
+    tokens = tokenizer.encode(prompt[-model.block_size :])
+    return _save(attention_figure(maps, [tokenizer.decode([t]) for t in tokens]), path)

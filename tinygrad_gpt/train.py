@@ -3,8 +3,12 @@
 A run is reproducible from its seed: batches come from one seeded NumPy generator,
 dropout from tensor's seeded generator, evaluation from generators seeded by the
 step (so evaluating never shifts the training stream). A checkpoint stores both
-generators' states with the model and optimizer, which is why a resumed run
-produces the same losses as one that never stopped.
+generators' states with the model, optimizer and learning-rate schedule, which is why
+a resumed run produces the same losses as one that never stopped.
+
+Each step clips the gradients' joint norm (--grad-clip, nanoGPT's 1.0) and takes its
+learning rate from a schedule: a linear warm-up over --warmup-steps, then constant or
+a cosine decay to --min-lr at the last step (nanoGPT's formula, `learning_rate_factor`).
 """
 
 import glob
@@ -25,7 +29,7 @@ from tensor import optim
 from .data import Dataset
 from .gpt import GPT, GPTConfig
 from .options import Range, check_ranges, option
-from .tokenizer import CharTokenizer
+from .tokenizer import BPETokenizer, CharTokenizer, bits_per_character, tokenizer_from_state_dict
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -48,17 +52,68 @@ class TrainConfig:
     checkpoint_interval: int = option(
         0, "checkpoint every N steps; 0: at every evaluation and at the end", Range(int, 0)
     )
+    grad_clip: float = option(
+        1.0,
+        "clip the gradients' joint L2 norm to this before each step (nanoGPT's 1.0); 0: no clipping",
+        Range(float, 0),
+    )
+    lr_schedule: str = option(
+        "constant",
+        "learning rate after the warm-up: constant, or cosine (decays to --min-lr at the last step)",
+        choices=("constant", "cosine"),
+    )
+    warmup_steps: int = option(0, "steps of linear warm-up from --lr/(N+1) up to --lr", Range(int, 0))
+    min_lr: float = option(1e-4, "the learning rate the cosine schedule ends at; at most --lr", Range(float, 0, 1))
+    tokenizer: str = option("char", "char: a token per character; bpe: byte-pair encoding", choices=("char", "bpe"))
+    bpe_vocab_size: int = option(
+        512,
+        "BPE vocabulary size, the 256 bytes plus learned merges (--tokenizer bpe only)",
+        Range(int, 257, 65536),
+        flag="--vocab-size",
+    )
     data_path: str | None = None  # the text file trained on (None: the built-in corpus), so --resume finds it
 
     def __post_init__(self):
         check_ranges(self)
+        if self.lr_schedule == "cosine" and self.min_lr > self.learning_rate:
+            raise ValueError(
+                f"TrainConfig.min_lr must be at most learning_rate {self.learning_rate}, got {self.min_lr}"
+            )
 
     def checkpoint_path(self):
         return os.path.join(self.out_dir, CHECKPOINT_NAME)
 
 
 # What a resumed run may change (the rest of a checkpoint, model shape and tokenizer, is fixed).
-RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in ("seed", "out_dir", "data_path"))
+FIXED_ON_RESUME = ("seed", "out_dir", "data_path", "tokenizer", "bpe_vocab_size")
+RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.name not in FIXED_ON_RESUME)
+
+
+def learning_rate_factor(config):
+    """The schedule as a function of t, the optimizer steps already taken: lr(t) = --lr * factor(t).
+
+    nanoGPT's formula: warm-up (t + 1) / (warmup + 1) for t < warmup; then 1 (constant), or
+    cosine: min_lr + (lr - min_lr) * (1 + cos(pi * (t - warmup) / (steps - warmup))) / 2, over lr.
+    """
+    warmup, decay_steps = config.warmup_steps, max(1, config.steps - config.warmup_steps)
+    floor = config.min_lr / config.learning_rate
+
+    def factor(t):
+        if t < warmup:
+            return (t + 1) / (warmup + 1)
+        if config.lr_schedule == "constant":
+            return 1.0
+        progress = min(1.0, (t - warmup) / decay_steps)
+        return floor + (1 - floor) * (1 + math.cos(math.pi * progress)) / 2
+
+    return factor
+
+
+def build_tokenizer(config, text):
+    """The tokenizer a new run trains with: one token per character of text, or BPE merges learned from it."""
+    if config.tokenizer == "bpe":
+        return BPETokenizer.from_text(text, config.bpe_vocab_size)
+    return CharTokenizer.from_text(text)
 
 
 class CheckpointWriteError(RuntimeError):
@@ -68,9 +123,10 @@ class CheckpointWriteError(RuntimeError):
 @dataclass
 class TrainResult:
     model: GPT
-    tokenizer: CharTokenizer
+    tokenizer: CharTokenizer | BPETokenizer
     train_losses: list = field(default_factory=list)  # one per step
-    evals: list = field(default_factory=list)  # {"step", "train", "val"} per evaluation
+    learning_rates: list = field(default_factory=list)  # the lr of each step
+    evals: list = field(default_factory=list)  # {"step", "train", "val", "val_bpc"} per evaluation
     seconds: float = 0.0
     saved_step: int | None = None  # the step the checkpoint on disk holds
     interrupted: bool = False  # stopped by Ctrl-C (after saving the last finished step)
@@ -78,6 +134,11 @@ class TrainResult:
     @property
     def final_val_loss(self):
         return self.evals[-1]["val"] if self.evals else math.nan
+
+    @property
+    def final_val_bpc(self):
+        """The last validation loss in bits per character (comparable between tokenizers)."""
+        return self.evals[-1].get("val_bpc", math.nan) if self.evals else math.nan
 
 
 @tensor.no_grad()
@@ -96,7 +157,7 @@ def estimate_loss(model, dataset, config, step):
     return losses
 
 
-def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_generator, result):
+def save_checkpoint(path, model, optimizer, scheduler, tokenizer, train_config, step, data_generator, result):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     nn.save(
         {
@@ -104,6 +165,7 @@ def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_
             "model": model.state_dict(),
             "model_config": model.config.to_dict(),
             "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
             "tokenizer": tokenizer.state_dict(),
             "train_config": asdict(train_config),
             "step": step,
@@ -113,6 +175,7 @@ def save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_
                 "tensor_cuda": tensor.cuda.get_rng_state(),  # dropout's draws on "cuda"
             },
             "train_losses": result.train_losses,
+            "learning_rates": result.learning_rates,
             "evals": result.evals,
         },
         path,
@@ -132,12 +195,12 @@ def read_checkpoint(path):
         raise ValueError(f"{path} is an incomplete checkpoint: it has no {', '.join(absent)}")
     try:
         config = GPTConfig(**checkpoint["model_config"])
-        tokenizer = CharTokenizer.from_state_dict(checkpoint["tokenizer"])
+        tokenizer = tokenizer_from_state_dict(checkpoint["tokenizer"])
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{path}: its model config or tokenizer is not valid ({error})") from None
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(
-            f"{path} is inconsistent: its tokenizer has {tokenizer.vocab_size} characters, "
+            f"{path} is inconsistent: its tokenizer has {tokenizer.vocab_size} tokens, "
             f"but its model config has vocab_size = {config.vocab_size}"
         )
     return checkpoint, config, tokenizer
@@ -256,28 +319,37 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
             raise ValueError(f"the checkpoint {path} is already at step {start_step}: ask for more --steps")
     else:
         tensor.manual_seed(train_config.seed)
-        tokenizer = CharTokenizer.from_text(text)
+        tokenizer = build_tokenizer(train_config, text)
         model_config = GPTConfig(**{**asdict(model_config), "vocab_size": tokenizer.vocab_size})
         model = GPT(model_config).to(train_config.device)
         start_step = 0
     dataset = Dataset(tokenizer.encode(text), model_config.block_size)
+    val_tokens = dataset.splits["val"]
+    val_characters = len(tokenizer.decode(val_tokens.tolist()))
     optimizer = optim.AdamW(model.parameters(), lr=train_config.learning_rate, weight_decay=train_config.weight_decay)
     data_generator = np.random.default_rng(train_config.seed)
     result = TrainResult(model, tokenizer)
     if resume:
         optimizer.load_state_dict(checkpoint["optimizer"])
         for group in optimizer.param_groups:  # the state dict brought the old run's; this run's apply
-            group.update(lr=train_config.learning_rate, weight_decay=train_config.weight_decay)
+            group.update(initial_lr=train_config.learning_rate, weight_decay=train_config.weight_decay)
         data_generator.bit_generator.state = checkpoint["rng"]["data"]
         tensor.set_rng_state(checkpoint["rng"]["tensor"])
         if "tensor_cuda" in checkpoint["rng"]:  # checkpoints from before it was stored have none
             tensor.cuda.set_rng_state(checkpoint["rng"]["tensor_cuda"])
         result.train_losses, result.evals = list(checkpoint["train_losses"]), list(checkpoint["evals"])
+        result.learning_rates = list(checkpoint.get("learning_rates", []))
         result.saved_step = start_step
+    # The schedule is a function of the step, so a resumed run rebuilds it at the checkpoint's step
+    # (its scheduler state says which) from this run's options: a changed --lr or --steps applies.
+    steps_taken = checkpoint["scheduler"]["last_epoch"] if resume and "scheduler" in checkpoint else start_step
+    if steps_taken != start_step:
+        raise ValueError(f"{path} is inconsistent: its scheduler is at step {steps_taken}, its model at {start_step}")
+    scheduler = optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(train_config), last_epoch=start_step - 1)
 
     def save(step):
         try:
-            save_checkpoint(path, model, optimizer, tokenizer, train_config, step, data_generator, result)
+            save_checkpoint(path, model, optimizer, scheduler, tokenizer, train_config, step, data_generator, result)
         except OSError as error:
             previous = (
                 f"the previous checkpoint (step {result.saved_step}) is intact at {path}"
@@ -301,7 +373,11 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
             _, loss = model(x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if train_config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+            result.learning_rates.append(scheduler.get_last_lr()[0])
             optimizer.step()
+            scheduler.step()
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 where = f"step {result.saved_step} is saved in {path}" if result.saved_step else "nothing was saved"
@@ -315,10 +391,11 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
                 bar.update(1)
             if step % train_config.eval_interval == 0 or step == train_config.steps:
                 losses = estimate_loss(model, dataset, train_config, step)
-                result.evals.append({"step": step, **losses})
+                bpc = bits_per_character(losses["val"], len(val_tokens), val_characters)
+                result.evals.append({"step": step, **losses, "val_bpc": bpc})
                 message = (
                     f"step {step}/{train_config.steps}: train loss {losses['train']:.4f}, "
-                    f"val loss {losses['val']:.4f}, {tokens_per_second:,.0f} tokens/s"
+                    f"val loss {losses['val']:.4f} ({bpc:.3f} bits/char), {tokens_per_second:,.0f} tokens/s"
                 )
                 (bar.write if bar is not None else log)(message)
             if step % every == 0 or step == train_config.steps or interrupt.requested:
