@@ -24,7 +24,6 @@ from .gpt import GPTConfig
 from .options import Range, add_options, fill_defaults, given
 from .train import (
     CHECKPOINT_NAME,
-    FIXED_ON_RESUME,
     RESUMABLE,
     CheckpointWriteError,
     TrainConfig,
@@ -197,7 +196,7 @@ def _resume_config(args, path, text, model_given, train_given):
         "bpe_vocab_size": saved.get("bpe_vocab_size", TrainConfig.bpe_vocab_size),
     }
     kept = {name: getattr(model_config, name) for name in args.model_flags} | fixed
-    asked = model_given | {name: value for name, value in train_given.items() if name in FIXED_ON_RESUME}
+    asked = model_given | {name: value for name, value in train_given.items() if name in fixed}
     for name, value in asked.items():
         if value != kept[name]:
             flag, was = {**args.model_flags, **args.train_flags}[name], kept[name]

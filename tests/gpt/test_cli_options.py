@@ -37,6 +37,10 @@ OUT_OF_RANGE = [
     ("train", "--dropout", st.floats(max_value=0, exclude_max=True).map(repr) | st.floats(min_value=1).map(repr) | not_finite),
     ("train", "--lr", st.floats(max_value=0).map(repr) | st.floats(min_value=1, exclude_min=True).map(repr) | not_finite),
     ("train", "--weight-decay", st.floats(max_value=0, exclude_max=True).map(repr) | not_finite),
+    ("train", "--grad-clip", st.floats(max_value=0, exclude_max=True).map(repr) | not_finite),
+    ("train", "--warmup-steps", below(0)),
+    ("train", "--min-lr", st.floats(max_value=0, exclude_max=True).map(repr) | st.floats(min_value=1, exclude_min=True).map(repr) | not_finite),
+    ("train", "--vocab-size", below(257) | st.integers(min_value=65537).map(str)),
     ("generate", "--tokens", below(0)),
     ("generate", "--temperature", st.floats(max_value=0).map(repr) | not_finite),
     ("generate", "--top-k", below(1)),
@@ -73,9 +77,10 @@ def test_any_out_of_range_value_exits_2_naming_the_option_before_any_file_is_wri
 @given(st.sampled_from(OPTIONS), st.integers(min_value=1, max_value=10))
 def test_values_inside_the_range_are_accepted(case, value):
     command, option = case
-    number = value / 20 if option in ("--dropout", "--lr", "--temperature", "--weight-decay") else value
+    fractions = ("--dropout", "--lr", "--temperature", "--weight-decay", "--grad-clip", "--min-lr")
+    number = value / 20 if option in fractions else 256 + value if option == "--vocab-size" else value
     args = build_parser().parse_args([command, option, str(number)])
-    dest = {"--lr": "learning_rate"}.get(option, option.lstrip("-").replace("-", "_"))
+    dest = {"--lr": "learning_rate", "--vocab-size": "bpe_vocab_size"}.get(option, option.lstrip("-").replace("-", "_"))
     assert getattr(args, dest) == number
 
 
@@ -89,6 +94,17 @@ def test_values_inside_the_range_are_accepted(case, value):
         (["train", "--n-embd", "64", "--n-head", "5"], "argument --n-head: must divide --n-embd 64, got 5"),
         (["generate", "--temperature", "inf"], "argument --temperature: must be a finite number > 0, got 'inf'"),
         (["generate", "--top-k", "0"], "argument --top-k: must be an integer >= 1, got '0'"),
+        (["train", "--lr-schedule", "linear"], "argument --lr-schedule: invalid choice: 'linear'"),
+        (["train", "--tokenizer", "word"], "argument --tokenizer: invalid choice: 'word'"),
+        (
+            ["train", "--lr-schedule", "cosine", "--lr", "5e-5"],
+            "argument --min-lr: must be at most --lr 5e-05, got 0.0001",
+        ),
+        (
+            ["train", "--lr-schedule", "cosine", "--min-lr", "0.01"],
+            "argument --min-lr: must be at most --lr 0.001, got 0.01",
+        ),
+        (["train", "--vocab-size", "300"], "argument --vocab-size: applies to --tokenizer bpe only"),
     ],
 )
 def test_the_real_command_refuses_bad_values_with_status_2(tmp_path, args, message):
