@@ -8,7 +8,7 @@ from .train import load_checkpoint
 def generate_text(
     checkpoint_path, prompt="\n", max_new_tokens=500, temperature=1.0, top_k=None, seed=None, device="cpu"
 ):
-    """Continue `prompt` with max_new_tokens characters sampled from the checkpoint's model."""
+    """Continue `prompt` with max_new_tokens tokens sampled from the checkpoint's model (its own tokenizer)."""
     _, model, tokenizer = load_checkpoint(checkpoint_path, device)
     return sample(model, tokenizer, prompt, max_new_tokens, temperature, top_k, seed)
 
