@@ -45,7 +45,7 @@ def test_a_checkpoint_whose_tokenizer_does_not_match_its_model_is_refused_on_loa
     vocab = len(set(TEXT))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: bad.npz is inconsistent: its tokenizer has {vocab - 1} characters, "
+        f"error: bad.npz is inconsistent: its tokenizer has {vocab - 1} tokens, "
         f"but its model config has vocab_size = {vocab}"
     )
 
