@@ -53,6 +53,7 @@ def named(dtype):
     """The DType of a NumPy dtype (a NumPy dtype we do not support is returned unchanged)."""
     return _BY_NUMPY_DTYPE.get(np.dtype(dtype), dtype)
 
+
 default_float = float32
 
 SUPPORTED = (float32, float64, int32, int64, bool_)
@@ -79,7 +80,9 @@ def infer_dtype(data):
     """The dtype torch.tensor(data) would pick: float32 for floats, int64 for ints, bool for bools."""
     array = np.asarray(data)
     if array.dtype.kind == "f":
-        return named(array.dtype) if array.dtype in (float32, float64) and isinstance(data, np.ndarray) else default_float
+        return (
+            named(array.dtype) if array.dtype in (float32, float64) and isinstance(data, np.ndarray) else default_float
+        )
     if array.dtype.kind in "iu":
         return int32 if array.dtype == int32 and isinstance(data, np.ndarray) else int64
     if array.dtype.kind == "b":

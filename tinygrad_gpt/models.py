@@ -107,11 +107,6 @@ class GPTVer3(GPTVer2):
     """Adds fixed sinusoidal position encodings to the token embeddings, so the same token at
     different positions is no longer the same vector (attention alone has no notion of order)."""
 
-    pos_encodings_v1 = staticmethod(pos_encodings_v1)
-    pos_encodings_v2 = staticmethod(pos_encodings_v2)
-    pos_encodings_v3 = staticmethod(pos_encodings_v3)
-    pos_encodings_v4 = staticmethod(pos_encodings_v4)
-
     def __init__(self, contextualizer, vocab_size, block_size, embed_size, encoding="v4"):
         super().__init__(contextualizer, vocab_size, block_size, embed_size)
         self.register_buffer("pos_encoding", POSITION_ENCODINGS[encoding](block_size, embed_size), persistent=False)
