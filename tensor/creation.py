@@ -250,7 +250,7 @@ def _legacy_constructor(dtype, name):
             return tensor(data, dtype=dtype, device=device)
         if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in args):
             raise TypeError(f"{name}() takes data or integer sizes, got {args}")
-        return zeros(*args, dtype=dtype, device=device)
+        return zeros(*(args or (0,)), dtype=dtype, device=device)
 
     construct.__name__ = construct.__qualname__ = name
     construct.__doc__ = f"torch.{name}: the legacy constructor of {dtype} tensors. " + construct.__doc__
