@@ -50,6 +50,7 @@ from .functions import (
     allclose,
     any,
     argmax,
+    argmin,
     chunk,
     cos,
     equal,
@@ -68,6 +69,7 @@ from .functions import (
     minimum,
     norm,
     permute,
+    pow,
     relu,
     reshape,
     round,
@@ -82,6 +84,7 @@ from .functions import (
     tanh,
     topk,
     transpose,
+    unbind,
     unsqueeze,
     var,
 )

@@ -168,3 +168,15 @@ def chunk(input, chunks, dim=0):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     return input.topk(k, dim, largest, sorted)
+
+
+def pow(input, exponent):
+    return input**exponent
+
+
+def argmin(input, dim=None, keepdim=False):
+    return input.argmin(dim, keepdim)
+
+
+def unbind(input, dim=0):
+    return input.unbind(dim)

@@ -539,6 +539,23 @@ class Tensor:
         size = self.shape[dim % max(self.ndim, 1)]
         return self.split(max(-(-size // chunks), 1), dim)
 
+    def unbind(self, dim=0):
+        """The slices along dim, each without that dim: x.unbind(0) == tuple(x)."""
+        dim = dim % max(self.ndim, 1)
+        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+
+    def is_floating_point(self):
+        return dtypes.is_floating(self.dtype)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """The k largest (or smallest) elements along dim and their indices, as (values, indices)."""
         dim = dim % max(self.ndim, 1)

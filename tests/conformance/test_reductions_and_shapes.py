@@ -157,3 +157,23 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_bad_input_raises_as_pytorch(name):
     check_raises(ERRORS[name], random_array(np.random.default_rng(0), SHAPE))
+
+
+MORE = {
+    "unbind": lambda ns, x: x.unbind(1),
+    "torch_unbind": lambda ns, x: ns.torch.unbind(x, -1),
+    "is_floating_point": lambda ns, x: (x.is_floating_point(), x.long().is_floating_point()),
+    "view_as": lambda ns, x: x.view_as(x[0].flatten()[None].expand(2, 12).contiguous()),
+    "expand_as": lambda ns, x: x[:, :1].expand_as(x),
+    "type_as": lambda ns, x: x.detach().type_as(x.long()),
+    "torch_pow_scalar": lambda ns, x: ns.torch.pow(x, 2),
+    "torch_pow_tensor": lambda ns, x: ns.torch.pow(x.abs() + 0.5, x),
+    "torch_argmin": lambda ns, x: ns.torch.argmin(x, dim=1),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(MORE))
+@given(seed=seeds)
+def test_small_methods_found_missing_match_pytorch(name, dtype, seed):
+    check(MORE[name], random_array(np.random.default_rng(seed), SHAPE, dtype, distinct=True), seed=seed)
