@@ -42,7 +42,7 @@ for epoch in range(8):
         loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_value_(model.parameters(), 0.5)
+        nn.utils.clip_grad_value_(model.parameters(), 0.05)
         optimizer.step()
         record(loss.item())
     with torch.no_grad():
