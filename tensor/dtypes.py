@@ -22,7 +22,12 @@ class DType:
         self.dtype = np.dtype(dtype)
 
     def __getattr__(self, name):
+        if name == "dtype":  # not yet set (while unpickling): no recursion through __getattr__
+            raise AttributeError(name)
         return getattr(self.dtype, name)
+
+    def __reduce__(self):
+        return named, (self.dtype.name,)
 
     def __eq__(self, other):
         try:

@@ -231,3 +231,15 @@ def test_clip_grad_norm_in_a_training_step_matches_pytorch():
     (t_norms, t_w), (o_norms, o_w) = both(step)
     np.testing.assert_allclose(o_norms, t_norms, rtol=1e-10)
     np.testing.assert_allclose(o_w, t_w, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "bool"])
+def test_dtypes_pickle_and_copy_to_themselves_as_pytorch(dtype):
+    import copy
+    import pickle
+
+    def same(ns):
+        d = getattr(ns.torch, dtype)
+        return pickle.loads(pickle.dumps(d)) is d, copy.deepcopy(d) is d, d == ns.torch.zeros(1, dtype=d).dtype
+
+    assert same(OURS) == same(TORCH)
