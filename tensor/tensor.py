@@ -557,7 +557,11 @@ class Tensor:
         return self.to(other.dtype)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        """The k largest (or smallest) elements along dim and their indices, as (values, indices)."""
+        """The k largest (or smallest) elements along dim and their indices, as (values, indices).
+
+        The result is always in sorted order (PyTorch leaves it unspecified when sorted=False)."""
+        if self.dtype == dtypes.bool_:
+            raise RuntimeError("topk does not support bool tensors (as PyTorch): convert with .int() first")
         dim = dim % max(self.ndim, 1)
         size = self.shape[dim] if self.ndim else 1
         if not 0 <= k <= size:

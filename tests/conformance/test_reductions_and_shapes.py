@@ -148,6 +148,7 @@ ERRORS = {
     "split_sizes_wrong_sum": lambda ns, x: x.split([1, 1], 1),
     "chunk_zero": lambda ns, x: x.chunk(0),
     "topk_k_too_large": lambda ns, x: x.topk(5),
+    "topk_of_bool": lambda ns, x: (x > 0).topk(1),
     "len_of_0d": lambda ns, x: len(x.sum()),
     "index_of_float_tensor": lambda ns, x: [1, 2, 3][x[0, 0, 0]],
     "index_of_many_int": lambda ns, x: [1, 2, 3][x.argmax(-1)],
