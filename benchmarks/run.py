@@ -3,15 +3,15 @@
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import tensor
 
-from . import suites
+from . import suites, target_suites
 from .measure import machine_header
 
-SUITES = ("ops", "model", "memory", "scaling", "generation")
+SUITES = ("ops", "model", "multihead", "load", "memory", "scaling", "generation", "targets")
+TARGET_SUITES = ("model", "multihead", "load", "memory")  # what --suite targets runs, before its table
 
 
 def build_parser():
@@ -25,12 +25,18 @@ def build_parser():
         "--device", default=None, help='comma-separated devices (default: "cpu" plus "cuda" when available)'
     )
     parser.add_argument(
-        "--suite", default=",".join(SUITES), help=f"comma-separated suites from {', '.join(SUITES)} (default: all)"
+        "--suite",
+        default=",".join(SUITES),
+        help=f"comma-separated suites from {', '.join(SUITES)} (default: all); "
+        f"targets runs {', '.join(TARGET_SUITES)} and checks issue 12's targets",
     )
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.json and the plots")
     parser.add_argument("--no-reference", action="store_true", help="skip PyTorch even if it is installed")
     parser.add_argument(
-        "--memory-steps", type=int, default=None, help="steps in the memory probe (default: 1000, 50 with --quick)"
+        "--memory-steps",
+        type=int,
+        default=None,
+        help="steps in the memory probe (default: 200, 20 with --quick; issue 12 asks for 1000)",
     )
     return parser
 
@@ -43,25 +49,11 @@ def _torch_available():
     return True
 
 
-def _memory_in_subprocess(config, steps, framework):
-    """Peak memory must be measured in a fresh process: ru_maxrss never goes down."""
-    code = f"import json; from benchmarks.suites import memory_probe; print(json.dumps(memory_probe({config!r}, {steps}, {framework!r})))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def memory_suite(quick, reference, steps):
-    rows = []
-    for framework in ["ours", "torch"] if reference else ["ours"]:
-        probe = _memory_in_subprocess("small", steps, framework)
-        rows.append({"suite": "memory", "device": "cpu", "name": f"small, {steps} steps, {framework}", **probe})
-    return rows
-
-
 def _format(value):
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
@@ -79,23 +71,33 @@ TABLE_COLUMNS = {
     "model": [
         "device",
         "name",
-        "step_ms",
+        "ours-lecture_ms",
+        "ours-gpt_ms",
+        "numpy_ms",
+        "torch-lecture_ms",
+        "torch-gpt_ms",
+        "lecture_vs_numpy",
+        "gpt_vs_numpy",
+        "lecture_vs_torch",
+        "numpy_vs_torch",
+        "gpt_vs_torch_gpt",
         "tokens_per_s",
         "gemm_peak_fraction",
-        "torch_step_ms",
-        "ratio_vs_torch",
         "matmul_ms",
         "torch_matmul_ms",
     ],
-    "memory": ["device", "name", "peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib"],
+    "multihead": ["device", "name", "ver1_ms", "ver2_ms", "ver2_vs_ver1"],
+    "load": ["device", "name", "busy_core_ms", "pinned_one_core_ms", "busy_vs_pinned"],
+    "memory": ["device", "name", "peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib", "peak_vs_numpy"],
     "scaling": ["device", "name", "step_ms", "fitted_exponent"],
     "generation": ["device", "name", "tokens_per_s_cache", "tokens_per_s_no_cache", "speedup"],
+    "targets": ["name", "figure", "limit", "met", "note"],
 }
 
 
 def add_device_speedups(rows):
     """Where a row was measured on both devices, record the GPU's speed-up over the CPU."""
-    timing = {"ops": "fused_ms", "model": "step_ms", "scaling": "step_ms"}
+    timing = {"ops": "fused_ms", "model": "ours-gpt_ms", "scaling": "step_ms"}
     by_key = {(r["suite"], r["name"], r["device"]): r for r in rows}
     for row in rows:
         column = timing.get(row["suite"])
@@ -162,6 +164,8 @@ def main(argv=None):
     unknown = [s for s in chosen if s not in SUITES]
     if unknown:
         raise SystemExit(f"error: unknown suite(s) {unknown}; choose from {SUITES}")
+    if "targets" in chosen:
+        chosen += TARGET_SUITES
     tensor.backend.tune_malloc()  # as the command line does: see tensor.backend.tune_malloc
     reference = _torch_available() and not args.no_reference
     os.makedirs(args.out, exist_ok=True)
@@ -176,20 +180,30 @@ def main(argv=None):
         if "model" in chosen:
             model_rows, peaks[device] = suites.model_suite(device, args.quick, reference)
             rows += model_rows
+        if "multihead" in chosen:
+            rows += target_suites.multihead_suite(device, args.quick)
         if "scaling" in chosen:
             rows += suites.scaling_suite(device, args.quick)
         if "generation" in chosen:
             rows += suites.generation_suite(device, args.quick)
+    if "load" in chosen:
+        rows += target_suites.load_suite(args.quick, reference)
     if "memory" in chosen:
-        rows += memory_suite(args.quick, reference, args.memory_steps or (50 if args.quick else 1000))
+        rows += target_suites.memory_suite(args.quick, reference, args.memory_steps or (20 if args.quick else 200))
     add_device_speedups(rows)
+    if "targets" in chosen:
+        rows += target_suites.target_rows(rows)
     for suite in SUITES:
         suite_rows = [r for r in rows if r["suite"] == suite]
         if suite_rows:
             columns = TABLE_COLUMNS[suite] + (
                 ["cuda_speedup_vs_cpu"] if any("cuda_speedup_vs_cpu" in r for r in suite_rows) else []
             )
-            print(f"## {suite}\n\n{markdown_table(suite_rows, columns)}\n")
+            table = markdown_table(suite_rows, columns)
+            print(f"## {suite}\n\n{table}\n")
+            if suite == "targets":
+                with open(os.path.join(args.out, "targets.md"), "w") as file:
+                    file.write(f"# Issue 12's targets, {header['date']}\n\n{table}\n")
     if peaks:
         print("measured float32 GEMM peak (GFLOP/s): " + ", ".join(f"{d} {p:.1f}" for d, p in peaks.items()) + "\n")
     results = {"machine": header, "gemm_peak_gflops": peaks, "rows": rows}

@@ -1,7 +1,5 @@
 """The benchmark suites. Each returns a list of rows (dicts) for one device."""
 
-import math
-
 import numpy as np
 
 import nn.composed as C
@@ -77,14 +75,6 @@ def build_matmuls(c, device, seed=0):
             x @ w.T, g @ w, g.T @ x
 
     return matmuls
-
-
-def _torch_step(c, device):
-    try:
-        from .torch_reference import make_step
-    except ImportError:
-        return None
-    return make_step(c, device)
 
 
 def _torch_matmuls(c, device):
@@ -211,39 +201,58 @@ def ops_suite(device, quick):
     return rows
 
 
-# ----- 2. model: a GPT training step ------------------------------------------------------------
+# ----- 2. model: a GPT training step, per implementation ---------------------------------------------
+
+
+def _ratio(ms, a, b):
+    return ms[a] / ms[b] if a in ms and b in ms else None
 
 
 def model_suite(device, quick, reference):
+    """One training step per implementation (benchmarks/implementations.py), each in its own
+    worker process, interleaved rounds, medians; plus the step's Linear matmuls alone, in-process."""
+    from .worker import Worker, interleaved_step_medians
+
     rows = []
     peak = gemm_peak_gflops(device)
+    names = ["ours-lecture", "ours-gpt"] + (["numpy"] if device == "cpu" else [])
+    if reference:
+        names += ["torch-lecture"] if quick else ["torch-lecture", "torch-gpt"]
     for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
         c = MODEL_CONFIGS[name]
-        steps = {"ours": build_step(c, device)}
-        torch_step = _torch_step(c, device) if reference else None
-        if torch_step is not None:
-            steps["torch"] = torch_step
-        repeats = (5 if quick else 15) if name != "medium" else 7
-        pause = 0.2 if torch_step is not None and device == "cpu" else 0.0  # see interleaved_medians
-        times = interleaved_medians(steps, repeats=repeats, warmup=3, device=device, pause=pause)
-        ours = times["ours"]
+        rounds, steps = (2, 2) if quick else ((3, 3) if name == "medium" else (5, 5))
+        workers = []
+        try:
+            for implementation in names:
+                workers.append(Worker(implementation, c, device, warmup=2 if quick else 3))
+            times = interleaved_step_medians(workers, rounds, steps, pause=0.2 if device == "cpu" else 0.0)
+        finally:
+            for worker in workers:
+                worker.close()
         matmuls = {"ours": build_matmuls(c, device)}
-        if torch_step is not None:
+        if reference:
             matmuls["torch"] = _torch_matmuls(c, device)
-        matmul_times = interleaved_medians(matmuls, repeats=repeats, warmup=2, device=device, pause=pause)
-        row = {
-            "suite": "model",
-            "device": device,
-            "name": name,
-            "step_ms": ours * 1e3,
-            "tokens_per_s": c["batch"] * c["block"] / ours,
-            "gemm_peak_fraction": step_flops(c) / ours / (peak * 1e9),
-            "torch_step_ms": times["torch"] * 1e3 if "torch" in times else None,
-            "ratio_vs_torch": ours / times["torch"] if "torch" in times else None,
-            "matmul_ms": matmul_times["ours"] * 1e3,
-            "torch_matmul_ms": matmul_times["torch"] * 1e3 if "torch" in matmul_times else None,
-        }
-        rows.append(row)
+        matmul_times = interleaved_medians(matmuls, repeats=rounds * steps, warmup=2, device=device, pause=0.2)
+        ms = {implementation: seconds * 1e3 for implementation, seconds in times.items()}
+
+        ours = times["ours-gpt"]
+        rows.append(
+            {
+                "suite": "model",
+                "device": device,
+                "name": name,
+                **{f"{implementation}_ms": value for implementation, value in ms.items()},
+                "lecture_vs_numpy": _ratio(ms, "ours-lecture", "numpy"),
+                "gpt_vs_numpy": _ratio(ms, "ours-gpt", "numpy"),
+                "lecture_vs_torch": _ratio(ms, "ours-lecture", "torch-lecture"),
+                "numpy_vs_torch": _ratio(ms, "numpy", "torch-lecture"),
+                "gpt_vs_torch_gpt": _ratio(ms, "ours-gpt", "torch-gpt"),
+                "tokens_per_s": c["batch"] * c["block"] / ours,
+                "gemm_peak_fraction": step_flops(c) / ours / (peak * 1e9),
+                "matmul_ms": matmul_times["ours"] * 1e3,
+                "torch_matmul_ms": matmul_times["torch"] * 1e3 if "torch" in matmul_times else None,
+            }
+        )
     return rows, peak
 
 
@@ -323,27 +332,4 @@ def _generation_row(name, device, quick):
         "tokens_per_s_cache": new_tokens / times["cache"],
         "tokens_per_s_no_cache": new_tokens / times["no_cache"],
         "speedup": times["no_cache"] / times["cache"],
-    }
-
-
-def memory_probe(config_name, steps, framework):
-    """Run in a fresh process: peak RSS over `steps` training steps, the same above the RSS of the
-    loaded libraries (PyTorch's own code is far larger than ours), and RSS growth from step 10 on."""
-    from .measure import current_rss_mib, peak_rss_mib
-
-    c = MODEL_CONFIGS[config_name]
-    if framework == "torch":
-        from . import torch_reference  # noqa: F401  (load PyTorch before the baseline)
-    baseline = current_rss_mib()  # the libraries loaded, before any model exists
-    step = build_step(c, "cpu") if framework == "ours" else _torch_step(c, "cpu")
-    rss_at_10 = math.nan
-    for i in range(steps):
-        step()
-        if i == 9:
-            rss_at_10 = current_rss_mib()
-    peak = peak_rss_mib()
-    return {
-        "peak_rss_mib": peak,
-        "peak_above_baseline_mib": peak - baseline,
-        "rss_growth_mib": current_rss_mib() - rss_at_10,
     }

@@ -5,10 +5,12 @@ It asserts nothing about speed: timings belong to benchmarks/, not to unit tests
 
 import importlib.util
 import json
+import os
 
 import pytest
 
 from benchmarks.run import SUITES, main
+from benchmarks.target_suites import target_rows
 
 
 def test_quick_run_writes_every_suite_as_json_and_markdown(tmp_path, capsys):
@@ -36,6 +38,19 @@ def test_quick_run_writes_every_suite_as_json_and_markdown(tmp_path, capsys):
         "embedding",
         "attention (causal)",
     }
+    model = {row["name"]: row for row in saved["rows"] if row["suite"] == "model"}
+    assert set(model) == {"tiny", "small"}
+    for row in model.values():  # every implementation ran, each in its own worker process
+        assert {"ours-lecture_ms", "ours-gpt_ms", "numpy_ms"} <= set(row)
+        assert row["lecture_vs_numpy"] == pytest.approx(row["ours-lecture_ms"] / row["numpy_ms"])
+    assert len([row for row in saved["rows"] if row["suite"] == "multihead"]) == 4
+    targets = [row for row in saved["rows"] if row["suite"] == "targets"]
+    assert (tmp_path / "targets.md").read_text().count("\n|") == len(targets) + 2  # header, rule, one line each
+    measured = {row["name"] for row in targets if row["figure"] is not None}
+    assert "lecture model / hand-written NumPy, small" in measured
+    assert (
+        "tiny lecture step, one of two cores busy / pinned to one core" in measured or len(os.sched_getaffinity(0)) < 2
+    )
     if importlib.util.find_spec("matplotlib"):  # plots are an optional extra
         assert (tmp_path / "scaling.png").exists() and (tmp_path / "ops.png").exists()
 
@@ -43,3 +58,17 @@ def test_quick_run_writes_every_suite_as_json_and_markdown(tmp_path, capsys):
 def test_unknown_suite_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="unknown suite"):
         main(["--suite", "nope", "--out", str(tmp_path)])
+
+
+def test_targets_table_judges_each_figure_against_its_limit():
+    rows = [
+        {"suite": "model", "device": "cpu", "name": "small", "lecture_vs_numpy": 1.2, "gpt_vs_numpy": 1.04},
+        {"suite": "multihead", "device": "cpu", "name": "forward [course]", "ver2_vs_ver1": 0.9},
+        {"suite": "multihead", "device": "cpu", "name": "forward [medium]", "ver2_vs_ver1": 1.1},
+    ]
+    verdicts = {row["name"]: row["met"] for row in target_rows(rows)}
+    assert verdicts["lecture model / hand-written NumPy, small"] is False
+    assert verdicts["project GPT / hand-written NumPy, small"] is True
+    assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [course]"] is True
+    assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [medium]"] is False
+    assert verdicts["lecture model / hand-written NumPy, medium"] is None  # not measured: no verdict

@@ -1,0 +1,119 @@
+"""The implementations of one GPT training step that the model suite compares.
+
+Each `make_step(name, config, device)` returns a zero-argument function running one step
+(forward, backward, AdamW with PyTorch's defaults, lr 1e-3) on a fixed random batch:
+
+    ours-lecture   benchmarks/lecture_model.py on this project (one module per head)
+    ours-gpt       tinygrad_gpt.GPT (all heads in one product, fused attention)
+    numpy          benchmarks/handwritten.py: the same model in NumPy, no autograd
+    torch-lecture  benchmarks/lecture_model.py on PyTorch: the same source, PyTorch's modules
+    torch-gpt      benchmarks/torch_reference.py (PyTorch's fused attention)
+
+Each is timed in its own process (benchmarks/worker.py), as a user runs it.
+"""
+
+import functools
+import importlib.util
+import os
+import sys
+
+IMPLEMENTATIONS = ("ours-lecture", "ours-gpt", "numpy", "torch-lecture", "torch-gpt")
+
+
+@functools.cache
+def lecture_model(framework):
+    """benchmarks/lecture_model.py as a module running on this project ("ours") or on PyTorch ("torch").
+
+    For PyTorch the file is executed while the names it imports (`tensor`, `nn`,
+    `nn.functional`) stand for torch, torch.nn and torch.nn.functional; they are restored after.
+    """
+    if framework == "ours":
+        from . import lecture_model as module
+
+        return module
+    if framework != "torch":
+        raise ValueError(f"framework must be 'ours' or 'torch', got {framework!r}")
+    import torch
+
+    aliases = {"tensor": torch, "nn": torch.nn, "nn.functional": torch.nn.functional}
+    saved = {name: sys.modules.get(name) for name in aliases}
+    path = os.path.join(os.path.dirname(__file__), "lecture_model.py")
+    spec = importlib.util.spec_from_file_location("benchmarks.lecture_model_on_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.update(aliases)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for name, original in saved.items():
+            if original is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = original
+    return module
+
+
+def _lecture_step(framework, c, device, seed):
+    """The lecture model's step on either framework: the two APIs agree on every name used here."""
+    if framework == "torch":
+        import torch as library
+    else:
+        import tensor as library
+    library.manual_seed(seed)
+    model = lecture_model(framework).GPTLanguageModel(c["vocab"], c["block"], c["n_embd"], c["n_head"], c["n_layer"])
+    model = model.to(device)
+    optimizer = library.optim.AdamW(model.parameters(), lr=1e-3)
+    x = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    y = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+
+    def step():
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _numpy_step(c, seed):
+    import numpy as np
+
+    from .handwritten import HandwrittenGPT
+
+    model = HandwrittenGPT(c["vocab"], c["block"], c["n_embd"], c["n_head"], c["n_layer"], seed=seed)
+    rng = np.random.default_rng(seed)
+    x, y = (rng.integers(c["vocab"], size=(c["batch"], c["block"])) for _ in range(2))
+    return lambda: model.train_step(x, y)
+
+
+def make_step(name, config, device="cpu", seed=0):
+    """One training step of implementation `name` (see IMPLEMENTATIONS) at `config` (a MODEL_CONFIGS entry)."""
+    if name == "ours-lecture":
+        return _lecture_step("ours", config, device, seed)
+    if name == "torch-lecture":
+        return _lecture_step("torch", config, device, seed)
+    if name == "ours-gpt":
+        from .suites import build_step
+
+        return build_step(config, device, seed)
+    if name == "torch-gpt":
+        from .torch_reference import make_step as make_torch_step
+
+        return make_torch_step(config, device, seed)
+    if name == "numpy":
+        if device != "cpu":
+            raise ValueError(f"the hand-written NumPy step runs on the CPU only, not {device!r}")
+        return _numpy_step(config, seed)
+    raise ValueError(f"unknown implementation {name!r}; choose from {IMPLEMENTATIONS}")
+
+
+def synchronizer(name, device):
+    """A function that waits for the device to finish the step's work (a no-op on the CPU)."""
+    if device == "cpu":
+        return lambda: None
+    if name.startswith("torch"):
+        import torch
+
+        return torch.cuda.synchronize
+    from .measure import synchronize
+
+    return lambda: synchronize(device)

@@ -1,0 +1,147 @@
+"""One implementation's training step, timed in a process of its own.
+
+Why a process each: what a user experiences is one framework alone in its process, and two
+libraries in one process interfere (one's idle BLAS or OpenMP threads spin on a core that the
+other needs; benchmarks/README.md, "A correction"). The parent (`Worker`) starts one worker per
+implementation and asks each in turn for a few timed steps, so a noisy neighbour slows all
+of them alike.
+
+Protocol, one JSON line each way:
+    start:  python -m benchmarks.worker IMPLEMENTATION CONFIG_JSON [--device D] [--warmup N] [--cpus 0,1]
+            -> {"ready": true}  (after building the model and N warm-up steps)
+    stdin:  {"time": n}     -> {"seconds": [n step times]}
+    stdin:  {"memory": n}   -> {"peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib"} after n more steps
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _serve(args):
+    if args.cpus:  # before NumPy or PyTorch start, so their thread pools see only these cores (as taskset)
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
+    import tensor
+
+    from .implementations import make_step, synchronizer
+    from .measure import current_rss_mib, peak_rss_mib
+
+    tensor.backend.tune_malloc()  # every worker under the same malloc settings: see tensor.backend.tune_malloc
+    if args.implementation.startswith("torch"):
+        import torch  # noqa: F401  (loaded before the baseline: PyTorch's code is far larger than ours)
+    baseline = current_rss_mib()
+    step = make_step(args.implementation, json.loads(args.config), args.device)
+    sync = synchronizer(args.implementation, args.device)
+    for _ in range(args.warmup):
+        step()
+    sync()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "time" in request:
+            seconds = []
+            for _ in range(request["time"]):
+                started = time.perf_counter()
+                step()
+                sync()
+                seconds.append(time.perf_counter() - started)
+            reply = {"seconds": seconds}
+        elif "memory" in request:
+            rss_early = None
+            for i in range(request["memory"]):
+                step()
+                if i == min(9, request["memory"] - 1):
+                    rss_early = current_rss_mib()
+            peak = peak_rss_mib()
+            reply = {
+                "peak_rss_mib": peak,
+                "peak_above_baseline_mib": peak - baseline,
+                "rss_growth_mib": current_rss_mib() - rss_early,
+            }
+        else:
+            raise ValueError(f"unknown request {request!r}")
+        print(json.dumps(reply), flush=True)
+
+
+class Worker:
+    """A running worker process for one implementation and config; close() it (or use `with`)."""
+
+    def __init__(self, implementation, config, device="cpu", warmup=2, cpus=None):
+        self.name = implementation
+        command = [sys.executable, "-m", "benchmarks.worker", implementation, json.dumps(config)]
+        command += ["--device", device, "--warmup", str(warmup)]
+        if cpus:
+            command += ["--cpus", ",".join(str(cpu) for cpu in sorted(cpus))]
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env
+        )
+        self._read()
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self._stderr.seek(0)
+            raise RuntimeError(
+                f"benchmark worker {self.name!r} exited with status {self.process.returncode}:\n{self._stderr.read()}"
+            )
+        return json.loads(line)
+
+    def _ask(self, request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def time_steps(self, n):
+        """Seconds of each of n steps."""
+        return self._ask({"time": n})["seconds"]
+
+    def memory(self, steps):
+        """Peak and growth of this process's memory over `steps` more steps."""
+        return self._ask({"memory": steps})
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+        self._stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def interleaved_step_medians(workers, rounds, steps_per_round, pause=0.2):
+    """{name: median step seconds} over `rounds` rounds in which each worker in turn times
+    steps_per_round steps. pause: seconds of quiet before each worker's turn, so that the
+    previous worker's idle threads have stopped spinning (measure.interleaved_medians)."""
+    samples = {worker.name: [] for worker in workers}
+    for _ in range(rounds):
+        for worker in workers:
+            time.sleep(pause)
+            samples[worker.name] += worker.time_steps(steps_per_round)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
+    parser.add_argument("implementation")
+    parser.add_argument("config", help="the model config as JSON (keys as benchmarks.suites.MODEL_CONFIGS)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--cpus", default=None, help="comma-separated CPUs to run on (as taskset)")
+    _serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
