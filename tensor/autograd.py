@@ -282,10 +282,10 @@ def backward(root, grad, retain_graph=False):
             if parent_grad is None or not parent.requires_grad:
                 continue
             summed = unbroadcast(parent_grad, parent.shape)
-            if summed.shape != parent.shape or summed.dtype != parent.dtype:
+            if summed.shape != parent.shape or summed.dtype != parent.data.dtype:
                 raise RuntimeError(
                     f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                    f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.dtype}"
+                    f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.data.dtype}"
                 )
             producer = parent._ctx
             if producer is None:

@@ -539,6 +539,10 @@ class Tensor:
         shape = resolve_shape(shape, self.shape)
         return ops.Reshape.apply(self, shape=shape)
 
+    def is_contiguous(self):
+        """True when the elements lie in memory in row-major order with no gaps (C order)."""
+        return bool(self.data.flags.c_contiguous)
+
     def view(self, *shape):
         """The same storage seen with another shape; refuses (as PyTorch) when the strides cannot express it."""
         out = self.reshape(*shape)
