@@ -5,10 +5,10 @@ import nn
 import nn.functional as F
 """
 
-from . import composed, functional, init
+from . import composed, functional, init, utils
 from .attention import MultiHeadAttention, bidirectional_mask, causal_mask, padding_mask, prefix_lm_mask
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "LayerNorm",
     "Linear",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "MultiHeadAttention",
     "Parameter",
@@ -33,4 +34,5 @@ __all__ = [
     "padding_mask",
     "prefix_lm_mask",
     "save",
+    "utils",
 ]

@@ -297,7 +297,7 @@ def backward(root, grad, retain_graph=False):
                 if summed.shape != shape or summed.dtype != parent.data.dtype:
                     raise RuntimeError(
                         f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                        f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.dtype}"
+                        f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.data.dtype}"
                     )
                 producer = parent._ctx
                 if producer is None:

@@ -284,3 +284,44 @@ def stack(tensors, dim=0):
         raise RuntimeError(f"stack needs tensors of one shape, got {', '.join(str(t.shape) for t in tensors)}")
     dim = dim % (tensors[0].ndim + 1)
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
+
+
+# ----- from NumPy, and the legacy typed constructors (torch.FloatTensor, ...) ---------------------------
+
+
+def from_numpy(array):
+    """A CPU tensor that shares memory with `array`: writes to one show in the other, as in PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects an np.ndarray, got {type(array).__name__}")
+    if array.dtype not in dtypes.SUPPORTED:
+        names = ", ".join(str(d) for d in dtypes.SUPPORTED)
+        raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; supported: {names}")
+    return Tensor._wrap(array)
+
+
+def _legacy_constructor(dtype, name):
+    def construct(*args, device=None):
+        """name(data) copies data into a tensor of this dtype; name(*sizes) makes one of that shape (zeros here)."""
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            data = args[0]
+            if isinstance(data, Tensor):
+                if data.dtype != dtype:
+                    raise TypeError(f"{name}() of a {data.dtype} tensor: use tensor.to({dtype}) to convert")
+                return data
+            if isinstance(data, (float, bool, np.floating)):
+                raise TypeError(f"{name}(): data must be a sequence, got {type(data).__name__}")
+            return tensor(data, dtype=dtype, device=device)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in args):
+            raise TypeError(f"{name}() takes data or integer sizes, got {args}")
+        return zeros(*(args or (0,)), dtype=dtype, device=device)
+
+    construct.__name__ = construct.__qualname__ = name
+    construct.__doc__ = f"torch.{name}: the legacy constructor of {dtype} tensors. " + construct.__doc__
+    return construct
+
+
+FloatTensor = _legacy_constructor(dtypes.float32, "FloatTensor")
+DoubleTensor = _legacy_constructor(dtypes.float64, "DoubleTensor")
+LongTensor = _legacy_constructor(dtypes.int64, "LongTensor")
+IntTensor = _legacy_constructor(dtypes.int32, "IntTensor")
+BoolTensor = _legacy_constructor(dtypes.bool_, "BoolTensor")

@@ -156,3 +156,27 @@ def squeeze(input, dim=None):
 
 def masked_fill(input, mask, value):
     return input.masked_fill(mask, value)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    return tensor.split(split_size_or_sections, dim)
+
+
+def chunk(input, chunks, dim=0):
+    return input.chunk(chunks, dim)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    return input.topk(k, dim, largest, sorted)
+
+
+def pow(input, exponent):
+    return input**exponent
+
+
+def argmin(input, dim=None, keepdim=False):
+    return input.argmin(dim, keepdim)
+
+
+def unbind(input, dim=0):
+    return input.unbind(dim)

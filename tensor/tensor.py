@@ -65,7 +65,7 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return dtypes.named(self.data.dtype)
 
     @property
     def device(self):
@@ -539,6 +539,10 @@ class Tensor:
         shape = resolve_shape(shape, self.shape)
         return ops.Reshape.apply(self, shape=shape)
 
+    def is_contiguous(self):
+        """True when the elements lie in memory in row-major order with no gaps (C order)."""
+        return bool(self.data.flags.c_contiguous)
+
     def view(self, *shape):
         """The same storage seen with another shape; refuses (as PyTorch) when the strides cannot express it."""
         out = self.reshape(*shape)
@@ -593,6 +597,93 @@ class Tensor:
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
         return ops.Index.apply(self, key=key, is_basic=is_basic)
+
+    # ----- what PyTorch programs use beyond the lecture (issue 10: conformance gaps) --------------------
+
+    def __index__(self):
+        """A one-element integer tensor as a Python int, so `data[i : i + 8]` works with i from randint."""
+        if self.data.size != 1 or self.dtype.kind not in "iu":
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index, got {self.dtype} of shape {self.shape}"
+            )
+        return int(self.data.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __format__(self, format_spec):
+        """f"{loss:.4f}" formats a 0-d tensor's value, as PyTorch; other tensors format as their repr."""
+        if self.ndim == 0:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along `dim`: each of split_size (the last may be smaller), or of the listed sizes."""
+        dim = dim % max(self.ndim, 1)
+        size = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sections = list(split_size_or_sections)
+            if sum(sections) != size or any(n < 0 for n in sections):
+                raise RuntimeError(
+                    f"split: sizes {sections} must sum to {size}, the size of dim {dim} of shape {self.shape}"
+                )
+        else:
+            step = int(split_size_or_sections)
+            if step <= 0 and size > 0 or step < 0:
+                raise RuntimeError(f"split: split_size must be positive, got {step}")
+            sections = [min(step, size - start) for start in range(0, size, step)] if size else [0]
+        pieces, start = [], 0
+        for n in sections:
+            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """At most `chunks` pieces of ceil(size / chunks) along `dim` (fewer when that covers the dim)."""
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        size = self.shape[dim % max(self.ndim, 1)]
+        return self.split(max(-(-size // chunks), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along dim, each without that dim: x.unbind(0) == tuple(x)."""
+        dim = dim % max(self.ndim, 1)
+        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+
+    def is_floating_point(self):
+        return dtypes.is_floating(self.dtype)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The k largest (or smallest) elements along dim and their indices, as (values, indices).
+
+        The result is always in sorted order (PyTorch leaves it unspecified when sorted=False)."""
+        if self.dtype == dtypes.bool_:
+            raise RuntimeError("topk does not support bool tensors (as PyTorch): convert with .int() first")
+        dim = dim % max(self.ndim, 1)
+        size = self.shape[dim] if self.ndim else 1
+        if not 0 <= k <= size:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dim {dim} of size {size}")
+        if self.ndim == 0:
+            return values_and_indices(self[()] * 1, Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
+        xp = self._xp
+        order = xp.argsort(-self.data if largest else self.data, axis=dim, kind="stable")
+        indices = xp.take(order, xp.arange(k), axis=dim).astype(dtypes.int64)
+        # Pick the values with one advanced index per dim, so the gradient flows back through Index.
+        grids = list(xp.indices(indices.shape, sparse=True))
+        grids[dim] = indices
+        return values_and_indices(self[tuple(Tensor._wrap(g) for g in grids)], Tensor._wrap(indices))
 
 
 def _cast(t, dtype):

@@ -22,13 +22,16 @@ class FeedForward(nn.Module):
 
 
 class LayerNorm(nn.Module):
-    """Layer normalization from tensor primitives: each position's features get mean 0 and variance 1,
-    then a learned scale `gamma` and shift `beta`.
+    """The course's layer normalization: gamma * (x - mean) / (std + eps) + beta over the last dim.
 
-    nn.LayerNorm computes the same as one fused op; a test proves them equal.
+    Each position's features get mean 0 and spread 1, then a learned scale `gamma` and
+    shift `beta`. As the course writes it, std is the unbiased standard deviation
+    (divided by n - 1) and eps=1e-6 is added to it; nn.LayerNorm (the paper's, PyTorch's)
+    divides by sqrt(biased variance + eps) instead. The outputs differ by the factor
+    sqrt((n - 1) / n) and where eps enters (docs/lessons.md, "The course and the paper").
     """
 
-    def __init__(self, features, eps=1e-5):
+    def __init__(self, features, eps=1e-6):
         super().__init__()
         self.eps = eps
         self.gamma = nn.Parameter(tensor.ones(features))
@@ -36,8 +39,8 @@ class LayerNorm(nn.Module):
 
     def forward(self, x):
         mean = x.mean(-1, keepdim=True)  # (B, T, 1)
-        var = x.var(-1, keepdim=True, correction=0)  # (B, T, 1), the biased variance
-        return (x - mean) / (var + self.eps).sqrt() * self.gamma + self.beta
+        std = x.std(-1, keepdim=True)  # (B, T, 1), unbiased
+        return self.gamma * (x - mean) / (std + self.eps) + self.beta
 
 
 class BlockVer1(nn.Module):
@@ -65,20 +68,21 @@ class BlockVer2(BlockVer1):
 
 
 class BlockVer3(BlockVer1):
-    """Version 3: LayerNorm, so activations keep a fixed scale however deep the stack.
+    """Version 3: LayerNorm (the course's), so activations keep a fixed scale however deep the stack.
 
-    norm="pre" (the default, as GPT-2): x + f(LN(x)), the residual path stays clean.
-    norm="post" (the original Transformer): LN(x + f(x)), which needs warm-up at high
-    learning rates because gradients near the output are larger (Xiong et al., 2020).
+    norm="post" (the default, as the course and the original Transformer): LN(x + f(x)).
+    norm="pre" (GPT-2, and the full GPT here): x + f(LN(x)), the residual path stays
+    clean; post-LN needs warm-up at high learning rates because gradients near the
+    output are larger (Xiong et al., 2020). A lesson test shows both effects.
     """
 
-    def __init__(self, head, embed_size, norm="pre"):
+    def __init__(self, head, embed_size, norm="post"):
         super().__init__(head, embed_size)
         if norm not in ("pre", "post"):
             raise ValueError(f"norm must be 'pre' or 'post', got {norm!r}")
         self.norm = norm
-        self.ln1 = nn.LayerNorm(embed_size)
-        self.ln2 = nn.LayerNorm(embed_size)
+        self.ln1 = LayerNorm(embed_size)
+        self.ln2 = LayerNorm(embed_size)
 
     def forward(self, x):
         if self.norm == "pre":
@@ -89,17 +93,16 @@ class BlockVer3(BlockVer1):
 
 
 class BlockVer4(BlockVer3):
-    """Version 4: dropout on what attention and feed-forward add to the residual stream (pre-LN).
+    """Version 4: dropout on what attention and feed-forward add to the residual stream.
 
-    In training each unit is dropped with probability `dropout`, so the network cannot
-    rely on any single path: a regularizer against overfitting. In eval it is the identity.
+    Each sublayer is followed by its Dropout: head = Sequential(head, Dropout(p)) and
+    ffwd = Sequential(FeedForward(C), Dropout(p)), so the state dict keys are
+    `head.0....` and `ffwd.0.net.0.weight`. In training each unit is dropped with
+    probability `dropout`, so the network cannot rely on any single path: a
+    regularizer against overfitting. In eval it is the identity.
     """
 
-    def __init__(self, head, embed_size, dropout):
-        super().__init__(head, embed_size, norm="pre")
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-
-    def forward(self, x):
-        x = x + self.dropout1(self.head(self.ln1(x)))
-        return x + self.dropout2(self.ffwd(self.ln2(x)))
+    def __init__(self, head, embed_size, dropout, norm="post"):
+        super().__init__(head, embed_size, norm=norm)
+        self.head = nn.Sequential(head, nn.Dropout(dropout))
+        self.ffwd = nn.Sequential(FeedForward(embed_size), nn.Dropout(dropout))

@@ -131,9 +131,7 @@ class GPT(LanguageModel):
                 cached_length = context.shape[1]
             logits = logits[:, -1, :] / temperature  # (B, vocab)
             if top_k is not None:
-                kth_largest = tensor.Tensor._wrap(
-                    logits._xp.sort(logits.data, axis=-1)[:, [-min(top_k, logits.shape[-1])]]
-                )
+                kth_largest = logits.topk(min(top_k, logits.shape[-1])).values[:, [-1]]  # (B, 1)
                 logits = logits.masked_fill(logits < kth_largest, float("-inf"))
             next_token = tensor.multinomial(F.softmax(logits, dim=-1), num_samples=1)  # (B, 1)
             indices = tensor.cat([indices, next_token], dim=1)

@@ -59,14 +59,19 @@ class HeadVer4(nn.Module):
     """Version 4: one head of self-attention; the weights now come from the data.
 
     Each position emits a query ("what am I looking for") and a key ("what do I
-    contain"); the score of position t for position s is q_t . k_s, scaled by
-    head_size**-0.5 so its variance stays near 1 (unscaled it grows like head_size,
-    and the softmax saturates towards one-hot). Positions mix their values v by
-    the softmax of those scores over the past.
+    contain"); the score of position t for position s is q_t . k_s. Positions mix
+    their values v by the softmax of those scores over the past.
 
-    forward(x, test=True) replaces q, k, v with standard-normal draws, for the
-    variance experiment; `.var` keeps the variance of the (scaled) scores and `.wei`
-    the attention weights of the last call. `scaled=False` drops the scaling, to show why it is there.
+    The course scales the scores by C**-0.5, C the width of the input x (the
+    embedding size). The paper (and nn.MultiHeadAttention, and GPT) scale by
+    head_size**-0.5 instead: the two agree for one head of the full width, but with
+    several heads the course's scores have variance head_size / C instead of 1
+    (docs/lessons.md, "The course and the paper").
+
+    forward(x, test=True) replaces q, k, v with standard-normal draws of x's shape
+    (B, T, C), for the variance experiment: unscaled, the scores have variance C;
+    scaled, 1. `.var` keeps the variance of the scaled scores and `.wei` the attention
+    weights of the last call, as detached tensors. `scaled=False` drops the scaling.
     """
 
     def __init__(self, block_size, embed_size, head_size, *, scaled=True):
@@ -80,17 +85,17 @@ class HeadVer4(nn.Module):
     def forward(self, x, test=False):
         B, T, C = x.shape
         if test:
-            shape = (B, T, self.head_size)
-            q, k, v = (tensor.randn(*shape, device=x.device, dtype=x.dtype) for _ in range(3))
+            q, k, v = (tensor.randn(B, T, C, device=x.device, dtype=x.dtype) for _ in range(3))
         else:
             q, k, v = self.query(x), self.key(x), self.value(x)  # (B, T, head_size) each
-        scores = q @ k.transpose(-2, -1)  # (B, T, T)
+        wei = q @ k.transpose(-2, -1)  # (B, T, T)
         if self.scaled:
-            scores = scores * self.head_size**-0.5
-        self.var = scores.detach().var().item()
-        scores = scores.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
-        self.wei = F.softmax(scores, dim=-1)  # (B, T, T)
-        return self.wei @ v  # (B, T, head_size)
+            wei = wei * C**-0.5
+        self.var = wei.var().detach()
+        wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
+        wei = F.softmax(wei, dim=-1)  # (B, T, T)
+        self.wei = wei.detach()
+        return wei @ v  # (B, T, head_size)
 
 
 class MultiHeadVer1(nn.Module):
@@ -116,6 +121,7 @@ class MultiHeadVer2(nn.Module):
     One Linear(C, C) per role instead of one small Linear per head: its output is
     the heads' outputs side by side, so a reshape to (B, T, heads, head_size) and a
     transpose give every head its own slice, and one batched matmul attends all of them.
+    The scores are scaled by C**-0.5 as in HeadVer4 (the course's choice, not the paper's).
     """
 
     def __init__(self, block_size, embed_size, n_heads):
@@ -134,7 +140,7 @@ class MultiHeadVer2(nn.Module):
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
-        scores = q @ k.transpose(-2, -1) * self.head_size**-0.5  # (B, heads, T, T)
+        scores = q @ k.transpose(-2, -1) * C**-0.5  # (B, heads, T, T), the course's scaling, as HeadVer4
         scores = scores.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
         out = F.softmax(scores, dim=-1) @ v  # (B, heads, T, head_size)
         return self.proj(out.transpose(1, 2).reshape(B, T, C))  # heads side by side again: (B, T, C)

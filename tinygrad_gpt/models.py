@@ -107,11 +107,6 @@ class GPTVer3(GPTVer2):
     """Adds fixed sinusoidal position encodings to the token embeddings, so the same token at
     different positions is no longer the same vector (attention alone has no notion of order)."""
 
-    pos_encodings_v1 = staticmethod(pos_encodings_v1)
-    pos_encodings_v2 = staticmethod(pos_encodings_v2)
-    pos_encodings_v3 = staticmethod(pos_encodings_v3)
-    pos_encodings_v4 = staticmethod(pos_encodings_v4)
-
     def __init__(self, contextualizer, vocab_size, block_size, embed_size, encoding="v4"):
         super().__init__(contextualizer, vocab_size, block_size, embed_size)
         self.register_buffer("pos_encoding", POSITION_ENCODINGS[encoding](block_size, embed_size), persistent=False)
@@ -125,9 +120,13 @@ class GPTVer4(GPTVer2):
     """Learned position embeddings (one trained vector per position, as GPT-2) and a final LayerNorm."""
 
     def __init__(self, contextualizer, vocab_size, block_size, embed_size):
-        super().__init__(contextualizer, vocab_size, block_size, embed_size)
+        LanguageModel.__init__(self)  # the submodules in the course's order, which is the state dict's order
+        self.block_size = block_size
+        self.token_embedding_table = nn.Embedding(vocab_size, embed_size)
         self.pos_embedding_table = nn.Embedding(block_size, embed_size)
-        self.ln_f = nn.LayerNorm(embed_size)
+        self.contextualizer = contextualizer
+        self.ln_f = nn.LayerNorm(embed_size)  # the fused one, as the course
+        self.lm_head = nn.Linear(embed_size, vocab_size)
 
     def embed(self, indices):
         T = indices.shape[1]

@@ -1,4 +1,4 @@
-"""Week 3: self-attention. Why scale the scores by head_size**-0.5, and is attention aware of order?"""
+"""Week 3: self-attention. Why scale the scores by C**-0.5, and is attention aware of order?"""
 
 import numpy as np
 import pytest
@@ -19,19 +19,19 @@ def test_attention_has_no_notion_of_space_reordering_earlier_tokens_leaves_the_l
     )
 
 
-@pytest.mark.parametrize("head_size", [16, 64, 256])
-def test_scaled_scores_have_variance_near_one_and_unscaled_near_head_size(head_size):
-    x = tensor.zeros(64, 32, 8)
-    scaled, unscaled = HeadVer4(32, 8, head_size), HeadVer4(32, 8, head_size, scaled=False)
+@pytest.mark.parametrize("width", [16, 64, 256])
+def test_scaled_scores_have_variance_near_one_and_unscaled_near_the_width(width):
+    x = tensor.zeros(64, 32, width)  # test=True draws unit-variance q, k, v of this shape
+    scaled, unscaled = HeadVer4(32, width, 8), HeadVer4(32, width, 8, scaled=False)
     scaled(x, test=True)
     unscaled(x, test=True)
-    assert 0.85 < scaled.var < 1.15
-    assert 0.85 * head_size < unscaled.var < 1.15 * head_size
+    assert 0.85 < scaled.var.item() < 1.15
+    assert 0.85 * width < unscaled.var.item() < 1.15 * width
 
 
 def test_without_scaling_softmax_saturates_towards_one_hot():
-    x = tensor.zeros(64, 32, 8)
-    scaled, unscaled = HeadVer4(32, 8, 256), HeadVer4(32, 8, 256, scaled=False)
+    x = tensor.zeros(64, 32, 256)
+    scaled, unscaled = HeadVer4(32, 256, 8), HeadVer4(32, 256, 8, scaled=False)
     scaled(x, test=True)
     unscaled(x, test=True)
     # the largest weight in each row of the last position (which sees all 32 tokens)

@@ -5,7 +5,7 @@ import pytest
 
 import tensor
 from tests.lessons.training import VOCAB, count_parameters, train_and_evaluate
-from tinygrad_gpt import GPTVer4, MultiHeadVer1, MultiHeadVer2
+from tinygrad_gpt import GPTVer4, HeadVer4, MultiHeadVer1, MultiHeadVer2
 
 T, C = 16, 32
 
@@ -26,3 +26,16 @@ def test_multi_head_ver1_and_ver2_compute_the_same_thing_given_the_same_weights(
     batched.proj.load_state_dict(separate.proj.state_dict())
     x = tensor.randn(3, T, C, dtype=tensor.float64)
     np.testing.assert_allclose(separate(x).detach().numpy(), batched(x).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_heads", [2, 4, 8])
+def test_the_course_scales_by_the_embedding_width_so_each_heads_scores_have_variance_head_size_over_c(n_heads):
+    """The course scales q.k by C**-0.5 (C the embedding size), the paper by head_size**-0.5: with
+    n heads of size C/n, the course's scores have variance head_size / C = 1/n instead of 1."""
+    embed_size, head_size = 64, 64 // n_heads
+    head = HeadVer4(32, embed_size, head_size)
+    features = np.eye(embed_size)
+    head.query.weight.data[...] = features[:head_size]  # q = the first head_size features of x
+    head.key.weight.data[...] = features[head_size : 2 * head_size]  # k = the next ones, independent of q
+    head(tensor.randn(64, 32, embed_size))  # unit-variance features: q.k has variance head_size
+    assert 0.85 < head.var.item() / (head_size / embed_size) < 1.15
