@@ -224,7 +224,7 @@ class Tensor:
         except (ValueError, TypeError) as error:
             raise RuntimeError(
                 f"{ufunc.__name__} in place: cannot write {getattr(array, 'shape', type(array).__name__)} "
-                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.dtype}: {error}"
+                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.data.dtype}: {error}"
             ) from error
 
     def add_(self, other, alpha=1):
