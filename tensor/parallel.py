@@ -13,6 +13,10 @@ already parallel, so there the whole array is one block.
 
 Measured effect (benchmarks/README.md): attention's forward and backward at the medium
 model size, 74 ms in one piece against 30 ms in blocks on 2 cores.
+
+The BLAS (NumPy's matrix products) has threads of its own; `blas_threads_for`, at the end of
+this file, keeps them off the cores for products too small to share and while another program
+holds a core.
 """
 
 import os
