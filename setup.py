@@ -20,7 +20,7 @@ if __name__ == "__main__":
         extras_require={
             **CUDA_EXTRAS,
             "gpu": CUDA_EXTRAS["cuda12"],  # the earlier name, kept so existing instructions still work
-            "train": ["tqdm"],
+            "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/parallel.py)
             "plot": ["matplotlib"],
             "viz": ["graphviz"],
             "test": ["pytest", "hypothesis"],
