@@ -23,7 +23,7 @@ if __name__ == "__main__":
             "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/parallel.py)
             "plot": ["matplotlib"],
             "viz": ["graphviz"],
-            "test": ["pytest", "hypothesis"],
+            "test": ["pytest", "hypothesis", "threadpoolctl"],
             "lint": ["ruff"],
         },
         entry_points={"console_scripts": ["tinygrad-gpt = tinygrad_gpt.cli:main"]},

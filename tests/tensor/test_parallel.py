@@ -121,6 +121,7 @@ class RecordingController:
 @pytest.fixture
 def blas(monkeypatch):
     controller = RecordingController()
+    monkeypatch.setattr(parallel, "threadpoolctl", object())  # present (its controllers are the line below)
     monkeypatch.setattr(parallel, "_blas", {"controllers": [controller], "most": 2, "now": None})
     monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
     return controller
@@ -146,6 +147,13 @@ def test_the_thread_count_is_set_only_when_it_changes(blas, monkeypatch):
     parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
     parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
     assert blas.calls == [1, 2]
+
+
+def test_without_threadpoolctl_the_blas_is_left_alone(blas, monkeypatch):
+    monkeypatch.setattr(parallel, "threadpoolctl", None)
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: True)
+    parallel.blas_threads_for(10, np)
+    assert blas.calls == []
 
 
 def test_the_gpu_leaves_the_blas_alone(blas):
