@@ -245,8 +245,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     n_features = math.prod(normalized_shape)
     if weight is None and bias is None:
         return LayerNorm.apply(input, n_features=n_features, eps=eps)
-    if weight is None or bias is None:
-        raise ValueError("layer_norm: pass both weight and bias, or neither")
+    if weight is None:  # PyTorch takes one without the other: the missing one is the identity
+        weight = tensor.ones_like(bias)
+    if bias is None:
+        bias = tensor.zeros_like(weight)
     return LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
 
 

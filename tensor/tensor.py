@@ -687,7 +687,11 @@ class Tensor:
 
 
 def _cast(t, dtype):
-    return t if t.data.dtype == dtype else ops.Cast.apply(t, dtype=dtype)
+    if t.data.dtype == dtype:
+        return t
+    if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
+        return Tensor._wrap(t.data.astype(dtype))
+    return ops.Cast.apply(t, dtype=dtype)
 
 
 def _axis(dim):
