@@ -20,10 +20,10 @@ if __name__ == "__main__":
         extras_require={
             **CUDA_EXTRAS,
             "gpu": CUDA_EXTRAS["cuda12"],  # the earlier name, kept so existing instructions still work
-            "train": ["tqdm"],
+            "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/parallel.py)
             "plot": ["matplotlib"],
             "viz": ["graphviz"],
-            "test": ["pytest", "hypothesis"],
+            "test": ["pytest", "hypothesis", "threadpoolctl"],
             "lint": ["ruff"],
         },
         entry_points={"console_scripts": ["tinygrad-gpt = tinygrad_gpt.cli:main"]},

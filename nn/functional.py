@@ -19,6 +19,7 @@ import numpy as np
 import tensor
 from tensor import Function, Tensor
 from tensor.backend import erf, scatter_add
+from tensor.parallel import blas_threads_for
 
 from . import fast_paths
 
@@ -33,6 +34,7 @@ class Linear(Function):
 
     def forward(self, x, weight, *bias):
         rows = x.reshape(-1, x.shape[-1])  # (N, in)
+        blas_threads_for(rows.size * weight.shape[0], self.xp)  # one thread for a small product
         y = rows @ weight.T  # (N, out)
         if bias:
             y += bias[0]
@@ -43,6 +45,7 @@ class Linear(Function):
     def backward(self, grad):
         rows, weight = self.saved
         grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        blas_threads_for(rows.size * weight.shape[0], self.xp)  # both products have forward's size
         dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
         dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
         if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
@@ -242,8 +245,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     n_features = math.prod(normalized_shape)
     if weight is None and bias is None:
         return LayerNorm.apply(input, n_features=n_features, eps=eps)
-    if weight is None or bias is None:
-        raise ValueError("layer_norm: pass both weight and bias, or neither")
+    if weight is None:  # PyTorch takes one without the other: the missing one is the identity
+        weight = tensor.ones_like(bias)
+    if bias is None:
+        bias = tensor.zeros_like(weight)
     return LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
 
 

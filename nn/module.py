@@ -50,8 +50,10 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning {name!r}")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        if not isinstance(value, Parameter):  # a replaced parameter or module keeps its place in the state dict
+            self._parameters.pop(name, None)
+        if not isinstance(value, Module):
+            self._modules.pop(name, None)
         if isinstance(value, (Parameter, Module)):
             self._buffers.pop(name, None)
         if isinstance(value, Parameter):

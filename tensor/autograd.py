@@ -205,27 +205,35 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors and return a Tensor that remembers how it was made."""
-        from .tensor import Tensor
-
-        device = inputs[0].device
-        for other in inputs[1:]:
-            if other.device != device:
+        first = inputs[0]
+        for other in inputs[1:]:  # arrays of one type are on one device; only a mix needs a closer look
+            if type(other.data) is not type(first.data) and other.device != first.device:
                 devices = ", ".join(f"{t.device} {t.shape}" for t in inputs)
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
         requires_grad = _grad_mode.enabled and any(t.requires_grad for t in inputs)
-        fn = cls(inputs[0]._xp, inputs if requires_grad else ())
+        fn = cls(first._xp, inputs if requires_grad else ())
         try:
             array = fn.forward(*(t.data for t in inputs), **params)
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
-        out = Tensor._wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
+        out = _tensor_class()._wrap(
+            array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs)
+        )
         if requires_grad and fn.saved:
             fn.saved_versions = record_saved_versions(fn, inputs, out)
         return out
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+@functools.cache
+def _tensor_class():
+    """tensor.Tensor, which imports this module (so it cannot be imported at the top), looked up once."""
+    from .tensor import Tensor
+
+    return Tensor
 
 
 def topological_order(root):
@@ -261,38 +269,46 @@ def backward(root, grad, retain_graph=False):
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
+    order = topological_order(root)
     root._ctx.grad_output = grad
-    for fn in topological_order(root):
-        if fn.freed:
-            raise RuntimeError(
-                f"trying to backward through the graph a second time ({type(fn).__name__} has "
-                "already been freed); pass retain_graph=True to the first backward() to keep it"
-            )
-        check_saved_versions(fn)
-        out_grad, fn.grad_output = fn.grad_output, None
-        input_grads = fn.backward(out_grad) if out_grad is not None else (None,) * len(fn.parents)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) != len(fn.parents):
-            raise RuntimeError(
-                f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
-                f"{len(fn.parents)} input(s): return one per input (None where there is none)"
-            )
-        for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            summed = unbroadcast(parent_grad, parent.shape)
-            if summed.shape != parent.shape or summed.dtype != parent.data.dtype:
+    try:
+        for fn in order:
+            if fn.freed:
                 raise RuntimeError(
-                    f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                    f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.data.dtype}"
+                    f"trying to backward through the graph a second time ({type(fn).__name__} has "
+                    "already been freed); pass retain_graph=True to the first backward() to keep it"
                 )
-            producer = parent._ctx
-            if producer is None:
-                parent._accumulate_grad(summed)
-            elif producer.grad_output is None:
-                producer.grad_output = summed
-            else:
-                producer.grad_output = producer.grad_output + summed
-        if not retain_graph:
-            fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
+            if fn.saved_versions:
+                check_saved_versions(fn)
+            out_grad, fn.grad_output = fn.grad_output, None
+            input_grads = fn.backward(out_grad) if out_grad is not None else (None,) * len(fn.parents)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(fn.parents):
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
+                    f"{len(fn.parents)} input(s): return one per input (None where there is none)"
+                )
+            for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                shape = parent.data.shape
+                summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
+                if summed.shape != shape or summed.dtype != parent.data.dtype:
+                    raise RuntimeError(
+                        f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
+                        f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.data.dtype}"
+                    )
+                producer = parent._ctx
+                if producer is None:
+                    parent._accumulate_grad(summed)
+                elif producer.grad_output is None:
+                    producer.grad_output = summed
+                else:
+                    producer.grad_output = producer.grad_output + summed
+            if not retain_graph:
+                fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
+    except BaseException:
+        for fn in order:  # a retained graph must not keep half a pass's gradients for the next backward
+            fn.grad_output = None
+        raise

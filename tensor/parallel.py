@@ -13,10 +13,20 @@ already parallel, so there the whole array is one block.
 
 Measured effect (benchmarks/README.md): attention's forward and backward at the medium
 model size, 74 ms in one piece against 30 ms in blocks on 2 cores.
+
+The BLAS (NumPy's matrix products) has threads of its own; `blas_threads_for`, at the end of
+this file, keeps them off the cores for products too small to share and while another program
+holds a core.
 """
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
+    import threadpoolctl
+except ImportError:  # optional: without it the BLAS keeps its own threading
+    threadpoolctl = None
 
 BLOCK_BYTES = 1 << 20  # about a core's share of L2 cache; tests lower it to force many blocks
 
@@ -76,3 +86,75 @@ def for_each_block(fn, n_rows, row_bytes, device="cpu"):
         _pool = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="tensor-block")
     for _ in _pool.map(fn, blocks):  # waits for every block, and re-raises the first error
         pass
+
+
+# ----- the BLAS's threads: every free core for a large product, one thread for a small one --------
+
+SMALL_PRODUCT = 1 << 24  # multiply-adds (m * n * k) below which a product runs on one BLAS thread
+LOAD_INTERVAL = 0.25  # seconds between two looks at how busy our cores are
+BUSY_CORE = 0.5  # other programs using at least this much of our cores: the BLAS gets one thread
+
+_blas = None  # {"controllers": threadpoolctl's, "most": their thread count at first use, "now": count set}
+_load = {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": False}
+
+
+def _busy_ticks_of(cpus):
+    """Clock ticks that the CPUs `cpus` spent running anything (every program), from /proc/stat."""
+    total = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *ticks = line.split()
+            if name[3:].isdigit() and name.startswith("cpu") and int(name[3:]) in cpus:
+                idle, iowait = int(ticks[3]), int(ticks[4])
+                total += sum(int(t) for t in ticks[:8]) - idle - iowait
+    return total
+
+
+def other_programs_busy(now):
+    """True when, over the last LOAD_INTERVAL, other programs kept at least BUSY_CORE of the cores we
+    may run on busy: the CPU time of those cores minus our own process's. Looked at again only
+    once per LOAD_INTERVAL (a read of /proc/stat); False where /proc/stat does not exist."""
+    if _load["at"] is not None and now - _load["at"] < LOAD_INTERVAL:
+        return _load["busy"]
+    try:
+        cpus = os.sched_getaffinity(0)
+        cpu_ticks = _busy_ticks_of(cpus)
+    except (AttributeError, OSError):  # not on Linux
+        return False
+    own = os.times()
+    own_seconds = own.user + own.system
+    if _load["at"] is not None:
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        elapsed = now - _load["at"]
+        others = (cpu_ticks - _load["cpu_ticks"]) / ticks_per_second - (own_seconds - _load["own_seconds"])
+        _load["busy"] = others / elapsed >= BUSY_CORE
+    _load.update(at=now, cpu_ticks=cpu_ticks, own_seconds=own_seconds)
+    return _load["busy"]
+
+
+def blas_threads_for(multiply_adds, xp):
+    """Set the BLAS's threads for the next matrix product of `multiply_adds` (m * n * k): one when
+    the product is small or another program keeps one of our cores busy, else the BLAS's own
+    count. A no-op on the GPU or without threadpoolctl.
+
+    Why: OpenBLAS splits even a product of a few microseconds over every core, and its threads
+    spin and wait for each other at the end. When another program keeps a core busy, the thread
+    that shares it runs a time slice late: a 15-microsecond product took milliseconds, and a tiny
+    training step ran 15 to 30 times slower than on one core. A small product loses little on one
+    thread, and a large one gains nothing from a core it must share. The count is set only when it
+    changes (a C call of a few microseconds).
+    """
+    global _blas
+    if threadpoolctl is None or xp.__name__ != "numpy":
+        return
+    if _blas is None:
+        controllers = [c for c in threadpoolctl.ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        _blas = {"controllers": controllers, "most": max((c.num_threads for c in controllers), default=1), "now": None}
+    if multiply_adds < SMALL_PRODUCT or other_programs_busy(time.monotonic()):
+        wanted = 1
+    else:
+        wanted = min(_blas["most"], get_num_threads())
+    if wanted != _blas["now"]:
+        for controller in _blas["controllers"]:
+            controller.set_num_threads(wanted)
+        _blas["now"] = wanted

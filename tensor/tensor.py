@@ -224,7 +224,7 @@ class Tensor:
         except (ValueError, TypeError) as error:
             raise RuntimeError(
                 f"{ufunc.__name__} in place: cannot write {getattr(array, 'shape', type(array).__name__)} "
-                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.dtype}: {error}"
+                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.data.dtype}: {error}"
             ) from error
 
     def add_(self, other, alpha=1):
@@ -305,10 +305,10 @@ class Tensor:
     def _operands(self, other):
         """(self, other) as Tensors of one dtype; a Python scalar takes the tensor's dtype."""
         if isinstance(other, Tensor):
-            dtype = dtypes.promote(self.dtype, other.dtype)
+            dtype = dtypes.promote(self.data.dtype, other.data.dtype)  # NumPy's dtypes: compared fastest
             return _cast(self, dtype), _cast(other, dtype)
         if isinstance(other, (int, float, bool, np.number, np.bool_)):
-            dtype = dtypes.scalar_dtype(self.dtype, other)
+            dtype = dtypes.scalar_dtype(self.data.dtype, other)
             return _cast(self, dtype), Tensor._wrap(self._xp.asarray(other, dtype=dtype))
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
 
@@ -455,7 +455,7 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def _as_float(self):
-        return self if dtypes.is_floating(self.dtype) else _cast(self, dtypes.default_float)
+        return self if dtypes.is_floating(self.data.dtype) else _cast(self, dtypes.default_float)
 
     def masked_fill(self, mask, value):
         """A copy with `value` where `mask` (a bool tensor broadcastable to self) is True."""
@@ -687,7 +687,11 @@ class Tensor:
 
 
 def _cast(t, dtype):
-    return t if t.dtype == dtype else ops.Cast.apply(t, dtype=dtype)
+    if t.data.dtype == dtype:
+        return t
+    if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
+        return Tensor._wrap(t.data.astype(dtype))
+    return ops.Cast.apply(t, dtype=dtype)
 
 
 def _axis(dim):

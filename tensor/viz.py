@@ -33,7 +33,7 @@ def to_dot(output, params=None):
         """The node a tensor's value comes from: the Function that made it, or the leaf itself."""
         if t._ctx is None:
             return node(t, _leaf_label(t, names.get(id(t))), "ellipse")
-        return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {t.dtype}", "box")
+        return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {t.data.dtype}", "box")
 
     tensor_node(output)
     stack = [output] if output._ctx is not None else []
@@ -93,7 +93,7 @@ def _leaf_label(t, name):
     title = name or ("leaf" if t.requires_grad else "constant")
     if not name and t.ndim == 0:  # a scalar constant (a scale, a fill value) shows its value
         title += f" {to_device(t.data, 'cpu').item():.4g}"
-    label = f"{title}\n{_shape(t)} {t.dtype}"
+    label = f"{title}\n{_shape(t)} {t.data.dtype}"
     if t.grad is not None:
         grad = to_device(t.grad.data, "cpu")
         label += f"\ngrad norm {math.sqrt(float((grad.astype('float64') ** 2).sum())):.4g}"

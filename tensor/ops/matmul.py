@@ -2,6 +2,7 @@
 (..., n, k) @ (..., k, m) whose batch dims broadcast."""
 
 from ..autograd import Function
+from ..parallel import blas_threads_for
 
 
 def _swap_last_two(a):
@@ -24,10 +25,13 @@ class Matmul(Function):
                 f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ"
             )
         self.save_for_backward(a, b)
+        self.multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1)  # m * k * n (times the batch of a)
+        blas_threads_for(self.multiply_adds, self.xp)
         return a @ b
 
     def backward(self, grad):
         a, b = self.saved
+        blas_threads_for(self.multiply_adds, self.xp)  # both products have forward's size
         if b.ndim == 1:
             grad, b = grad[..., None], b[:, None]
         if a.ndim == 1:

@@ -97,22 +97,11 @@ UNARY = {
 }
 
 
-# Gaps in the engine (tensor/tensor.py, tensor/autograd.py), reported to its owner: strict xfails turn
-# into failures the day they are fixed, so the marks cannot outlive the gaps.
-ENGINE_GAPS = {
-    name: "engine gap: a cast of a tensor that requires grad to an integer/bool dtype still requires grad"
-    for name in ("bool_cast", "int_cast", "long_cast", "requires_grad_of_int_cast_is_false")
-}
 NONEMPTY = {"softmax_last", "log_softmax_last", "torch_softmax_first", "torch_log_softmax_first"}
 
 
-def _case(name):
-    mark = pytest.mark.xfail(strict=True, reason=ENGINE_GAPS[name]) if name in ENGINE_GAPS else ()
-    return pytest.param(name, marks=mark)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", [_case(name) for name in sorted(UNARY)])
+@pytest.mark.parametrize("name", sorted(UNARY))
 @given(shape=shapes, seed=seeds)
 def test_unary_matches_pytorch(name, dtype, shape, seed):
     fn, low, high = UNARY[name]

@@ -198,3 +198,17 @@ def test_setitem_copies_a_value_from_another_device(device):
     t[1:] = tensor.tensor([4.0, 5.0])  # a cpu value, as PyTorch allows
     t.copy_(t + tensor.ones(3, device=device))
     assert t.device == device and t.tolist() == [1.0, 5.0, 6.0]
+
+
+def test_a_refused_backward_leaves_no_gradient_behind_in_a_retained_graph():
+    """Backward from c reaches b's Add before it refuses the Mul: the next backward must not add that in."""
+    a = tensor.zeros(3, dtype=tensor.float64, requires_grad=True)
+    b = a + a
+    c = (b * b) + b
+    with tensor.no_grad():
+        b.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.backward(tensor.ones(3, dtype=tensor.float64), retain_graph=True)
+    a.grad = None
+    (b + b).backward(tensor.ones(3, dtype=tensor.float64))
+    np.testing.assert_array_equal(a.grad.numpy(), [4.0, 4.0, 4.0])

@@ -124,3 +124,82 @@ def test_param_group_lr_can_be_changed_between_steps():
     (p * 1).sum().backward()
     opt.step()
     assert p.item() == pytest.approx(0.5) and not math.isnan(p.item())
+
+
+# ----- Adam over flat arrays: the same arithmetic as one parameter at a time --------------------------
+
+
+def _adam_one_at_a_time(optimizer):
+    """The per-parameter step (what step() did before it worked on flat arrays)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                state = optimizer.state.setdefault(id(p), {})
+                if not state:
+                    state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+                optimizer._update(p, p.grad.data, state, group)
+
+
+def _parameters(seed):
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 4), (4,), (1,), (130, 130), (2, 3, 2), (5,)]  # (130, 130): above STEP_TOGETHER_BELOW
+    return [tensor.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes]
+
+
+def _set_gradients(params, seed, skip=()):
+    rng = np.random.default_rng(seed)
+    for i, p in enumerate(params):
+        p.grad = None if i in skip else tensor.tensor(rng.standard_normal(p.shape).astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda ps: optim.AdamW(ps, lr=0.1), lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1)]
+)
+def test_adam_over_flat_arrays_equals_one_parameter_at_a_time_bit_for_bit(make):
+    flat_params, single_params = _parameters(0), _parameters(0)
+    flat, single = make(flat_params), make(single_params)
+    skips = [(), (), (1,), (3,), ()]  # a parameter without a gradient: steps apart from the others after that
+    for step, skip in enumerate(skips):
+        _set_gradients(flat_params, step, skip)
+        _set_gradients(single_params, step, skip)
+        flat.step()
+        _adam_one_at_a_time(single)
+        for a, b in zip(flat_params, single_params):
+            np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    for key, state in single.state_dict()["state"].items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(flat.state_dict()["state"][key][name].numpy(), state[name].numpy())
+        assert flat.state_dict()["state"][key]["step"] == state["step"]
+
+
+def test_adam_over_flat_arrays_takes_the_state_that_load_state_dict_gives():
+    params, reference_params = _parameters(1), _parameters(1)
+    opt, reference = optim.AdamW(params, lr=0.1), optim.AdamW(reference_params, lr=0.1)
+    for step in range(2):
+        _set_gradients(params, step)
+        _set_gradients(reference_params, step)
+        opt.step()
+        reference.step()
+    saved = reference.state_dict()
+    for state in saved["state"].values():  # a different state, so a stale flat array would show
+        state["exp_avg"] = state["exp_avg"] * 2
+    opt.load_state_dict(saved)
+    reference.load_state_dict(saved)
+    _set_gradients(params, 5)
+    _set_gradients(reference_params, 5)
+    opt.step()
+    _adam_one_at_a_time(reference)
+    for a, b in zip(params, reference_params):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_the_state_dict_of_adam_over_flat_arrays_has_pytorchs_layout():
+    params = _parameters(2)
+    opt = optim.AdamW(params)
+    _set_gradients(params, 0)
+    opt.step()
+    state = opt.state_dict()["state"]
+    assert sorted(state) == list(range(len(params)))
+    for i, p in enumerate(params):
+        assert sorted(state[i]) == ["exp_avg", "exp_avg_sq", "step"]
+        assert state[i]["exp_avg"].shape == p.shape

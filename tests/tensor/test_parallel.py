@@ -1,7 +1,10 @@
 """tensor.parallel: blocks of rows cover every row exactly once, on any number of threads."""
 
+import io
+import os
 import threading
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,3 +101,95 @@ def test_a_forked_child_runs_blocks_on_its_own_threads(restore_threads, monkeypa
         os._exit(0 if len(seen) == 4 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# ----- the BLAS's threads ------------------------------------------------------------------------
+
+
+class RecordingController:
+    """Stands for threadpoolctl's controller of one BLAS: remembers the thread counts it is given."""
+
+    user_api, num_threads = "blas", 2
+
+    def __init__(self):
+        self.calls = []
+
+    def set_num_threads(self, n):
+        self.calls.append(n)
+
+
+@pytest.fixture
+def blas(monkeypatch):
+    controller = RecordingController()
+    monkeypatch.setattr(parallel, "threadpoolctl", object())  # present (its controllers are the line below)
+    monkeypatch.setattr(parallel, "_blas", {"controllers": [controller], "most": 2, "now": None})
+    monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
+    return controller
+
+
+def test_a_small_product_gets_one_blas_thread_and_a_large_one_every_core(blas, monkeypatch):
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+    parallel.blas_threads_for(parallel.SMALL_PRODUCT - 1, np)
+    parallel.blas_threads_for(parallel.SMALL_PRODUCT, np)
+    assert blas.calls == [1, 2]
+
+
+def test_the_blas_gets_one_thread_while_another_program_keeps_a_core_busy(blas, monkeypatch):
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: True)
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    assert blas.calls == [1]
+
+
+def test_the_thread_count_is_set_only_when_it_changes(blas, monkeypatch):
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+    for _ in range(3):
+        parallel.blas_threads_for(10, np)
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    assert blas.calls == [1, 2]
+
+
+def test_without_threadpoolctl_the_blas_is_left_alone(blas, monkeypatch):
+    monkeypatch.setattr(parallel, "threadpoolctl", None)
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: True)
+    parallel.blas_threads_for(10, np)
+    assert blas.calls == []
+
+
+def test_the_gpu_leaves_the_blas_alone(blas):
+    class CuPyLike:
+        __name__ = "cupy"
+
+    parallel.blas_threads_for(10, CuPyLike())
+    assert blas.calls == []
+
+
+@pytest.mark.parametrize(
+    ("others_seconds", "busy"), [(0.0, False), (0.3 * parallel.LOAD_INTERVAL, False), (parallel.LOAD_INTERVAL, True)]
+)
+def test_other_programs_count_as_busy_from_half_a_core(monkeypatch, others_seconds, busy):
+    """Over one interval our process ran 0.2 s; the cores ran that plus `others_seconds` of other programs."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    readings = iter([(1000, 10.0), (1000 + round((0.2 + others_seconds) * ticks), 10.2)])
+    reading = {}
+
+    def busy_ticks_of(cpus):
+        reading["ticks"], reading["own"] = next(readings)
+        return reading["ticks"]
+
+    monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
+    monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
+    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": False})
+    assert parallel.other_programs_busy(100.0) is False  # the first look only starts the interval
+    assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL / 2) is False  # too soon: not looked at again
+    assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL) is busy
+
+
+def test_busy_ticks_read_only_our_cores(tmp_path, monkeypatch):
+    stat = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 100 7 1 1 0 0 0\ncpu1 20 0 0 100 0 0 0 0 0 0\nintr 5\n"
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open", lambda path, *a, **k: io.StringIO(stat) if path == "/proc/stat" else real_open(path, *a, **k)
+    )
+    assert parallel._busy_ticks_of({0}) == 17  # user + system + irq + softirq, not idle or iowait
+    assert parallel._busy_ticks_of({0, 1}) == 37
