@@ -681,7 +681,10 @@ class Tensor:
         order = xp.argsort(-self.data if largest else self.data, axis=dim, kind="stable")
         indices = xp.take(order, xp.arange(k), axis=dim).astype(dtypes.int64)
         # Pick the values with one advanced index per dim, so the gradient flows back through Index.
-        grids = list(xp.indices(indices.shape, sparse=True))
+        # (like np.indices(sparse=True), which CuPy lacks: axis i's positions, shaped to broadcast along it)
+        grids = [
+            xp.arange(n).reshape([n if j == i else 1 for j in range(indices.ndim)]) for i, n in enumerate(indices.shape)
+        ]
         grids[dim] = indices
         return values_and_indices(self[tuple(Tensor._wrap(g) for g in grids)], Tensor._wrap(indices))
 
