@@ -64,14 +64,9 @@ def _lecture_step(framework, c, device, seed):
     optimizer = library.optim.AdamW(model.parameters(), lr=1e-3)
     x = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
     y = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    from .suites import training_step
 
-    def step():
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
+    return training_step(model, optimizer, x, y)
 
 
 def _numpy_step(c, seed):

@@ -39,6 +39,11 @@ def build_step(c, device, seed=0):
     optimizer = optim.AdamW(model.parameters(), lr=1e-3)
     x = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
     y = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    return training_step(model, optimizer, x, y)
+
+
+def training_step(model, optimizer, x, y):
+    """One step as a training loop writes it: forward to the loss, zero the grads, backward, update."""
 
     def step():
         _, loss = model(x, y)
