@@ -5,7 +5,9 @@ compare them with those lines (tests/nn/test_fast_paths.py). Three devices recur
 earning its place by a measured share of a training step (figures in benchmarks/README.md):
 
 - row sums as matrix-vector products: BLAS sums along a short last axis faster than NumPy's
-  reduction does;
+  reduction does (on the CPU only: on "cuda" the plain reduction is one kernel, where the product
+  needs a vector of ones first and CuPy's einsum spends ~250 us of Python a call, measured on an
+  H100; that was a quarter of a medium GPT step there);
 - blocks of rows on the thread pool (tensor.parallel): NumPy releases the GIL inside a kernel,
   so independent blocks of rows run on every core, and a block stays in cache across passes;
 - in-place updates (`out=`, `-=`): each pass writes into an array made once instead of a new
@@ -14,6 +16,8 @@ earning its place by a measured share of a training step (figures in benchmarks/
 On "cuda" the same code runs with CuPy, in one block.
 """
 
+import numpy as np
+
 from tensor.backend import device_of
 from tensor.parallel import for_each_block
 
@@ -21,12 +25,23 @@ from tensor.parallel import for_each_block
 def row_sum(xp, a):
     """a.sum(axis=-1, keepdims=True), as a matrix-vector product with a vector of ones:
     BLAS runs it faster than NumPy's reduction along a short last axis."""
+    if xp is not np:
+        return a.sum(axis=-1, keepdims=True)
     return (a @ xp.ones(a.shape[-1], dtype=a.dtype))[..., None]
 
 
 def row_dot(xp, a, b):
-    """(a * b).sum(axis=-1, keepdims=True); einsum skips the product's temporary."""
+    """(a * b).sum(axis=-1, keepdims=True); on the CPU einsum skips the product's temporary."""
+    if xp is not np:
+        return (a * b).sum(axis=-1, keepdims=True)
     return xp.einsum("...i,...i->...", a, b)[..., None]
+
+
+def column_dot(xp, a, b):
+    """(a * b).sum(axis=0) for 2-D a and b; on the CPU einsum skips the product's temporary."""
+    if xp is not np:
+        return (a * b).sum(axis=0)
+    return xp.einsum("nf,nf->f", a, b)
 
 
 def contiguous_transpose(xp, a):

@@ -223,7 +223,9 @@ class LayerNorm(Function):
         dx = fast_paths.layer_norm_backward(xp, xhat, rstd, g).reshape(self.input_shape)
         if not affine:
             return (dx,)
-        dweight = xp.einsum("nf,nf->f", grad, xhat).reshape(self.parameter_shape) if self.needs_input_grad[1] else None
+        dweight = (
+            fast_paths.column_dot(xp, grad, xhat).reshape(self.parameter_shape) if self.needs_input_grad[1] else None
+        )
         dbias = grad.sum(axis=0).reshape(self.parameter_shape) if self.needs_input_grad[2] else None
         return dx, dweight, dbias
 

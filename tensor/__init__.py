@@ -10,6 +10,7 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
 
 from . import cuda, optim, viz
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import device
 from .creation import (
     BoolTensor,
     DoubleTensor,

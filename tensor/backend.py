@@ -64,14 +64,42 @@ def normalize_device(device):
     return name
 
 
+class device(str):  # noqa: N801  PyTorch's name
+    """torch.device: where a tensor lives, "cpu" or "cuda" (GPU 0). A string subclass, so a device goes
+    wherever a device name goes (device("cuda") == "cuda"); `.type` and `.index` are PyTorch's, and
+    str() is the type alone ("cuda" where PyTorch writes "cuda:0" for device("cuda:0")).
+
+    device("cuda"), device("cuda:0"), device("cuda", 0); `tensor.device` is one of these."""
+
+    def __new__(cls, type, index=None):
+        spec = str(type) if index is None else f"{type}:{index}"
+        self = super().__new__(cls, normalize_device(spec))
+        _, _, number = spec.partition(":")
+        self.index = int(number) if number else None
+        return self
+
+    @property
+    def type(self):
+        return str.__str__(self)
+
+    def __repr__(self):
+        return f"device(type={self.type!r}" + ("" if self.index is None else f", index={self.index}") + ")"
+
+    def __reduce__(self):
+        return device, (self.type, self.index)
+
+
+_CPU, _CUDA = device("cpu"), device("cuda")
+
+
 def array_module(device):
     """numpy for "cpu", cupy for "cuda"."""
     return np if device == "cpu" else _import_cupy()
 
 
 def device_of(array):
-    """ "cpu" for a NumPy array, "cuda" for a CuPy array."""
-    return "cpu" if isinstance(array, (np.ndarray, np.generic)) else "cuda"
+    """device("cpu") for a NumPy array, device("cuda") for a CuPy array."""
+    return _CPU if isinstance(array, (np.ndarray, np.generic)) else _CUDA
 
 
 def to_device(array, device):

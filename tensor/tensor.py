@@ -203,6 +203,11 @@ class Tensor:
                 "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
                 "torch.where, torch.cat), or inside `with torch.no_grad():`"
             )
+        if any(stride == 0 and size > 1 for size, stride in zip(self.data.shape, self.data.strides)):
+            raise RuntimeError(
+                f"in-place operation on an expanded tensor of shape {self.shape} (strides {self.data.strides}): "
+                "more than one element of it refers to a single memory location; clone() it first"
+            )
         write(self.data)
         self._version_counter.value += 1
         return self

@@ -130,6 +130,12 @@ class Adam(Optimizer):
     def _adam(self, xp, param, grad, exp_avg, exp_avg_sq, step, group):
         """One Adam step on arrays, in place: param, exp_avg and exp_avg_sq are updated from grad."""
         beta1, beta2 = group["betas"]
+        if xp.__name__ != "numpy":
+            decay = group["lr"] * group["weight_decay"] if self.decoupled_weight_decay else 0.0
+            l2 = 0.0 if self.decoupled_weight_decay else group["weight_decay"]
+            step_size, bias2 = group["lr"] / (1 - beta1**step), math.sqrt(1 - beta2**step)
+            _gpu_adam(xp)(param, grad, exp_avg, exp_avg_sq, 1 - decay, l2, beta1, beta2, step_size, bias2, group["eps"])
+            return
         if group["weight_decay"]:
             if self.decoupled_weight_decay:
                 param *= 1 - group["lr"] * group["weight_decay"]
@@ -159,7 +165,7 @@ class Adam(Optimizer):
                 if not state:
                     state.update(step=0, exp_avg=p._xp.zeros_like(p.data), exp_avg_sq=p._xp.zeros_like(p.data))
             small = [(p, state) for p, state in zip(params, states) if p.data.size < STEP_TOGETHER_BELOW]
-            if len(small) > 1 and _steppable_together(*zip(*small)):
+            if len(small) > 1 and params[0].device == "cpu" and _steppable_together(*zip(*small)):
                 self._step_together(*zip(*small), group)
                 params_and_states = [
                     (p, state) for p, state in zip(params, states) if p.data.size >= STEP_TOGETHER_BELOW
@@ -200,6 +206,29 @@ class Adam(Optimizer):
                 start += p.data.size
             self._flats[name, id(params[0])] = flat, views
         return flat
+
+
+_gpu_adam_kernels = {}
+
+
+def _gpu_adam(xp):
+    """Adam's step above as one elementwise function, compiled by CuPy's `fuse` into one GPU kernel:
+    one launch per parameter instead of about fourteen (on an H100 the launches, not the arithmetic,
+    were Adam's 7.6 ms of a 44 ms medium GPT step). `shrink` is AdamW's 1 - lr * weight_decay and `l2`
+    Adam's weight_decay; the other is 1 or 0."""
+    if xp not in _gpu_adam_kernels:
+
+        def adam(param, grad, exp_avg, exp_avg_sq, shrink, l2, beta1, beta2, step_size, bias2, eps):
+            grad = grad + l2 * param
+            exp_avg *= beta1
+            exp_avg += (1 - beta1) * grad
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * grad * grad
+            param *= shrink
+            param -= step_size * exp_avg / (xp.sqrt(exp_avg_sq) / bias2 + eps)
+
+        _gpu_adam_kernels[xp] = xp.fuse(kernel_name="adam_step")(adam)
+    return _gpu_adam_kernels[xp]
 
 
 def _steppable_together(params, states):

@@ -10,12 +10,16 @@ from tinygrad_gpt import GPTVer4, HeadVer4, MultiHeadVer1, MultiHeadVer2
 T, C = 16, 32
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_four_heads_beat_one_head_at_the_same_parameter_count(seed):
+def test_four_heads_beat_one_head_at_the_same_parameter_count():
+    """In every one of three seeded runs, and by 0.02 nats on average: one seed's margin alone moves with
+    the machine's float summation order (measured 0.016 to 0.075 across seeds and machines)."""
     assert count_parameters(MultiHeadVer2(T, C, 4)) == count_parameters(MultiHeadVer2(T, C, 1))
-    _, four = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 4), VOCAB, T, C), steps=300, seed=seed)
-    _, one = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 1), VOCAB, T, C), steps=300, seed=seed)
-    assert four < one - 0.02
+    gaps = []
+    for seed in (0, 1, 2):
+        _, four = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 4), VOCAB, T, C), steps=300, seed=seed)
+        _, one = train_and_evaluate(lambda: GPTVer4(MultiHeadVer2(T, C, 1), VOCAB, T, C), steps=300, seed=seed)
+        gaps.append(one - four)
+    assert min(gaps) > 0 and np.mean(gaps) > 0.02, gaps
 
 
 def test_multi_head_ver1_and_ver2_compute_the_same_thing_given_the_same_weights():

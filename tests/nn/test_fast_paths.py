@@ -84,3 +84,22 @@ def test_attention_is_the_plain_formula_and_fully_masked_rows_are_zero(data):
     close(dv, (weights * keep).swapaxes(-1, -2) @ dout)
     close(dq, d_scores @ k)
     close(dk, d_scores.swapaxes(-1, -2) @ q)
+
+
+@given(data=st.data())
+def test_the_row_and_column_sums_are_the_plain_reductions_on_every_device(device, data):
+    """BLAS and einsum on the CPU, plain reductions on "cuda": the same numbers either way."""
+    import tensor
+
+    xp = tensor.backend.array_module(device)
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, max_side=6))
+    a, b = (data.draw(hnp.arrays(np.float64, shape, elements=floats)) for _ in range(2))
+    on_device = [xp.asarray(a), xp.asarray(b)]
+    got = [
+        fast_paths.row_sum(xp, on_device[0]),
+        fast_paths.row_dot(xp, *on_device),
+        fast_paths.column_dot(xp, *on_device),
+    ]
+    for value, expected in zip(got, [a.sum(-1, keepdims=True), (a * b).sum(-1, keepdims=True), (a * b).sum(0)]):
+        assert tensor.backend.device_of(value) == device
+        close(tensor.backend.to_device(value, "cpu"), expected)

@@ -29,6 +29,8 @@ Models
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,
   total_bytes and free_all_blocks (live arrays' bytes, rounded up to CuPy's 512-byte blocks).
+- cupy.fuse runs the fused function op by op: the same arithmetic, not one kernel (whether CuPy can
+  compile a given function is only proven on a GPU: the "cuda" cases of tests/tensor/test_optim.py there).
 - empty() arrays hold NaN (floats) or the dtype's largest value (ints): CuPy's are uninitialised,
   and a read of memory never written then shows instead of passing by luck.
 
@@ -94,6 +96,15 @@ def _function(name, numpy_function=None, reads=False):
 
 def get_default_memory_pool():
     return fake_cupy_ndarray._memory_pool
+
+
+def fuse(*args, kernel_name=None):
+    """cupy.fuse: on a GPU the function's elementwise arithmetic becomes one kernel; here it runs as
+    written, op by op (the same arithmetic and in-place writes; only the number of launches differs).
+    Both spellings, @fuse and @fuse(kernel_name=...)."""
+    if args and callable(args[0]):
+        return args[0]
+    return lambda function: function
 
 
 # ----- the namespace ------------------------------------------------------------------------------------

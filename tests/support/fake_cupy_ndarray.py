@@ -168,6 +168,16 @@ def _device_key(key, shape):
 # ----- the device array ---------------------------------------------------------------------------------
 
 
+class _Flags:
+    """CuPy's ndarray.flags: contiguity and ownership only (no `writeable`: every CuPy array is writable)."""
+
+    def __init__(self, flags):
+        self.c_contiguous, self.f_contiguous, self.owndata = flags.c_contiguous, flags.f_contiguous, flags.owndata
+
+    def __getitem__(self, name):
+        return {"C_CONTIGUOUS": self.c_contiguous, "F_CONTIGUOUS": self.f_contiguous, "OWNDATA": self.owndata}[name]
+
+
 class ndarray:
     """A device array: NumPy data that the host may read only through get() (or a counted conversion)."""
 
@@ -209,7 +219,7 @@ class ndarray:
     nbytes = property(lambda self: self._array.nbytes)
     itemsize = property(lambda self: self._array.itemsize)
     strides = property(lambda self: self._array.strides)
-    flags = property(lambda self: self._array.flags)
+    flags = property(lambda self: _Flags(self._array.flags))
     T = property(lambda self: _wrap(self._array.T))
     device = property(lambda self: cuda.Device(0))
 

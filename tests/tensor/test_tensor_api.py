@@ -220,3 +220,16 @@ def test_erf_matches_math_erf_to_float_resolution():
     reference32 = np.array([math.erf(float(v)) for v in xs32])
     ulp_at_one = np.finfo(np.float32).eps
     assert np.abs(tensor.tensor(xs32).erf().numpy() - reference32).max() < 4 * ulp_at_one
+
+
+def test_torch_device_objects_work_where_device_names_do(device):
+    """`device = torch.device("cuda" if torch.cuda.is_available() else "cpu")`, as scripts write it."""
+    where = tensor.device(device)
+    assert where == device and where.type == device and where.index is None
+    assert tensor.device(f"{device}:0").index == 0 and tensor.device(device, 0) == device
+    assert repr(tensor.device("cuda:0")) == "device(type='cuda', index=0)"
+    x = tensor.ones(2, device=where)
+    assert x.device == where and x.device.type == device and repr(x.device) == f"device(type='{device}')"
+    assert x.to(tensor.device("cpu")).device.type == "cpu"
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        tensor.device("gpu")

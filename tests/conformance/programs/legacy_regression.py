@@ -10,6 +10,7 @@ inputs = torch.FloatTensor(
     [[0.5, 1.0], [1.5, -0.5], [-1.0, 2.0], [2.0, 2.0], [-1.5, -1.0], [0.1, 0.3], [1.2, 0.8], [-0.7, 0.4]]
 )
 targets = torch.LongTensor([1, 0, 1, 1, 0, 0, 1, 0])
+inputs, targets = inputs.to(device), targets.to(device)
 weights = torch.DoubleTensor([[0.1, -0.2], [0.3, 0.05]]).float()
 model = nn.Linear(2, 2)
 model.load_state_dict({"weight": weights, "bias": torch.FloatTensor([0.0, 0.1])})
