@@ -29,8 +29,6 @@ Models
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,
   total_bytes and free_all_blocks (live arrays' bytes, rounded up to CuPy's 512-byte blocks).
-- cupy.fuse runs the fused function op by op: the same arithmetic, not one kernel (whether CuPy can
-  compile a given function is only proven on a GPU: the "cuda" cases of tests/tensor/test_optim.py there).
 - empty() arrays hold NaN (floats) or the dtype's largest value (ints): CuPy's are uninitialised,
   and a read of memory never written then shows instead of passing by luck.
 
@@ -43,6 +41,10 @@ Cannot model
   CuPy would let a write through; duplicate indices in an assignment store the last value (NumPy's
   order) where CuPy's is undefined; empty-slice copies from the host (CUPY_EXPERIMENTAL_SLICE_COPY)
   are not modelled.
+- Compiled kernels: there is no ElementwiseKernel, so the library's one kernel (Adam's step,
+  tensor/optim/optimizer.py) runs as its array operations here; on a GPU the "cuda" cases of
+  tests/tensor/test_optim.py and the conformance programs prove the kernel gives the same numbers
+  (they caught a first version, written with cupy.fuse, that did not).
 - Only the part of CuPy this project uses exists; anything else is an AttributeError here.
 """
 
@@ -96,15 +98,6 @@ def _function(name, numpy_function=None, reads=False):
 
 def get_default_memory_pool():
     return fake_cupy_ndarray._memory_pool
-
-
-def fuse(*args, kernel_name=None):
-    """cupy.fuse: on a GPU the function's elementwise arithmetic becomes one kernel; here it runs as
-    written, op by op (the same arithmetic and in-place writes; only the number of launches differs).
-    Both spellings, @fuse and @fuse(kernel_name=...)."""
-    if args and callable(args[0]):
-        return args[0]
-    return lambda function: function
 
 
 # ----- the namespace ------------------------------------------------------------------------------------
