@@ -211,7 +211,7 @@ class Function:
                 devices = ", ".join(f"{t.device} {t.shape}" for t in inputs)
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
         requires_grad = _grad_mode.enabled and any(t.requires_grad for t in inputs)
-        fn = cls(first._xp, inputs if requires_grad else ())
+        fn = cls(first._xp, tuple(t if t._ctx is None else MadeInput(t) for t in inputs) if requires_grad else ())
         try:
             array = fn.forward(*(t.data for t in inputs), **params)
         except ValueError as error:
@@ -226,6 +226,24 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+class MadeInput:
+    """How the graph remembers an input that an earlier op made: that op, and the shape and dtype the
+    input's gradient must have, but not the tensor. So an intermediate result is freed as soon as
+    nothing needs it (no backward saved it and the program dropped it), as in PyTorch, instead of
+    living until backward: in the lecture GPT each head's scaled and masked (B, T, T) scores. Leaves
+    (parameters, inputs) stay in `parents` as tensors: backward writes their .grad."""
+
+    __slots__ = ("_ctx", "requires_grad", "shape", "array_dtype")
+
+    def __init__(self, t):
+        self._ctx, self.requires_grad, self.shape, self.array_dtype = (
+            t._ctx,
+            t.requires_grad,
+            t.data.shape,
+            t.data.dtype,
+        )
 
 
 @functools.cache
@@ -292,14 +310,14 @@ def backward(root, grad, retain_graph=False):
             for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
-                shape = parent.data.shape
+                producer = parent._ctx
+                shape, dtype = parent.shape, parent.data.dtype if producer is None else parent.array_dtype
                 summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
-                if summed.shape != shape or summed.dtype != parent.data.dtype:
+                if summed.shape != shape or summed.dtype != dtype:
                     raise RuntimeError(
                         f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                        f"{parent_grad.dtype} for input {position}, which has shape {parent.shape} and dtype {parent.data.dtype}"
+                        f"{parent_grad.dtype} for input {position}, which has shape {tuple(shape)} and dtype {dtype}"
                     )
-                producer = parent._ctx
                 if producer is None:
                     parent._accumulate_grad(summed)
                 elif producer.grad_output is None:

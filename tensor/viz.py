@@ -15,6 +15,7 @@ import math
 import os
 import sys
 
+from .autograd import MadeInput
 from .backend import to_device
 
 
@@ -30,10 +31,12 @@ def to_dot(output, params=None):
         return node_ids[id(obj)]
 
     def tensor_node(t):
-        """The node a tensor's value comes from: the Function that made it, or the leaf itself."""
+        """The node a tensor's value comes from: the Function that made it, or the leaf itself
+        (t is a Tensor, or a Function's record of an input an earlier op made: autograd.MadeInput)."""
         if t._ctx is None:
             return node(t, _leaf_label(t, names.get(id(t))), "ellipse")
-        return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {t.data.dtype}", "box")
+        dtype = t.array_dtype if isinstance(t, MadeInput) else t.data.dtype
+        return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {dtype}", "box")
 
     tensor_node(output)
     stack = [output] if output._ctx is not None else []

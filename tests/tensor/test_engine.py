@@ -1,5 +1,8 @@
 """The backward engine: graph shapes, accumulation, retain_graph, no_grad, detach."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -164,3 +167,17 @@ def test_graph_is_freed_after_backward(device):
     fn = y.grad_fn
     y.sum().backward()
     assert fn.parents == () and fn.saved == ()
+
+
+def test_an_intermediate_that_no_backward_reads_is_freed_during_the_forward(device):
+    """The graph keeps the ops and what they saved, not every intermediate tensor (as in PyTorch):
+    exp saves its output, not its input, so x * 3 is freed once the program drops it."""
+    x = tensor.tensor([0.5, -1.0, 2.0], dtype=tensor.float64, device=device, requires_grad=True)
+    middle = x * 3
+    freed = weakref.ref(middle.data)
+    y = middle.exp()
+    del middle
+    gc.collect()
+    assert freed() is None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 3 * np.exp(3 * np.array([0.5, -1.0, 2.0])), rtol=1e-12)
