@@ -3,7 +3,9 @@
 Forward: every differentiable op is a Function. `Function.apply` runs its
 forward on raw arrays and, when an input needs a gradient, records the
 Function as the output's creator (`tensor._ctx`). The recorded creators form
-a graph from the output back to the leaves.
+a graph from the output back to the leaves. The graph holds Functions, the
+arrays they saved, and the leaves, not the intermediate tensors (`MadeInput`),
+so an intermediate that no backward reads is freed during the forward.
 
 Backward: `backward(root)` sorts that graph topologically (iteratively, so a
 10,000-op chain is fine), then walks it from the root to the leaves calling
