@@ -243,3 +243,28 @@ def test_dtypes_pickle_and_copy_to_themselves_as_pytorch(dtype):
         return pickle.loads(pickle.dumps(d)) is d, copy.deepcopy(d) is d, d == ns.torch.zeros(1, dtype=d).dtype
 
     assert same(OURS) == same(TORCH)
+
+
+@pytest.mark.parametrize("spec", [("cpu",), ("cpu:0",), ("cuda",), ("cuda:0",), ("cuda", 0)])
+def test_torch_device_reads_as_pytorchs(spec):
+    """`torch.device(...)` as scripts write it: its type, index and repr, and a tensor's .device.type."""
+
+    def read(ns):
+        d = ns.torch.device(*spec)
+        return d.type, d.index, repr(d), ns.torch.zeros(2).device.type, repr(ns.torch.zeros(2).device)
+
+    expected, actual = both(read)
+    assert actual == expected
+
+
+def test_an_unknown_device_raises_as_pytorch():
+    check_raises(lambda ns, _: ns.torch.device("gpu"), np.zeros(1))
+
+
+def test_an_in_place_write_to_an_expanded_tensor_raises_as_pytorch():
+    def write(ns, x):
+        with ns.torch.no_grad():  # not the leaf-needs-grad error: the overlap itself
+            x[:1].expand(4, 3).mul_(2.0)
+
+    torch_error, our_error = check_raises(write, np.ones((2, 3)))
+    assert "single memory location" in str(torch_error) and "single memory location" in str(our_error)
