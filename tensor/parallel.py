@@ -92,6 +92,7 @@ def for_each_block(fn, n_rows, row_bytes, device="cpu"):
 
 SMALL_PRODUCT = 1 << 24  # multiply-adds (m * n * k) below which a product runs on one BLAS thread
 LOAD_INTERVAL = 0.25  # seconds between two looks at how busy our cores are
+IDLE_SHARE = 0.5  # we ran less than this much of a core over an interval: we sat idle, it says nothing
 BUSY_CORE = 0.5  # other programs using at least this much of our cores: the BLAS gets one thread
 
 _blas = None  # {"controllers": threadpoolctl's, "most": their thread count at first use, "now": count set}
@@ -113,7 +114,14 @@ def _busy_ticks_of(cpus):
 def other_programs_busy(now):
     """True when, over the last LOAD_INTERVAL, other programs kept at least BUSY_CORE of the cores we
     may run on busy: the CPU time of those cores minus our own process's. Looked at again only
-    once per LOAD_INTERVAL (a read of /proc/stat); False where /proc/stat does not exist."""
+    once per LOAD_INTERVAL (a read of /proc/stat); False where /proc/stat does not exist.
+
+    An interval in which our own process ran less than IDLE_SHARE of a core (it sat idle: waiting
+    for input, or another program had its turn, as in an interleaved benchmark) answers "not busy":
+    it measured what others did while we slept, not whether they hold a core now. Judged over such
+    a gap, the steps after it ran the BLAS on one thread for nothing (a third of the looks in an
+    interleaved benchmark of the small model, steps 10-25% slower).
+    """
     if _load["at"] is not None and now - _load["at"] < LOAD_INTERVAL:
         return _load["busy"]
     try:
@@ -124,10 +132,10 @@ def other_programs_busy(now):
     own = os.times()
     own_seconds = own.user + own.system
     if _load["at"] is not None:
-        ticks_per_second = os.sysconf("SC_CLK_TCK")
         elapsed = now - _load["at"]
-        others = (cpu_ticks - _load["cpu_ticks"]) / ticks_per_second - (own_seconds - _load["own_seconds"])
-        _load["busy"] = others / elapsed >= BUSY_CORE
+        ours = own_seconds - _load["own_seconds"]
+        others = (cpu_ticks - _load["cpu_ticks"]) / os.sysconf("SC_CLK_TCK") - ours
+        _load["busy"] = ours / elapsed >= IDLE_SHARE and others / elapsed >= BUSY_CORE
     _load.update(at=now, cpu_ticks=cpu_ticks, own_seconds=own_seconds)
     return _load["busy"]
 

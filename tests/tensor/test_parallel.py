@@ -185,6 +185,26 @@ def test_other_programs_count_as_busy_from_half_a_core(monkeypatch, others_secon
     assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL) is busy
 
 
+def test_an_interval_in_which_we_sat_idle_does_not_count_as_busy(monkeypatch):
+    """Two seconds between looks in which we ran 0.05 s and others 1.5 s (another program's turn in an
+    interleaved benchmark, say): that says nothing about now, so the BLAS keeps its threads. The same
+    others in an interval we spent running do count."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    readings = iter([(1000, 10.0), (1000 + round(1.55 * ticks), 10.05), (1000 + round(3.05 * ticks), 11.05)])
+    reading = {}
+
+    def busy_ticks_of(cpus):
+        reading["ticks"], reading["own"] = next(readings)
+        return reading["ticks"]
+
+    monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
+    monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
+    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": False})
+    assert parallel.other_programs_busy(100.0) is False
+    assert parallel.other_programs_busy(102.0) is False  # we were idle: others' 1.5 s do not count
+    assert parallel.other_programs_busy(103.0) is True  # we ran 1 s of that second, others 0.5 s: busy
+
+
 def test_busy_ticks_read_only_our_cores(tmp_path, monkeypatch):
     stat = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 10 0 5 100 7 1 1 0 0 0\ncpu1 20 0 0 100 0 0 0 0 0 0\nintr 5\n"
     real_open = open
