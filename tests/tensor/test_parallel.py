@@ -185,10 +185,11 @@ def test_other_programs_count_as_busy_from_half_a_core(monkeypatch, others_secon
     assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL) is busy
 
 
-def test_an_interval_in_which_we_sat_idle_does_not_count_as_busy(monkeypatch):
+@pytest.mark.parametrize("busy_before", [False, True])
+def test_an_interval_in_which_we_sat_idle_keeps_the_last_answer(monkeypatch, busy_before):
     """Two seconds between looks in which we ran 0.05 s and others 1.5 s (another program's turn in an
-    interleaved benchmark, say): that says nothing about now, so the BLAS keeps its threads. The same
-    others in an interval we spent running do count."""
+    interleaved benchmark, say): that says nothing about now, so the answer stays what it was. The
+    same others in an interval we spent running do count."""
     ticks = os.sysconf("SC_CLK_TCK")
     readings = iter([(1000, 10.0), (1000 + round(1.55 * ticks), 10.05), (1000 + round(3.05 * ticks), 11.05)])
     reading = {}
@@ -199,9 +200,9 @@ def test_an_interval_in_which_we_sat_idle_does_not_count_as_busy(monkeypatch):
 
     monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
     monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
-    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": False})
-    assert parallel.other_programs_busy(100.0) is False
-    assert parallel.other_programs_busy(102.0) is False  # we were idle: others' 1.5 s do not count
+    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": busy_before})
+    assert parallel.other_programs_busy(100.0) is busy_before  # the first look only starts the interval
+    assert parallel.other_programs_busy(102.0) is busy_before  # we were idle: others' 1.5 s do not count
     assert parallel.other_programs_busy(103.0) is True  # we ran 1 s of that second, others 0.5 s: busy
 
 
