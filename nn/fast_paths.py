@@ -8,8 +8,8 @@ earning its place by a measured share of a training step (figures in benchmarks/
   reduction does (on the CPU only: on "cuda" the plain reduction is one kernel, where the product
   needs a vector of ones first and CuPy's einsum spends ~250 us of Python a call, measured on an
   H100; that was a quarter of a medium GPT step there);
-- blocks of rows on the thread pool (tensor.parallel): NumPy releases the GIL inside a kernel,
-  so independent blocks of rows run on every core, and a block stays in cache across passes;
+- blocks of rows (tensor.parallel.for_each_block): an op's several passes run over one block of
+  rows at a time, which stays in cache between the passes, instead of over the whole array;
 - in-place updates (`out=`, `-=`): each pass writes into an array made once instead of a new
   temporary, which saves both the allocation and a trip through memory.
 
@@ -154,8 +154,8 @@ def attention(xp, q, k, v, bias, scale, keep):
     """For q, k, v of shape (B, ..., T, d) and keep the scaled dropout mask (or None):
     P = softmax(q @ k^T * scale + bias) with fully masked rows all 0; return P, (P * keep) @ v.
 
-    Each batch element is independent, so the work runs block by block of the first axis on
-    every core, writing into the two arrays made here.
+    Each batch element is independent, so the work runs block by block of the first axis (each
+    block stays in cache through its passes), writing into the two arrays made here.
     """
     batch, q_len, k_len = q.shape[:-2], q.shape[-2], k.shape[-2]
     weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P

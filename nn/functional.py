@@ -7,8 +7,8 @@ built from tensor/ primitives, and the tests prove both give equal values and
 gradients.
 
 Each op's docstring gives its forward and backward as formulas and as plain NumPy.
-Where a faster form of the same arithmetic pays off (row sums by BLAS, blocks of rows
-on every core, in-place updates), the op calls it from nn/fast_paths.py, whose
+Where a faster form of the same arithmetic pays off (row sums by BLAS, cache-sized blocks
+of rows, in-place updates), the op calls it from nn/fast_paths.py, whose
 functions say in one line of NumPy what they compute.
 """
 
@@ -388,7 +388,7 @@ class ScaledDotProductAttention(Function):
     dV = Pd^T dO,  dPd = dO V^T,  dP = dPd * keep / (1 - p),  dS = P * (dP - sum(dP * P)),
     dQ = dS K * scale,  dK = dS^T Q * scale. `bias` is 0 where a query may attend and -inf
     where it may not (or any float mask); rows where every key is masked give zeros, as PyTorch.
-    In plain NumPy (fast_paths computes the same, batch element by batch element on every core):
+    In plain NumPy (fast_paths computes the same in cache-sized blocks of batch elements):
         P = softmax(q @ k.swapaxes(-1, -2) * scale + bias);  out = (P * keep) @ v
         dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  dq = dS @ k;  dk = dS.swapaxes(-1, -2) @ q
     """

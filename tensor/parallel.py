@@ -1,27 +1,24 @@
-"""Running an op's independent blocks of rows on every CPU core.
+"""The CPU's cores: blocks of rows for the fused ops, and how many threads the BLAS may use.
 
-NumPy runs each kernel on one core, but it lets go of Python's GIL while the kernel runs,
-so Python threads that each work on their own block of rows do run at the same time. The
-fused ops whose rows are independent (the rows of a softmax, the (batch, head) pairs of
-attention) hand `for_each_block` a function of one block; a block of about BLOCK_BYTES also
-stays in a core's cache across the op's several passes over it. On the GPU a kernel is
-already parallel, so there the whole array is one block.
+The fused ops whose rows are independent (the rows of a softmax, the (batch, head) pairs of
+attention) hand `for_each_block` a function of one block of rows; a block of about BLOCK_BYTES
+stays in a core's cache across the op's several passes over it, where the whole array would
+stream through memory on each pass. On the GPU the whole array is one block.
 
     def normalize(rows):              # rows: a slice of the first axis
         y[rows] = x[rows] / x[rows].sum(axis=-1, keepdims=True)
     for_each_block(normalize, n_rows=x.shape[0], row_bytes=x[0].nbytes, device="cpu")
 
-Measured effect (benchmarks/README.md): attention's forward and backward at the medium
-model size, 74 ms in one piece against 30 ms in blocks on 2 cores.
-
-The BLAS (NumPy's matrix products) has threads of its own; `blas_threads_for`, at the end of
-this file, keeps them off the cores for products too small to share and while another program
-holds a core.
+The blocks run in turn on the calling thread. They once ran on a pool of Python threads (NumPy
+lets go of the GIL inside a kernel), which halved attention's time measured alone; inside a
+training step it made the step 3-7% slower (benchmarks/README.md, "One pool of threads"): after
+each matrix product OpenBLAS's worker threads spin for a while on the cores the pool wanted.
+So the cores belong to the BLAS, and `blas_threads_for`, at the end of this file, sets how many
+threads it uses: one for a product too small to share and while another program holds a core.
 """
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
     import threadpoolctl
@@ -31,21 +28,10 @@ except ImportError:  # optional: without it the BLAS keeps its own threading
 BLOCK_BYTES = 1 << 20  # about a core's share of L2 cache; tests lower it to force many blocks
 
 _num_threads = None  # None: one per CPU this process may run on
-_pool = None
-
-
-def _forget_pool():
-    """A forked child inherits the pool object but not its threads: it must start its own."""
-    global _pool
-    _pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def get_num_threads():
-    """How many threads the fused ops use on the CPU (as torch.get_num_threads)."""
+    """How many threads the BLAS may use on the CPU (as torch.get_num_threads)."""
     if _num_threads is not None:
         return _num_threads
     try:
@@ -55,37 +41,24 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use n threads for the fused ops on the CPU (as torch.set_num_threads); 1 runs blocks in turn."""
-    global _num_threads, _pool
+    """Let the BLAS use at most n threads on the CPU (as torch.set_num_threads; needs threadpoolctl)."""
+    global _num_threads
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
-    if _pool is not None:
-        _pool.shutdown()
-        _pool = None
     _num_threads = int(n)
+    if _blas is not None:
+        _blas["now"] = None  # the next product sets the count anew
 
 
 def for_each_block(fn, n_rows, row_bytes, device="cpu"):
-    """Call fn(rows) for slices `rows` of range(n_rows) that together cover it, once each.
+    """Call fn(rows) for slices `rows` of range(n_rows) that together cover it, once each, in order.
 
     row_bytes: the bytes one row takes in the op's largest array, which sets how many rows make
-    a block of about BLOCK_BYTES. Each call must write only to its own rows. On "cpu", blocks run
-    on a pool of get_num_threads() threads; on "cuda", fn gets every row in one call.
+    a block of about BLOCK_BYTES. On "cuda", fn gets every row in one call.
     """
-    rows_per_block = max(1, BLOCK_BYTES // max(1, row_bytes))
-    if device != "cpu" or n_rows <= rows_per_block:
-        fn(slice(0, n_rows))
-        return
-    blocks = [slice(start, min(start + rows_per_block, n_rows)) for start in range(0, n_rows, rows_per_block)]
-    if get_num_threads() == 1:
-        for rows in blocks:
-            fn(rows)
-        return
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="tensor-block")
-    for _ in _pool.map(fn, blocks):  # waits for every block, and re-raises the first error
-        pass
+    rows_per_block = max(1, BLOCK_BYTES // max(1, row_bytes)) if device == "cpu" else max(1, n_rows)
+    for start in range(0, max(1, n_rows), rows_per_block):  # no rows: one call with an empty slice
+        fn(slice(start, min(start + rows_per_block, n_rows)))
 
 
 # ----- the BLAS's threads: every free core for a large product, one thread for a small one --------

@@ -1,8 +1,8 @@
 """The fused ops that run in blocks of rows (tensor.parallel) give exactly what one block gives.
 
 The gradient and fused-equals-composed tests run these ops on small arrays, which are one
-block; here every row is its own block, on two threads, and values and gradients must be
-bit-for-bit those of the single block.
+block; here every row is its own block, and values and gradients must be bit-for-bit those
+of the single block.
 """
 
 import contextlib
@@ -19,15 +19,13 @@ from tensor import parallel
 
 
 @contextlib.contextmanager
-def blocks(block_bytes, threads):
-    previous = parallel.BLOCK_BYTES, parallel.get_num_threads()
+def blocks(block_bytes):
+    previous = parallel.BLOCK_BYTES
     parallel.BLOCK_BYTES = block_bytes
-    parallel.set_num_threads(threads)
     try:
         yield
     finally:
-        parallel.BLOCK_BYTES = previous[0]
-        parallel.set_num_threads(previous[1])
+        parallel.BLOCK_BYTES = previous
 
 
 def run(op, arrays, upstream_seed=0):
@@ -39,9 +37,9 @@ def run(op, arrays, upstream_seed=0):
 
 
 def assert_blocks_change_nothing(op, arrays):
-    with blocks(block_bytes=1 << 40, threads=1):  # everything in one block
+    with blocks(block_bytes=1 << 40):  # everything in one block
         whole = run(op, arrays)
-    with blocks(block_bytes=1, threads=2):  # one row a block, two at a time
+    with blocks(block_bytes=1):  # one row a block
         blocked = run(op, arrays)
     for a, b in zip(whole, blocked):
         np.testing.assert_array_equal(a, b)
