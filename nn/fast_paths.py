@@ -50,6 +50,15 @@ def contiguous_transpose(xp, a):
     return xp.ascontiguousarray(a.swapaxes(-1, -2))
 
 
+def _empty_in_layout_of(xp, a, shape):
+    """xp.empty(shape, a.dtype), laid out in memory as `a` is. Multi-head attention's q, k and v
+    are (B, heads, T, d) views of (B, T, heads, d) arrays; an output or gradient laid out the
+    same way turns back into (B, T, heads * d) as a view, where a C-ordered one needs a copy."""
+    if xp is not np or a.shape != shape:
+        return xp.empty(shape, dtype=a.dtype)
+    return xp.empty_like(a)  # order="K": a's strides order (a stride-0 broadcast dim gets memory of its own)
+
+
 def _for_each_row_block(fn, x, axis):
     """Run fn(rows) over blocks of x's first axis when the op reduces along another axis (the
     blocks are then independent), else once over everything."""
@@ -159,7 +168,7 @@ def attention(xp, q, k, v, bias, scale, keep):
     """
     batch, q_len, k_len = q.shape[:-2], q.shape[-2], k.shape[-2]
     weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
-    out = xp.empty(batch + (q_len, v.shape[-1]), dtype=q.dtype)
+    out = _empty_in_layout_of(xp, q, batch + (q_len, v.shape[-1]))
     bias_per_row = bias is not None and bias.ndim == q.ndim and bias.shape[0] > 1  # else one bias for all blocks
 
     def attend(rows):
@@ -181,7 +190,7 @@ def attention(xp, q, k, v, bias, scale, keep):
 def attention_backward(xp, q, k, v, weights, keep, grad, scale):
     """With P = weights and Pd = P * keep:  dv = Pd^T grad,  dP = (grad v^T) * keep,
     dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  return dS k, dS^T q, dv."""
-    dq, dk, dv = (xp.empty(a.shape, dtype=a.dtype) for a in (q, k, v))
+    dq, dk, dv = (_empty_in_layout_of(xp, a, a.shape) for a in (q, k, v))
 
     def attend_backward(rows):
         w = weights[rows]

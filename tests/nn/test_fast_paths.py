@@ -86,6 +86,22 @@ def test_attention_is_the_plain_formula_and_fully_masked_rows_are_zero(data):
     close(dk, d_scores.swapaxes(-1, -2) @ q)
 
 
+def test_attention_of_split_heads_gives_outputs_and_gradients_that_merge_without_a_copy():
+    """q, k, v as multi-head attention makes them, (B, heads, T, d) views of (B, T, heads, d) arrays:
+    the output and the three gradients come out laid out the same way, so merging the heads back into
+    (B, T, heads * d) is a view (a copy of every one of them cost 2 ms of a 93 ms small GPT step)."""
+    rng = np.random.default_rng(0)
+    B, T, H, d = 2, 5, 3, 4
+    q, k, v, dout = (rng.standard_normal((B, T, H, d)).transpose(0, 2, 1, 3) for _ in range(4))
+    weights, out = fast_paths.attention(np, q, k, v, None, 0.5, None)
+    plain_weights, plain_out = plain_attention(q, k, v, 0.0, 0.5, 1.0)
+    close(out, plain_out)
+    gradients = fast_paths.attention_backward(np, q, k, v, weights, None, dout, 0.5)
+    for a in (out, *gradients):
+        merged = a.transpose(0, 2, 1, 3).reshape(B, T, H * d)
+        assert np.shares_memory(merged, a), "merging the heads copied"
+
+
 @given(data=st.data())
 def test_the_row_and_column_sums_are_the_plain_reductions_on_every_device(device, data):
     """BLAS and einsum on the CPU, plain reductions on "cuda": the same numbers either way."""
