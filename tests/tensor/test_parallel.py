@@ -121,6 +121,18 @@ def test_the_thread_count_is_set_only_when_it_changes(blas, monkeypatch):
     assert blas.calls == [1, 2]
 
 
+def test_set_num_threads_caps_the_blas(monkeypatch, restore_threads):
+    controller = RecordingController()
+    monkeypatch.setattr(parallel, "threadpoolctl", object())
+    monkeypatch.setattr(parallel, "_blas", {"controllers": [controller], "most": 2, "now": None})
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+    tensor.set_num_threads(1)
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    tensor.set_num_threads(2)
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    assert controller.calls == [1, 2]
+
+
 def test_without_threadpoolctl_the_blas_is_left_alone(blas, monkeypatch):
     monkeypatch.setattr(parallel, "threadpoolctl", None)
     monkeypatch.setattr(parallel, "other_programs_busy", lambda now: True)
