@@ -148,22 +148,25 @@ def test_the_gpu_leaves_the_blas_alone(blas):
     assert blas.calls == []
 
 
+def fake_cpu_readings(monkeypatch, readings, busy_before=False):
+    """Each look at the load reads the next (seconds all our cores ran, seconds our process ran)."""
+    ticks, readings, reading = os.sysconf("SC_CLK_TCK"), iter(readings), {}
+
+    def busy_ticks_of(cpus):
+        cores_seconds, reading["own"] = next(readings)
+        return round(cores_seconds * ticks)
+
+    monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
+    monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
+    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": busy_before})
+
+
 @pytest.mark.parametrize(
     ("others_seconds", "busy"), [(0.0, False), (0.3 * parallel.LOAD_INTERVAL, False), (parallel.LOAD_INTERVAL, True)]
 )
 def test_other_programs_count_as_busy_from_half_a_core(monkeypatch, others_seconds, busy):
     """Over one interval our process ran 0.2 s; the cores ran that plus `others_seconds` of other programs."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    readings = iter([(1000, 10.0), (1000 + round((0.2 + others_seconds) * ticks), 10.2)])
-    reading = {}
-
-    def busy_ticks_of(cpus):
-        reading["ticks"], reading["own"] = next(readings)
-        return reading["ticks"]
-
-    monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
-    monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
-    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": False})
+    fake_cpu_readings(monkeypatch, [(10.0, 10.0), (10.2 + others_seconds, 10.2)])
     assert parallel.other_programs_busy(100.0) is False  # the first look only starts the interval
     assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL / 2) is False  # too soon: not looked at again
     assert parallel.other_programs_busy(100.0 + parallel.LOAD_INTERVAL) is busy
@@ -174,17 +177,7 @@ def test_an_interval_in_which_we_sat_idle_keeps_the_last_answer(monkeypatch, bus
     """Two seconds between looks in which we ran 0.05 s and others 1.5 s (another program's turn in an
     interleaved benchmark, say): that says nothing about now, so the answer stays what it was. The
     same others in an interval we spent running do count."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    readings = iter([(1000, 10.0), (1000 + round(1.55 * ticks), 10.05), (1000 + round(3.05 * ticks), 11.05)])
-    reading = {}
-
-    def busy_ticks_of(cpus):
-        reading["ticks"], reading["own"] = next(readings)
-        return reading["ticks"]
-
-    monkeypatch.setattr(parallel, "_busy_ticks_of", busy_ticks_of)
-    monkeypatch.setattr(parallel.os, "times", lambda: os.times_result((reading["own"], 0.0, 0.0, 0.0, 0.0)))
-    monkeypatch.setattr(parallel, "_load", {"at": None, "cpu_ticks": None, "own_seconds": None, "busy": busy_before})
+    fake_cpu_readings(monkeypatch, [(10.0, 10.0), (11.55, 10.05), (13.05, 11.05)], busy_before)
     assert parallel.other_programs_busy(100.0) is busy_before  # the first look only starts the interval
     assert parallel.other_programs_busy(102.0) is busy_before  # we were idle: others' 1.5 s do not count
     assert parallel.other_programs_busy(103.0) is True  # we ran 1 s of that second, others 0.5 s: busy
