@@ -268,3 +268,23 @@ def test_an_in_place_write_to_an_expanded_tensor_raises_as_pytorch():
 
     torch_error, our_error = check_raises(write, np.ones((2, 3)))
     assert "single memory location" in str(torch_error) and "single memory location" in str(our_error)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_set_num_threads_then_get_num_threads_as_pytorch(n):
+    before = {ns.name: ns.torch.get_num_threads() for ns in (TORCH, OURS)}
+    try:
+        expected, actual = both(lambda ns: (ns.torch.set_num_threads(n), ns.torch.get_num_threads())[1])
+    finally:
+        for ns in (TORCH, OURS):
+            ns.torch.set_num_threads(before[ns.name])
+    assert actual == expected == n and type(actual) is type(expected)
+
+
+def test_set_num_threads_of_zero_raises_as_pytorch():
+    before = {ns.name: ns.torch.get_num_threads() for ns in (TORCH, OURS)}
+    try:
+        check_raises(lambda ns, _: ns.torch.set_num_threads(0), np.zeros(1))
+    finally:
+        for ns in (TORCH, OURS):
+            ns.torch.set_num_threads(before[ns.name])
