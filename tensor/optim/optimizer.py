@@ -244,7 +244,8 @@ def _gpu_adam(xp):
 
 def _steppable_together(params, states):
     """One dtype, one device and one step count: what a step over flat arrays needs."""
-    dtype, array_type, step = params[0].data.dtype, type(params[0].data), states[0]["step"]  # one array type: one device
+    # one array type is one device
+    dtype, array_type, step = params[0].data.dtype, type(params[0].data), states[0]["step"]
     return all(p.data.dtype == dtype and type(p.data) is array_type for p in params) and all(
         s["step"] == step for s in states
     )
