@@ -269,22 +269,55 @@ def topological_order(root):
     An iterative depth-first search with an explicit stack, so graph depth is
     limited by memory, not by Python's recursion limit.
     """
-    order, visited = [], set()
+    order, visited = [], set()  # Functions hash by identity
     stack = [(root._ctx, False)]
     while stack:
         fn, children_done = stack.pop()
         if children_done:
             order.append(fn)
             continue
-        if id(fn) in visited:
+        if fn in visited:
             continue
-        visited.add(id(fn))
+        visited.add(fn)
         stack.append((fn, True))
         for parent in fn.parents:
-            if parent._ctx is not None and id(parent._ctx) not in visited:
+            if parent._ctx is not None and parent._ctx not in visited:
                 stack.append((parent._ctx, False))
     order.reverse()
     return order
+
+
+def _send_to_inputs(fn, input_grads):
+    """Hand each gradient that fn.backward returned to its input: into a leaf's .grad, or added to what the
+    op that made the input has received so far. A broadcast input's gradient is summed back to its shape."""
+    parents = fn.parents
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(parents):
+        raise RuntimeError(
+            f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
+            f"{len(parents)} input(s): return one per input (None where there is none)"
+        )
+    for position, parent_grad in enumerate(input_grads):
+        parent = parents[position]
+        if parent_grad is None or not parent.requires_grad:
+            continue
+        producer = parent._ctx
+        shape, dtype = (
+            (parent.data.shape, parent.data.dtype) if producer is None else (parent.shape, parent.array_dtype)
+        )
+        summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
+        if summed.shape != shape or summed.dtype != dtype:
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
+                f"{parent_grad.dtype} for input {position}, which has shape {tuple(shape)} and dtype {dtype}"
+            )
+        if producer is None:
+            parent._accumulate_grad(summed)
+        elif producer.grad_output is None:
+            producer.grad_output = summed
+        else:
+            producer.grad_output = producer.grad_output + summed
 
 
 def backward(root, grad, retain_graph=False):
@@ -308,31 +341,8 @@ def backward(root, grad, retain_graph=False):
             if fn.saved_versions:
                 check_saved_versions(fn)
             out_grad, fn.grad_output = fn.grad_output, None
-            input_grads = fn.backward(out_grad) if out_grad is not None else (None,) * len(fn.parents)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(fn.parents):
-                raise RuntimeError(
-                    f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
-                    f"{len(fn.parents)} input(s): return one per input (None where there is none)"
-                )
-            for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                producer = parent._ctx
-                shape, dtype = parent.shape, parent.data.dtype if producer is None else parent.array_dtype
-                summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
-                if summed.shape != shape or summed.dtype != dtype:
-                    raise RuntimeError(
-                        f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                        f"{parent_grad.dtype} for input {position}, which has shape {tuple(shape)} and dtype {dtype}"
-                    )
-                if producer is None:
-                    parent._accumulate_grad(summed)
-                elif producer.grad_output is None:
-                    producer.grad_output = summed
-                else:
-                    producer.grad_output = producer.grad_output + summed
+            if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
+                _send_to_inputs(fn, fn.backward(out_grad))
             if not retain_graph:
                 fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
     except BaseException:
