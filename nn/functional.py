@@ -18,6 +18,7 @@ import numpy as np
 
 import tensor
 from tensor import Function, Tensor
+from tensor.autograd import PendingGradient
 from tensor.backend import erf, scatter_add
 from tensor.parallel import blas_threads_for
 
@@ -30,7 +31,9 @@ class Linear(Function):
     """y = x W^T + b;  dx = dy W,  dW = dy^T x,  db = sum(dy), summing over every leading dim.
 
     The leading dims of x are flattened into one, so each product is a single matrix
-    multiplication instead of one per batch element."""
+    multiplication instead of one per batch element. When x was made by an op, backward
+    hands dx (and a leaf weight's dW) on as products not yet run, `LinearGradients` below:
+    the Linears that read one x then run their products together, when x's gradient is needed."""
 
     def forward(self, x, weight, *bias):
         rows = x.reshape(-1, x.shape[-1])  # (N, in)
@@ -45,13 +48,66 @@ class Linear(Function):
     def backward(self, grad):
         rows, weight = self.saved
         grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
-        blas_threads_for(rows.size * weight.shape[0], self.xp)  # both products have forward's size
-        dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
-        dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
+        x, w = self.parents[:2]
+        if self.needs_input_grad[0] and x._ctx is not None:  # x made by an op: its other Linears may join in
+            leaf_weight = w if self.needs_input_grad[1] and w._ctx is None else None  # receives dW from there
+            dx = LinearGradients(self.xp, rows, self.input_shape, grad_rows, weight, leaf_weight)
+            dweight = grad_rows.T @ rows if self.needs_input_grad[1] and leaf_weight is None else None
+        else:
+            blas_threads_for(rows.size * weight.shape[0], self.xp)  # both products have forward's size
+            dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
+            dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
         if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
             return dx, dweight
         dbias = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dweight, dbias
+
+
+class LinearGradients(PendingGradient):
+    """The gradients that the Linears reading one input x send back, run as two matrix products.
+
+    With g_i the output gradient (N, out_i) and W_i the weight (out_i, in) of Linear i:
+        dx   = sum_i g_i W_i  =  [g_1 ... g_n] @ [W_1; ...; W_n]     one (N, sum out) @ (sum out, in) product
+        dW_i = g_i^T x        =  rows of [g_1 ... g_n]^T @ x          one (sum out, N) @ (N, in) product
+    Each Linear's own backward would run 2n products and add n (N, in) arrays. The lecture model
+    reads each block's LayerNorm output with three Linears per head (12 at the small config,
+    24 at medium), the GPT with its query, key and value: one wide product runs faster than
+    many narrow ones (benchmarks/README.md, "Linears that share an input").
+
+    The engine adds the gradients that reach x (`+`) and calls compute() just before the
+    backward of the op that made x; a leaf weight's dW goes to its .grad then.
+    """
+
+    def __init__(self, xp, rows, shape, grad_rows, weight, leaf_weight):
+        self.xp, self.rows, self.shape, self.dtype = xp, rows, shape, rows.dtype
+        self.terms = [(grad_rows, weight, leaf_weight)]  # leaf_weight: the tensor that receives dW, or None
+        self.other = None  # the sum of x's gradients from other ops (arrays)
+
+    def __add__(self, other):
+        if isinstance(other, LinearGradients):
+            self.terms += other.terms
+            other = other.other
+        if other is not None:
+            self.other = other if self.other is None else self.other + other
+        return self
+
+    def compute(self):
+        xp = self.xp
+        grads, weights, leaf_weights = zip(*self.terms)
+        g = grads[0] if len(grads) == 1 else xp.concatenate(grads, axis=1)  # (N, sum out)
+        w = weights[0] if len(weights) == 1 else xp.concatenate(weights, axis=0)  # (sum out, in)
+        blas_threads_for(g.size * w.shape[1], xp)  # both products have this size
+        dx = (g @ w).reshape(self.shape)
+        if self.other is not None:
+            dx += self.other
+        if any(leaf is not None for leaf in leaf_weights):
+            dweights = g.T @ self.rows  # (sum out, in): the W_i's gradients, one below the other
+            start = 0
+            for weight, leaf in zip(weights, leaf_weights):
+                if leaf is not None:
+                    leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
+                start += weight.shape[0]
+        return dx
 
 
 def linear(input, weight, bias=None):

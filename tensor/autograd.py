@@ -254,6 +254,31 @@ class MadeInput:
         )
 
 
+class PendingGradient:
+    """A gradient that a backward hands on before computing it, so that it can be computed together with
+    others that reach the same input.
+
+    Function.backward may return one in place of an input's gradient array. The engine adds up what an
+    input receives with `+` as always (an array or another PendingGradient on either side; the sum is a
+    PendingGradient) and calls `compute()`, which returns the array, when the gradient is needed: just
+    before the backward of the op that made the input, or at once for a leaf. `shape` and `dtype` are
+    the array's, so the engine checks it as any gradient. nn.functional.Linear returns one so that the
+    Linears that read one input (the lecture model's heads) run their gradient products as one product.
+    """
+
+    __array_ufunc__ = None  # array + pending: NumPy hands the sum to __radd__
+    shape, dtype = (), None
+
+    def __add__(self, other):
+        raise NotImplementedError
+
+    def __radd__(self, other):  # array + pending
+        return self.__add__(other)
+
+    def compute(self):
+        raise NotImplementedError
+
+
 def _wrap(array, requires_grad, ctx, version_counter):
     """Tensor._wrap; tensor.Tensor imports this module, so the method is looked up on first use."""
     global _wrap
@@ -313,7 +338,7 @@ def _send_to_inputs(fn, input_grads):
                 f"{parent_grad.dtype} for input {position}, which has shape {tuple(shape)} and dtype {dtype}"
             )
         if producer is None:
-            parent._accumulate_grad(summed)
+            parent._accumulate_grad(summed.compute() if isinstance(summed, PendingGradient) else summed)
         elif producer.grad_output is None:
             producer.grad_output = summed
         else:
@@ -341,6 +366,8 @@ def backward(root, grad, retain_graph=False):
             if fn.saved_versions:
                 check_saved_versions(fn)
             out_grad, fn.grad_output = fn.grad_output, None
+            if isinstance(out_grad, PendingGradient):
+                out_grad = out_grad.compute()
             if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
                 _send_to_inputs(fn, fn.backward(out_grad))
             if not retain_graph:
