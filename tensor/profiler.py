@@ -14,16 +14,16 @@ import functools
 import time
 from collections import defaultdict
 
-from .autograd import Function
+from .autograd import Function, PendingGradient
 from .backend import synchronize
 
 _open_profiles = []
 _original_methods = []  # (class, method name, the method as the class defined it)
 
 
-def _function_classes():
-    """Function and every subclass of it, however deep."""
-    classes, stack = [], [Function]
+def _classes_from(base):
+    """base and every subclass of it, however deep."""
+    classes, stack = [], [base]
     while stack:
         cls = stack.pop()
         classes.append(cls)
@@ -51,8 +51,12 @@ def _timed(method, column):
 
 
 def _install_timers():
-    for cls in _function_classes():
-        for name, column in (("forward", 1), ("backward", 2)):
+    # A PendingGradient's compute() is backward work that an op handed on (nn.functional.LinearGradients:
+    # the products of the Linears that read one input); its time goes to the backward column of its own row.
+    methods = [(cls, ("forward", 1), ("backward", 2)) for cls in _classes_from(Function)]
+    methods += [(cls, ("compute", 2)) for cls in _classes_from(PendingGradient)]
+    for cls, *names in methods:
+        for name, column in names:
             if name in vars(cls):  # a method the class defines itself (inherited ones are wrapped where defined)
                 _original_methods.append((cls, name, vars(cls)[name]))
                 setattr(cls, name, _timed(vars(cls)[name], column))

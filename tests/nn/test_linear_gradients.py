@@ -97,3 +97,13 @@ def test_a_linear_on_a_leaf_input_computes_its_gradients_at_once(monkeypatch):
     F.linear(x, w).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.ones((3, 2)) @ w.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(w.grad.numpy(), np.ones((2, 3)) @ x.detach().numpy(), rtol=1e-6)
+
+
+def test_the_profiler_counts_the_shared_products_as_backward_time():
+    original = LinearGradients.compute
+    x = F.layer_norm(tensor.randn(2, 5, 8, requires_grad=True), (8,))
+    with tensor.profile() as profiler:
+        sum(F.linear(x, tensor.randn(4, 8, requires_grad=True)).sum() for _ in range(3)).backward()
+    assert LinearGradients.compute is original  # the timer is gone with the profile
+    calls, forward, backward = profiler.records["LinearGradients"]
+    assert calls == 0 and forward == 0 and backward > 0
