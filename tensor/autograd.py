@@ -13,6 +13,11 @@ each Function's backward. Two things happen in exactly one place here:
 gradients of a tensor used twice are added up, and gradients of broadcast
 inputs are summed back to the input's shape (`unbroadcast`).
 
+A backward may hand an input's gradient on unfinished (`PendingGradient`): the engine
+adds it up with the input's other gradients as any array, and has it computed just before
+the op that made the input runs its backward. nn.functional.Linear uses that so that the
+Linears reading one input run their gradient products as one product.
+
 Checks: every in-place write bumps a version counter shared by all views of
 the same storage; `apply` notes the versions of the tensors whose arrays a
 Function saved, and backward refuses to use them once they have changed. And
