@@ -264,21 +264,17 @@ class PendingGradient:
     others that reach the same input.
 
     Function.backward may return one in place of an input's gradient array. The engine adds up what an
-    input receives with `+` as always (an array or another PendingGradient on either side; the sum is a
-    PendingGradient) and calls `compute()`, which returns the array, when the gradient is needed: just
-    before the backward of the op that made the input, or at once for a leaf. `shape` and `dtype` are
-    the array's, so the engine checks it as any gradient. nn.functional.Linear returns one so that the
-    Linears that read one input (the lecture model's heads) run their gradient products as one product.
+    input receives with `+` as always, the pending gradient on the left (`pending + array` and `pending +
+    pending` are PendingGradients), and calls `compute()`, which returns the array, when the gradient is
+    needed: just before the backward of the op that made the input, or at once for a leaf. `shape` and
+    `dtype` are the array's, so the engine checks it as any gradient. nn.functional.Linear returns one so
+    that the Linears that read one input (the lecture model's heads) run their gradient products as one.
     """
 
-    __array_ufunc__ = None  # array + pending: NumPy hands the sum to __radd__
     shape, dtype = (), None
 
     def __add__(self, other):
         raise NotImplementedError
-
-    def __radd__(self, other):  # array + pending
-        return self.__add__(other)
 
     def compute(self):
         raise NotImplementedError
@@ -346,6 +342,8 @@ def _send_to_inputs(fn, input_grads):
             parent._accumulate_grad(summed.compute() if isinstance(summed, PendingGradient) else summed)
         elif producer.grad_output is None:
             producer.grad_output = summed
+        elif isinstance(summed, PendingGradient):  # a pending gradient adds the others to itself
+            producer.grad_output = summed + producer.grad_output
         else:
             producer.grad_output = producer.grad_output + summed
 

@@ -107,3 +107,18 @@ def test_the_profiler_counts_the_shared_products_as_backward_time():
     assert LinearGradients.compute is original  # the timer is gone with the profile
     calls, forward, backward = profiler.records["LinearGradients"]
     assert calls == 0 and forward == 0 and backward > 0
+
+
+def test_a_linears_input_that_another_op_also_reads_gets_both_gradients_in_either_order(device):
+    """x feeds a Linear and a residual sum: the sum's gradient reaches x before or after the Linear's."""
+    w_values = np.arange(12.0).reshape(3, 4) / 10
+    for linear_first in (True, False):
+        leaf = tensor.ones(2, 4, requires_grad=True, device=device)
+        x = leaf * 2.0
+        w = tensor.tensor(w_values, dtype=tensor.float32, requires_grad=True, device=device)
+        y = F.linear(x, w).sum() if linear_first else (x * 3.0).sum()
+        y = y + ((x * 3.0).sum() if linear_first else F.linear(x, w).sum())
+        y.backward()
+        expected = 2.0 * (np.ones((2, 3)) @ w_values + 3.0)
+        np.testing.assert_allclose(leaf.grad.cpu().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(w.grad.cpu().numpy(), np.full((3, 4), 2.0 * 2), rtol=1e-6)
