@@ -72,7 +72,8 @@ class LinearGradients(PendingGradient):
     Each Linear's own backward would run 2n products and add n (N, in) arrays. The lecture model
     reads each block's LayerNorm output with three Linears per head (12 at the small config,
     24 at medium), the GPT with its query, key and value: one wide product runs faster than
-    many narrow ones (benchmarks/README.md, "Linears that share an input").
+    many narrow ones (benchmarks/README.md, fourth session: "The Linears that read one input run
+    their gradient products together").
 
     The engine adds the gradients that reach x (`+`) and calls compute() just before the
     backward of the op that made x; a leaf weight's dW goes to its .grad then.
