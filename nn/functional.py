@@ -52,7 +52,10 @@ class Linear(Function):
         if self.needs_input_grad[0] and x._ctx is not None:  # x made by an op: its other Linears may join in
             leaf_weight = w if self.needs_input_grad[1] and w._ctx is None else None  # receives dW from there
             dx = LinearGradients(self.xp, rows, self.input_shape, grad_rows, weight, leaf_weight)
-            dweight = grad_rows.T @ rows if self.needs_input_grad[1] and leaf_weight is None else None
+            dweight = None
+            if self.needs_input_grad[1] and leaf_weight is None:  # a weight made by an op: its gradient now
+                blas_threads_for(rows.size * weight.shape[0], self.xp)
+                dweight = grad_rows.T @ rows
         else:
             blas_threads_for(rows.size * weight.shape[0], self.xp)  # both products have forward's size
             dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
