@@ -1,6 +1,7 @@
 """How we time things: warm-up, then the median of several runs, alternating between the
 things compared so that a noisy neighbour slows all of them alike; plus the machine header."""
 
+import ctypes
 import os
 import platform
 import resource
@@ -60,6 +61,43 @@ def current_rss_mib():
             return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
         return float("nan")
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (glibc 2.33 and later): what malloc holds, in bytes."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def heap_in_use_mib():
+    """Memory that malloc has handed to the program and not had back, in MiB (glibc's mallinfo2:
+    uordblks, the heap's chunks in use, plus hblkhd, the chunks mmap'ed on their own); None where
+    that is not available (another C library, glibc before 2.33).
+
+    Resident memory also counts the free chunks that malloc keeps for the next allocation: a
+    program that keeps nothing can still see it rise once, when a freed hole is too small for the
+    next array and the heap grows instead. This figure rises only when the program keeps memory."""
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20
 
 
 # The side of the square product that measures the peak. A CPU core reaches its BLAS peak at 1024;

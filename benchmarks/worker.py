@@ -10,7 +10,8 @@ Protocol, one JSON line each way:
     start:  python -m benchmarks.worker IMPLEMENTATION CONFIG_JSON [--device D] [--warmup N] [--cpus 0,1]
             -> {"ready": true}  (after building the model and N warm-up steps)
     stdin:  {"time": n}     -> {"seconds": [n step times]}
-    stdin:  {"memory": n}   -> {"peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib"} after n more steps
+    stdin:  {"memory": n}   -> {"peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib",
+                                "heap_growth_mib"} after n more steps
 """
 
 import argparse
@@ -29,7 +30,7 @@ def _serve(args):
     import tensor
 
     from .implementations import make_step, synchronizer
-    from .measure import current_rss_mib, peak_rss_mib
+    from .measure import current_rss_mib, heap_in_use_mib, peak_rss_mib
 
     tensor.backend.tune_malloc()  # every worker under the same malloc settings: see tensor.backend.tune_malloc
     if args.implementation.startswith("torch"):
@@ -52,16 +53,18 @@ def _serve(args):
                 seconds.append(time.perf_counter() - started)
             reply = {"seconds": seconds}
         elif "memory" in request:
-            rss_early = None
+            rss_early = heap_early = None
             for i in range(request["memory"]):
                 step()
                 if i == min(9, request["memory"] - 1):
-                    rss_early = current_rss_mib()
-            peak = peak_rss_mib()
+                    rss_early, heap_early = current_rss_mib(), heap_in_use_mib()
+            peak, heap_now = peak_rss_mib(), heap_in_use_mib()
             reply = {
                 "peak_rss_mib": peak,
                 "peak_above_baseline_mib": peak - baseline,
                 "rss_growth_mib": current_rss_mib() - rss_early,
+                # what the program keeps, without malloc's free chunks (None where malloc cannot say)
+                "heap_growth_mib": None if heap_now is None else heap_now - heap_early,
             }
         else:
             raise ValueError(f"unknown request {request!r}")

@@ -26,7 +26,9 @@ def test_quick_run_writes_every_suite_as_json_and_markdown(tmp_path, capsys):
         numbers = [
             v
             for k, v in row.items()
-            if isinstance(v, float) and k not in ("rss_growth_mib", "peak_above_baseline_mib") and not growth
+            if isinstance(v, float)
+            and k not in ("rss_growth_mib", "heap_growth_mib", "peak_above_baseline_mib")
+            and not growth
         ]
         assert all(v > 0 for v in numbers), row
     for suite in SUITES:
