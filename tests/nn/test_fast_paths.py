@@ -119,3 +119,60 @@ def test_the_row_and_column_sums_are_the_plain_reductions_on_every_device(device
     for value, expected in zip(got, [a.sum(-1, keepdims=True), (a * b).sum(-1, keepdims=True), (a * b).sum(0)]):
         assert tensor.backend.device_of(value) == device
         close(tensor.backend.to_device(value, "cpu"), expected)
+
+
+# ----- one shift per block: exp_minus_max -----------------------------------------------------------
+
+
+def textbook_exp_minus_max(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e, e.sum(-1, keepdims=True)
+
+
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_rows_far_below_the_blocks_max_come_out_as_the_textbooks(data, dtype):
+    """Rows whose max lies hundreds below another row's: subtracting the block's max would underflow
+    them to 0 (a softmax of 0 / 0); they are computed again with their own max. Softmax is then the
+    textbook's within rounding for every row."""
+    rows, n = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    x = data.draw(hnp.arrays(np.float64, (rows, n), elements=floats))
+    offsets = data.draw(hnp.arrays(np.float64, (rows, 1), elements=st.floats(-2000, 0)))
+    x = (x + offsets).astype(dtype)
+    tol = dict(rtol=1e-5, atol=0) if dtype == np.float32 else dict(rtol=1e-12, atol=0)
+    e, total = textbook_exp_minus_max(x)
+    out = np.empty_like(x)
+    got_total = fast_paths.exp_minus_max(np, x, out)
+    np.testing.assert_allclose(out / got_total, e / total, **tol)
+    np.testing.assert_allclose(fast_paths.softmax(np, x, -1), e / total, **tol)
+
+
+def test_every_row_far_from_every_other_is_still_the_textbooks():
+    """Row maxes 0, -100, -200, ... (float32): each row is far below the one before; one pass of
+    computing again must cover them all (no recursion, no row left at 0 / 0)."""
+    x = (np.random.default_rng(0).standard_normal((40, 8)) - 100.0 * np.arange(40)[:, None]).astype(np.float32)
+    e, total = textbook_exp_minus_max(x)
+    np.testing.assert_allclose(fast_paths.softmax(np, x, -1), e / total, rtol=1e-5)
+
+
+def test_inf_and_nan_rows_come_out_as_the_textbooks():
+    x = np.array([[1.0, 2.0, 3.0], [-np.inf, -np.inf, -np.inf], [1.0, np.inf, 0.0], [np.nan, 1.0, 2.0]])
+    with np.errstate(invalid="ignore"):
+        e, total = textbook_exp_minus_max(x)
+        expected = e / total
+        got = fast_paths.softmax(np, x, -1)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+
+
+def test_attention_rows_far_below_the_others_and_fully_masked_rows():
+    """The scores of one query lie 500 below another's, a third query may attend to nothing."""
+    rng = np.random.default_rng(1)
+    q, k, v = rng.standard_normal((1, 3, 2)), rng.standard_normal((1, 4, 2)), rng.standard_normal((1, 4, 2))
+    bias = np.zeros((1, 3, 4))
+    bias[0, 1] -= 500.0
+    bias[0, 2] = -np.inf
+    weights, out = fast_paths.attention(np, q, k, v, bias, 0.5, None)
+    plain_weights, plain_out = plain_attention(q, k, v, bias, 0.5, 1.0)
+    close(weights, plain_weights)
+    close(out, plain_out)
+    assert not weights[0, 2].any() and np.isclose(weights[0, 1].sum(), 1.0)
