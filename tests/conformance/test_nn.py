@@ -187,6 +187,20 @@ FUNCTIONAL = {
         [(2, 3, 4), (2, 3, 4), (2, 3, 4)],
     ),
     "embedding": (lambda ns, w: ns.F.embedding(ns.torch.tensor([[1, 0], [3, 3]]), w), [(4, 3)]),
+    # rows whose scores lie hundreds below another row's (nn/fast_paths.py shifts a block by its max)
+    "softmax_rows_far_apart": (
+        lambda ns, x: ns.F.softmax(x + ns.torch.tensor([[0.0], [-300.0], [-30.0], [-1000.0]], dtype=x.dtype), dim=-1),
+        [(4, 5)],
+    ),
+    "sdpa_rows_far_apart": (
+        lambda ns, q, k, v: ns.F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=ns.torch.tensor([[0.0, 0.0, 0.0], [-400.0, -400.0, -399.0], [0.0, -1000.0, 0.0]], dtype=q.dtype),
+        ),
+        [(2, 3, 4), (2, 3, 4), (2, 3, 4)],
+    ),
 }
 
 
