@@ -109,9 +109,9 @@ def exp_minus_max(xp, x, out, row_max=_row_max):
             total = row_sum(xp, out)
             far = total[..., 0] < np.finfo(x.dtype).eps  # the row's max lies more than ~16 (float32) below top
             if far.any():
-                far_rows = np.empty_like(x[far])
-                total[far] = _exp_minus_row_max(xp, x[far], far_rows, row_max)
-                out[far] = far_rows
+                x_far = x[far]  # (rows, n): a copy
+                total[far] = _exp_minus_row_max(xp, x_far, x_far, row_max)  # in place: the copy is ours
+                out[far] = x_far
             return total
     return _exp_minus_row_max(xp, x, out, row_max)
 
