@@ -214,8 +214,9 @@ def _ratio(ms, a, b):
 
 
 def model_suite(device, quick, reference):
-    """One training step per implementation (benchmarks/implementations.py), each in its own
-    worker process, interleaved rounds, medians; plus the step's Linear matmuls alone, in-process."""
+    """One training step per implementation (benchmarks/implementations.py), each in worker processes
+    of its own (two per implementation at tiny and small, taking the rounds in turn), interleaved
+    rounds, medians; plus the step's Linear matmuls alone, in-process."""
     from .worker import Worker, interleaved_step_medians
 
     rows = []
@@ -225,11 +226,15 @@ def model_suite(device, quick, reference):
         names += ["torch-lecture"] if quick else ["torch-lecture", "torch-gpt"]
     for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
         c = MODEL_CONFIGS[name]
-        rounds, steps = (2, 2) if quick else ((3, 3) if name == "medium" else (5, 5))
+        rounds, steps = (2, 2) if quick else ((3, 3) if name == "medium" else (6, 5))
+        # two processes of each implementation take the rounds in turn (interleaved_step_medians); at
+        # medium one each: ten processes of up to 1.4 GB would not fit a small machine
+        replicas = 1 if quick or name == "medium" else 2
         workers = []
         try:
             for implementation in names:
-                workers.append(Worker(implementation, c, device, warmup=2 if quick else 3))
+                for _ in range(replicas):
+                    workers.append(Worker(implementation, c, device, warmup=2 if quick else 3))
             times = interleaved_step_medians(workers, rounds, steps, pause=0.2 if device == "cpu" else 0.0)
         finally:
             for worker in workers:

@@ -3,8 +3,8 @@
 Why a process each: what a user experiences is one framework alone in its process, and two
 libraries in one process interfere (one's idle BLAS or OpenMP threads spin on a core that the
 other needs; benchmarks/README.md, "A correction"). The parent (`Worker`) starts one worker per
-implementation and asks each in turn for a few timed steps, so a noisy neighbour slows all
-of them alike.
+implementation (or a few replicas of each) and asks each in turn for a few timed steps, so a
+noisy neighbour slows all of them alike.
 
 Protocol, one JSON line each way:
     start:  python -m benchmarks.worker IMPLEMENTATION CONFIG_JSON [--device D] [--warmup N] [--cpus 0,1]
@@ -125,14 +125,22 @@ class Worker:
 
 
 def interleaved_step_medians(workers, rounds, steps_per_round, pause=0.2):
-    """{name: median step seconds} over `rounds` rounds in which each worker in turn times
-    steps_per_round steps. pause: seconds of quiet before each worker's turn, so that the
-    previous worker's idle threads have stopped spinning (measure.interleaved_medians)."""
-    samples = {worker.name: [] for worker in workers}
-    for _ in range(rounds):
-        for worker in workers:
+    """{name: median step seconds} over `rounds` rounds in which each implementation in turn times
+    steps_per_round steps. pause: seconds of quiet before each turn, so that the previous worker's
+    idle threads have stopped spinning (measure.interleaved_medians).
+
+    Workers of one name are replicas, processes of the same implementation: they take the rounds
+    in turn and their step times are pooled. Two processes of the same code can differ by a few
+    percent (where each lands in memory and on the cores: up to 3% on the 2-core VM, benchmarks/README.md),
+    which replicas average out instead of handing it to one implementation's ratio."""
+    replicas = {}
+    for worker in workers:
+        replicas.setdefault(worker.name, []).append(worker)
+    samples = {name: [] for name in replicas}
+    for round_index in range(rounds):
+        for name, group in replicas.items():
             time.sleep(pause)
-            samples[worker.name] += worker.time_steps(steps_per_round)
+            samples[name] += group[round_index % len(group)].time_steps(steps_per_round)
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
