@@ -130,7 +130,7 @@ def softmax(xp, x, axis):
     def normalize(rows):
         x_rows, y_rows = x[rows], y[rows]
         if _is_last(axis, x.ndim):
-            y_rows /= exp_minus_max(xp, x_rows, y_rows, _row_max)
+            y_rows /= exp_minus_max(xp, x_rows, y_rows)
             return
         xp.subtract(x_rows, x_rows.max(axis=axis, keepdims=True), out=y_rows)  # exp(<= 0) cannot overflow
         xp.exp(y_rows, out=y_rows)
