@@ -28,7 +28,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         source = data if isinstance(data, Tensor) else tensor.tensor(data)
-        self.data, self.grad, self._ctx = source.data, None, None
+        self.data, self.grad, self._ctx, self._spare_grad = source.data, None, None, None
         self._version_counter = source._version_counter  # same storage: in-place writes show in both
         self.requires_grad = False
         self.requires_grad_(requires_grad)
@@ -175,7 +175,7 @@ class Module:
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if set_to_none:
-                p.grad = None
+                p._drop_grad()  # p.grad = None, its array kept for the next backward when no one else holds it
             elif p.grad is not None:
                 p.grad.zero_()
 

@@ -34,7 +34,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for p in self._params():
             if set_to_none:
-                p.grad = None
+                p._drop_grad()  # p.grad = None, its array kept for the next backward when no one else holds it
             elif p.grad is not None:
                 p.grad.zero_()
 
