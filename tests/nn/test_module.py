@@ -127,6 +127,8 @@ def test_repr_shows_the_tree():
 def test_bad_inputs_name_the_problem():
     with pytest.raises(ValueError, match=r"input of shape \(2, 3\) does not end in in_features = 4"):
         nn.Linear(4, 2)(tensor.zeros(2, 3))
+    with pytest.raises(RuntimeError, match="got input tensor.float64, weight tensor.float32, bias tensor.float32"):
+        nn.Linear(3, 2)(tensor.zeros(2, 3, dtype=tensor.float64))
     with pytest.raises(IndexError, match="target 7 is out of range for 3 classes"):
         nn.functional.cross_entropy(tensor.zeros(2, 3), tensor.tensor([0, 7]))
     with pytest.raises(TypeError, match="integer class indices"):
