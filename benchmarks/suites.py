@@ -215,7 +215,7 @@ def _ratio(ms, a, b):
 
 def model_suite(device, quick, reference):
     """One training step per implementation (benchmarks/implementations.py), each in worker processes
-    of its own (two per implementation at tiny and small, taking the rounds in turn), interleaved
+    of its own (four per implementation at tiny, two at small, taking the rounds in turn), interleaved
     rounds, medians; plus the step's Linear matmuls alone, in-process."""
     from .worker import Worker, interleaved_step_medians
 
@@ -226,10 +226,10 @@ def model_suite(device, quick, reference):
         names += ["torch-lecture"] if quick else ["torch-lecture", "torch-gpt"]
     for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
         c = MODEL_CONFIGS[name]
-        rounds, steps = (2, 2) if quick else ((3, 3) if name == "medium" else (6, 5))
-        # two processes of each implementation take the rounds in turn (interleaved_step_medians); at
-        # medium one each: ten processes of up to 1.4 GB would not fit a small machine
-        replicas = 1 if quick or name == "medium" else 2
+        # several processes of each implementation take the rounds in turn (interleaved_step_medians):
+        # four at tiny, where a step takes ~20 ms and two processes of the same code can differ by 10-19%,
+        # two at small, one at medium (ten processes of up to 1.4 GB would not fit a small machine)
+        replicas, rounds, steps = (1, 2, 2) if quick else {"tiny": (4, 12, 5), "small": (2, 6, 5)}.get(name, (1, 3, 3))
         workers = []
         try:
             for implementation in names:

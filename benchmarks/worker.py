@@ -130,9 +130,9 @@ def interleaved_step_medians(workers, rounds, steps_per_round, pause=0.2):
     idle threads have stopped spinning (measure.interleaved_medians).
 
     Workers of one name are replicas, processes of the same implementation: they take the rounds
-    in turn and their step times are pooled. Two processes of the same code can differ by a few
-    percent (where each lands in memory and on the cores: up to 3% on the 2-core VM, benchmarks/README.md),
-    which replicas average out instead of handing it to one implementation's ratio."""
+    in turn and their step times are pooled. Two processes of the same code can differ by several
+    percent (where each lands in memory and on the cores: 3% to 19% at tiny on the 2-core VM,
+    benchmarks/README.md), which replicas average out instead of handing it to one implementation's ratio."""
     replicas = {}
     for worker in workers:
         replicas.setdefault(worker.name, []).append(worker)
