@@ -120,9 +120,8 @@ def linear(input, weight, bias=None):
         raise ValueError(
             f"linear: input of shape {input.shape} does not end in in_features = {weight.shape[1]} (weight {weight.shape})"
         )
-    if input.dtype != weight.dtype or (
-        bias is not None and bias.dtype != weight.dtype
-    ):  # as PyTorch: no silent promotion (and the weight's gradient keeps its dtype)
+    # as PyTorch: no silent promotion (and the weight's gradient keeps the weight's dtype)
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
         raise RuntimeError(
             f"linear: input, weight{'' if bias is None else ' and bias'} must have one dtype, got input {input.dtype}, "
             f"weight {weight.dtype}{'' if bias is None else f', bias {bias.dtype}'}: convert the input "

@@ -162,6 +162,26 @@ def test_numpy_of_a_tensor_requiring_grad_raises_as_pytorch():
     check_raises(lambda ns, x: x.numpy(), X)
 
 
+@pytest.mark.parametrize("holder", ["tensor", "array"])
+def test_a_gradient_held_across_zero_grad_keeps_its_values_as_pytorch(holder):
+    """Our zero_grad(set_to_none=True) keeps a gradient's array for the next backward only when nothing else
+    holds it (Tensor._drop_grad); a program that holds the old gradient sees what PyTorch's sees."""
+
+    def run(ns):
+        ns.torch.manual_seed(0)
+        layer = ns.nn.Linear(3, 2).double()
+        optimizer = ns.torch.optim.SGD(layer.parameters(), lr=0.1)
+        layer(ns.torch.tensor(X)).sum().backward()
+        held = layer.weight.grad if holder == "tensor" else layer.weight.grad.numpy()
+        optimizer.zero_grad(set_to_none=True)
+        (layer(ns.torch.tensor(X)) ** 2).sum().backward()
+        old = held.numpy() if holder == "tensor" else held
+        return old.tolist(), layer.weight.grad is not None
+
+    expected, actual = both(run)
+    assert actual[0] == expected[0] == [X.sum(axis=0).tolist()] * 2 and actual[1] == expected[1]
+
+
 @pytest.mark.parametrize("set_to_none", [True, False])
 def test_module_zero_grad_matches_pytorch(set_to_none):
     def run(ns):

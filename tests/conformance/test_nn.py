@@ -293,6 +293,7 @@ NN_ERRORS = {
     ),
     "embedding_index_out_of_range": (lambda ns, w, t: ns.F.embedding(t, w), [(4, 3)], np.array([0, 4])),
     "linear_shape_mismatch": (lambda ns, x, t: ns.nn.Linear(5, 2)(x), [(3, 4)], np.array([0])),
+    "linear_dtype_mismatch": (lambda ns, x, t: ns.nn.Linear(4, 2)(x), [(3, 4)], np.array([0])),  # float64 x, float32 W
     "layer_norm_shape_mismatch": (lambda ns, x, t: ns.nn.LayerNorm(5)(x), [(3, 4)], np.array([0])),
     "sdpa_head_dim_mismatch": (
         lambda ns, x, t: ns.F.scaled_dot_product_attention(x, x[:, :3], x),
