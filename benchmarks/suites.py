@@ -226,10 +226,12 @@ def model_suite(device, quick, reference):
         names += ["torch-lecture"] if quick else ["torch-lecture", "torch-gpt"]
     for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
         c = MODEL_CONFIGS[name]
-        # several processes of each implementation take the rounds in turn (interleaved_step_medians):
-        # four at tiny, where a step takes ~20 ms and two processes of the same code can differ by 10-19%,
-        # two at small, one at medium (ten processes of up to 1.4 GB would not fit a small machine)
-        replicas, rounds, steps = (1, 2, 2) if quick else {"tiny": (4, 12, 5), "small": (2, 6, 5)}.get(name, (1, 3, 3))
+        # (processes per implementation, rounds, steps a round); the processes of one implementation take
+        # the rounds in turn (interleaved_step_medians): four at tiny, where a step takes ~20 ms and two
+        # processes of the same code can differ by 3% to 19%, one at medium (ten processes of up to
+        # 1.4 GB would not fit a small machine)
+        schedule = {"tiny": (4, 12, 5), "small": (2, 6, 5), "medium": (1, 3, 3)}
+        replicas, rounds, steps = (1, 2, 2) if quick else schedule[name]
         workers = []
         try:
             for implementation in names:
