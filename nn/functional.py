@@ -20,7 +20,7 @@ import tensor
 from tensor import Function, Tensor
 from tensor.autograd import PendingGradient
 from tensor.backend import erf, scatter_add
-from tensor.parallel import blas_threads_for
+from tensor.parallel import matmul
 
 from . import fast_paths
 
@@ -37,8 +37,7 @@ class Linear(Function):
 
     def forward(self, x, weight, *bias):
         rows = x.reshape(-1, x.shape[-1])  # (N, in)
-        blas_threads_for(rows.size * weight.shape[0], self.xp)  # one thread for a small product
-        y = rows @ weight.T  # (N, out)
+        y = matmul(rows, weight.T, self.xp)  # (N, out): rows @ weight.T on the cores its size earns
         if bias:
             y += bias[0]
         self.save_for_backward(rows, weight)
@@ -54,12 +53,10 @@ class Linear(Function):
             dx = LinearGradients(self.xp, rows, self.input_shape, grad_rows, weight, leaf_weight)
             dweight = None
             if self.needs_input_grad[1] and leaf_weight is None:  # a weight made by an op: its gradient now
-                blas_threads_for(rows.size * weight.shape[0], self.xp)
-                dweight = grad_rows.T @ rows
+                dweight = matmul(grad_rows.T, rows, self.xp)
         else:
-            blas_threads_for(rows.size * weight.shape[0], self.xp)  # both products have forward's size
-            dx = (grad_rows @ weight).reshape(self.input_shape) if self.needs_input_grad[0] else None
-            dweight = grad_rows.T @ rows if self.needs_input_grad[1] else None
+            dx = matmul(grad_rows, weight, self.xp).reshape(self.input_shape) if self.needs_input_grad[0] else None
+            dweight = matmul(grad_rows.T, rows, self.xp) if self.needs_input_grad[1] else None
         if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
             return dx, dweight
         dbias = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
@@ -100,12 +97,11 @@ class LinearGradients(PendingGradient):
         grads, weights, leaf_weights = zip(*self.terms)
         g = grads[0] if len(grads) == 1 else xp.concatenate(grads, axis=1)  # (N, sum out)
         w = weights[0] if len(weights) == 1 else xp.concatenate(weights, axis=0)  # (sum out, in)
-        blas_threads_for(g.size * w.shape[1], xp)  # both products have this size
-        dx = (g @ w).reshape(self.shape)
+        dx = matmul(g, w, xp).reshape(self.shape)
         if self.other is not None:
             dx += self.other
         if any(leaf is not None for leaf in leaf_weights):
-            dweights = g.T @ self.rows  # (sum out, in): the W_i's gradients, one below the other
+            dweights = matmul(g.T, self.rows, xp)  # (sum out, in): the W_i's gradients, one below the other
             start = 0
             for weight, leaf in zip(weights, leaf_weights):
                 if leaf is not None:

@@ -1,23 +1,35 @@
-"""The CPU's cores: blocks of rows for the fused ops, and how many threads the BLAS may use.
+"""The CPU's cores: the BLAS's threads, a second thread of our own for the largest work, blocks of rows.
 
-The fused ops whose rows are independent (the rows of a softmax, the (batch, head) pairs of
-attention) hand `for_each_block` a function of one block of rows; a block of about BLOCK_BYTES
-stays in a core's cache across the op's several passes over it, where the whole array would
-stream through memory on each pass. On the GPU the whole array is one block.
+Three things share the cores of a training step:
+
+- the BLAS (OpenBLAS under NumPy) splits a matrix product over its own threads. `blas_threads_for`
+  sets how many: one for a product too small to share and while another program holds a core;
+- a second thread of our own (`in_two_halves`) runs half of the largest products and of the
+  fused ops' row blocks while the calling thread runs the other half, each half on one BLAS
+  thread. OpenBLAS does not split a batched product (the (B, T, T) scores of attention heads run
+  on one core) and NumPy's elementwise kernels run on one core; the second thread puts the other
+  core to work on them. It costs ~35 us to hand work over (a lock, a wake-up, the GIL), where
+  OpenBLAS's spinning threads take a few: so it runs only work of a millisecond or more;
+- the fused ops whose rows are independent (the rows of a softmax, the (batch, head) pairs of
+  attention) hand `for_each_block` a function of one block of rows; a block of about BLOCK_BYTES
+  stays in a core's cache across the op's several passes over it, where the whole array would
+  stream through memory on each pass. On the GPU the whole array is one block.
 
     def normalize(rows):              # rows: a slice of the first axis
         y[rows] = x[rows] / x[rows].sum(axis=-1, keepdims=True)
     for_each_block(normalize, n_rows=x.shape[0], row_bytes=x[0].nbytes, device="cpu")
 
-The blocks run in turn on the calling thread. They once ran on a pool of Python threads (NumPy
-lets go of the GIL inside a kernel), which halved attention's time measured alone; inside a
-training step it made the step 3-7% slower (benchmarks/README.md, "One pool of threads"): after
-each matrix product OpenBLAS's worker threads spin for a while on the cores the pool wanted.
-So the cores belong to the BLAS, and `blas_threads_for`, at the end of this file, sets how many
-threads it uses: one for a product too small to share and while another program holds a core.
+The two kinds of threads must not meet: after a product it shared, OpenBLAS's worker spins on
+the other core for about 0.1 s waiting for more work (BLAS_SPIN_SECONDS), and a thread of ours
+sent there runs at half speed (an earlier pool of Python threads made the step 3-7% slower for
+this reason, benchmarks/README.md, "One pool of threads"). So the second thread runs only when no
+product has been shared with OpenBLAS's threads for that long: in the medium lecture step every
+product is large and is split by us (the BLAS on one thread); in the small and tiny steps the
+mid-sized products go to OpenBLAS's threads and the second thread stays idle.
 """
 
 import os
+import threading
 import time
 
 try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
@@ -51,14 +63,23 @@ def set_num_threads(n):
 
 
 def for_each_block(fn, n_rows, row_bytes, device="cpu"):
-    """Call fn(rows) for slices `rows` of range(n_rows) that together cover it, once each, in order.
+    """Call fn(rows) for slices `rows` of range(n_rows) that together cover it, once each.
 
     row_bytes: the bytes one row takes in the op's largest array, which sets how many rows make
-    a block of about BLOCK_BYTES. On "cuda", fn gets every row in one call.
+    a block of about BLOCK_BYTES. On "cuda", fn gets every row in one call. Rows of SPLIT_BYTES
+    or more go in two halves to two threads (`in_two_halves`), each taking its half's blocks in
+    order; fn must then write only to its own rows.
     """
     rows_per_block = max(1, BLOCK_BYTES // max(1, row_bytes)) if device == "cpu" else max(1, n_rows)
-    for start in range(0, max(1, n_rows), rows_per_block):  # no rows: one call with an empty slice
-        fn(slice(start, min(start + rows_per_block, n_rows)))
+
+    def blocks_of(part):
+        for start in range(part.start, max(part.start + 1, part.stop), rows_per_block):  # no rows: one empty call
+            fn(slice(start, min(start + rows_per_block, part.stop)))
+
+    if device == "cpu" and n_rows * row_bytes >= SPLIT_BYTES:
+        in_two_halves(blocks_of, n_rows)
+    else:
+        blocks_of(slice(0, n_rows))
 
 
 # ----- the BLAS's threads: every free core for a large product, one thread for a small one --------
@@ -131,17 +152,135 @@ def blas_threads_for(multiply_adds, xp):
     thread, and a large one gains nothing from a core it must share. The count is set only when it
     changes (a C call of a few microseconds).
     """
-    global _blas
     if threadpoolctl is None or xp.__name__ != "numpy":
         return
-    if _blas is None:
-        controllers = [c for c in threadpoolctl.ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        _blas = {"controllers": controllers, "most": max((c.num_threads for c in controllers), default=1), "now": None}
+    _find_blas()
     if multiply_adds < SMALL_PRODUCT or other_programs_busy(time.monotonic()):
         wanted = 1
     else:
         wanted = min(_blas["most"], get_num_threads())
+    _set_blas_threads(wanted)
+    if wanted > 1:
+        _second["shared_at"] = time.monotonic()  # OpenBLAS's threads now spin for BLAS_SPIN_SECONDS
+
+
+def _set_blas_threads(wanted):
     if wanted != _blas["now"]:
         for controller in _blas["controllers"]:
             controller.set_num_threads(wanted)
         _blas["now"] = wanted
+
+
+def _find_blas():
+    global _blas
+    if _blas is None:
+        controllers = [c for c in threadpoolctl.ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        _blas = {"controllers": controllers, "most": max((c.num_threads for c in controllers), default=1), "now": None}
+
+
+# ----- the second thread: half of a large product or of a fused op's rows -----------------------------
+
+# Measured on 2 cores (benchmarks/README.md, "A second thread of our own"): handing work to the
+# second thread and back costs ~35 us. (4096, 256) @ (256, 32), 33.5 M multiply-adds, a head's
+# query at the medium config: 850 us on one thread, 666 us on OpenBLAS's two, 531 us in two halves
+# here; (32, 128, 32) @ (32, 32, 128), a head's scores: 311 us on one thread or OpenBLAS's two,
+# 220 us in halves; (2048, 128) @ (128, 32), 8.4 M, the small config's: 185, 96 and 131 us.
+SPLIT_WORK = 1 << 24  # multiply-adds from which a product runs in two halves on two threads
+SPLIT_BYTES = 1 << 20  # bytes of rows from which for_each_block runs in two halves on two threads
+BLAS_SPIN_SECONDS = 0.1  # OpenBLAS's idle worker spins this long after a product (0.104 CPU s measured)
+
+_second = {"thread": None, "pid": None, "shared_at": -float("inf")}  # shared_at: last product OpenBLAS split
+
+
+class SecondThread:
+    """One worker thread that runs a function while the calling thread runs another.
+
+    Two locks hand the work over and back (Python's lightest wake-up). `busy` is held while the
+    worker has a function, so a call from two threads at once, or from inside a half, finds it
+    taken and runs its halves itself, one after the other.
+    """
+
+    def __init__(self):
+        self.busy = threading.Lock()
+        self.start, self.done = threading.Lock(), threading.Lock()
+        self.start.acquire()
+        self.done.acquire()
+        self.work, self.error, self.broken = None, None, False
+        threading.Thread(target=self._serve, name="tinygrad_gpt second thread", daemon=True).start()
+
+    def _serve(self):
+        while True:
+            self.start.acquire()
+            try:
+                self.work()
+            except BaseException as error:  # handed to the caller, who raises it
+                self.error = error
+            self.done.release()
+
+    def run_beside(self, there, here):
+        """Call there() on the worker and here() on this thread; return when both have returned.
+        False, having called neither, when the worker is busy."""
+        if not self.busy.acquire(blocking=False):
+            return False
+        try:
+            self.work, self.error = there, None
+            self.start.release()
+            try:
+                here()
+            finally:
+                try:
+                    self.done.acquire()  # never return while the worker still writes the caller's arrays
+                except BaseException:  # interrupted (Ctrl-C) while waiting: the locks are out of step
+                    self.broken = True
+                    raise
+            if self.error is not None:
+                raise self.error
+            return True
+        finally:
+            self.work, self.error = None, None
+            self.busy.release()
+
+
+def second_core_free():
+    """True when the second thread may run now: threadpoolctl present (the BLAS must be set to one
+    thread for each half), two cores ours, no other program holding one, and OpenBLAS's threads
+    not spinning after a product they shared."""
+    if threadpoolctl is None or get_num_threads() < 2:
+        return False
+    now = time.monotonic()
+    return now - _second["shared_at"] >= BLAS_SPIN_SECONDS and not other_programs_busy(now)
+
+
+def in_two_halves(fn, n):
+    """On the CPU: fn(slice(0, h)) and fn(slice(h, n)) with h = n // 2, on two threads when the
+    second core is free (the BLAS on one thread for each), else fn(slice(0, n)) here. fn must write
+    only to its own rows."""
+    if n < 2 or not second_core_free():
+        fn(slice(0, n))
+        return
+    _find_blas()
+    _set_blas_threads(1)
+    if _second["pid"] != os.getpid() or _second["thread"].broken:  # first use, or a child (fork copies no threads)
+        _second.update(thread=SecondThread(), pid=os.getpid())
+    half = n // 2
+    if not _second["thread"].run_beside(lambda: fn(slice(0, half)), lambda: fn(slice(half, n))):
+        fn(slice(0, n))  # the second thread is taken: from another thread of the caller's, or nested
+
+
+def matmul(a, b, xp):
+    """a @ b with NumPy's rules, on as many cores as its size earns: a product of SPLIT_WORK
+    multiply-adds or more, 2-D or batched (same batch dims), in two halves (rows of a, or the
+    first batch dim) when the second core is free; any other on the BLAS's threads
+    (`blas_threads_for`)."""
+    multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1)
+    if multiply_adds >= SPLIT_WORK and xp.__name__ == "numpy" and a.ndim >= 2 and a.shape[0] >= 2:
+        same_batch = b.ndim == a.ndim and b.shape[:-2] == a.shape[:-2]
+        if (b.ndim == 2 or same_batch) and second_core_free():
+            out = xp.empty(a.shape[:-1] + (b.shape[-1],), dtype=xp.result_type(a, b))
+            if b.ndim == 2:  # rows of a (its first dim) times all of b
+                in_two_halves(lambda rows: xp.matmul(a[rows], b, out=out[rows]), a.shape[0])
+            else:  # the first batch dim of both
+                in_two_halves(lambda rows: xp.matmul(a[rows], b[rows], out=out[rows]), a.shape[0])
+            return out
+    blas_threads_for(multiply_adds, xp)
+    return a @ b

@@ -2,7 +2,7 @@
 (..., n, k) @ (..., k, m) whose batch dims broadcast."""
 
 from ..autograd import Function
-from ..parallel import blas_threads_for
+from ..parallel import matmul
 
 
 def _swap_last_two(a):
@@ -25,19 +25,16 @@ class Matmul(Function):
                 f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ"
             )
         self.save_for_backward(a, b)
-        self.multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1)  # m * k * n (times the batch of a)
-        blas_threads_for(self.multiply_adds, self.xp)
-        return a @ b
+        return matmul(a, b, self.xp)  # a @ b, on the cores its size earns (tensor/parallel.py)
 
     def backward(self, grad):
         a, b = self.saved
-        blas_threads_for(self.multiply_adds, self.xp)  # both products have forward's size
         if b.ndim == 1:
             grad, b = grad[..., None], b[:, None]
         if a.ndim == 1:
             grad, a = grad[..., None, :], a[None, :]
-        grad_a = grad @ _swap_last_two(b) if self.needs_input_grad[0] else None
-        grad_b = _swap_last_two(a) @ grad if self.needs_input_grad[1] else None
+        grad_a = matmul(grad, _swap_last_two(b), self.xp) if self.needs_input_grad[0] else None
+        grad_b = matmul(_swap_last_two(a), grad, self.xp) if self.needs_input_grad[1] else None
         a_was_vector, b_was_vector = self.saved[0].ndim == 1, self.saved[1].ndim == 1
         if grad_a is not None and a_was_vector:
             grad_a = grad_a[..., 0, :]

@@ -191,3 +191,237 @@ def test_busy_ticks_read_only_our_cores(tmp_path, monkeypatch):
     )
     assert parallel._busy_ticks_of({0}) == 17  # user + system + irq + softirq, not idle or iowait
     assert parallel._busy_ticks_of({0, 1}) == 37
+
+
+# ----- the second thread: halves of a large product or of a fused op's rows --------------------------
+
+
+@pytest.fixture
+def second_core(blas, monkeypatch):
+    """The second core is free (two cores, no other program, OpenBLAS's threads idle) and the BLAS is
+    the recording controller: every call of in_two_halves may use the second thread."""
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+    monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+    return blas
+
+
+def halves_seen(n):
+    """Run in_two_halves over n rows; return the (thread, rows) of each call."""
+    calls, lock = [], threading.Lock()
+
+    def record(rows):
+        with lock:
+            calls.append((threading.get_ident(), rows))
+
+    parallel.in_two_halves(record, n)
+    return calls
+
+
+@given(n=st.integers(2, 1000))
+def test_two_halves_cover_every_row_once_on_two_threads(n):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(parallel, "threadpoolctl", object())
+        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
+        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
+        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        calls = halves_seen(n)
+    assert sorted(r for _, rows in calls for r in range(n)[rows]) == list(range(n))
+    assert len(calls) == 2 and len({thread for thread, _ in calls}) == 2
+    assert threading.get_ident() in {thread for thread, _ in calls}  # one half here, one on the second thread
+
+
+def test_each_half_runs_on_one_blas_thread(second_core):
+    halves_seen(10)
+    assert second_core.calls[-1] == 1  # two halves, each with the BLAS's two threads, would be four on two cores
+
+
+@pytest.mark.parametrize(
+    "taken",
+    ["other program busy", "one core", "blas spinning", "no threadpoolctl"],
+)
+def test_without_a_free_second_core_all_rows_run_here_in_one_call(second_core, monkeypatch, restore_threads, taken):
+    if taken == "other program busy":
+        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: True)
+    elif taken == "one core":
+        monkeypatch.setattr(parallel, "get_num_threads", lambda: 1)
+    elif taken == "blas spinning":  # a product OpenBLAS split just now: its idle thread spins on the other core
+        parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)
+    else:
+        monkeypatch.setattr(parallel, "threadpoolctl", None)
+    assert halves_seen(10) == [(threading.get_ident(), slice(0, 10))]
+
+
+def test_the_blas_spin_keeps_the_second_thread_idle_only_for_blas_spin_seconds(second_core, monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(parallel.time, "monotonic", lambda: clock["now"])
+    parallel.blas_threads_for(10 * parallel.SMALL_PRODUCT, np)  # OpenBLAS's two threads: it spins from now
+    clock["now"] += 0.9 * parallel.BLAS_SPIN_SECONDS
+    assert not parallel.second_core_free()
+    clock["now"] += 0.2 * parallel.BLAS_SPIN_SECONDS
+    assert parallel.second_core_free()
+    parallel.blas_threads_for(10, np)  # a small product runs on one BLAS thread: nothing spins after it
+    assert parallel.second_core_free()
+
+
+@pytest.mark.parametrize("failing_start", [0, 5])  # the second thread's half, then this thread's
+def test_an_error_in_either_half_reaches_the_caller_and_the_thread_serves_again(second_core, failing_start):
+    def fail_in_one_half(rows):
+        if rows.start == failing_start:
+            raise ValueError(f"the half from {failing_start}")
+
+    with pytest.raises(ValueError, match=f"the half from {failing_start}"):
+        parallel.in_two_halves(fail_in_one_half, 10)
+    assert len(halves_seen(10)) == 2
+
+
+def test_a_call_from_inside_a_half_runs_its_halves_itself(second_core):
+    inner = []
+
+    def outer(rows):
+        inner.append(halves_seen(4))
+
+    parallel.in_two_halves(outer, 10)
+    assert [len(calls) for calls in inner] == [1, 1]  # the second thread was taken: no deadlock, one call each
+
+
+def test_calls_from_two_threads_at_once_each_get_every_row(second_core):
+    results, start = {}, threading.Barrier(2)
+
+    def caller(name):
+        start.wait()
+        for i in range(50):
+            results[name, i] = sorted(r for _, rows in halves_seen(7) for r in range(7)[rows])
+
+    threads = [threading.Thread(target=caller, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 100 and all(rows == list(range(7)) for rows in results.values())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_second_thread_of_its_own(second_core):
+    assert len(halves_seen(4)) == 2  # the parent's thread exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: fork copied no thread; a half sent to the parent's would never run
+        try:
+            os.write(write, str(len(halves_seen(4))).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 8) == b"2"
+
+
+def products():
+    """Pairs (a, b) that matmul may split: 2-D, batched over a 2-D b, batched over the same batch."""
+    dims = st.integers(1, 9)
+    return st.one_of(
+        st.tuples(dims, dims, dims).map(lambda s: ((s[0] + 1, s[1]), (s[1], s[2]))),
+        st.tuples(dims, dims, dims, dims).map(lambda s: ((s[0] + 1, s[1], s[2]), (s[2], s[3]))),
+        st.tuples(dims, dims, dims, dims).map(lambda s: ((s[0] + 1, s[1], s[2]), (s[0] + 1, s[2], s[3]))),
+        st.tuples(dims, dims, dims, dims).map(lambda s: ((s[0] + 1, 2, s[1], s[2]), (s[0] + 1, 2, s[2], s[3]))),
+    )
+
+
+@given(shapes=products(), dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_a_product_in_two_halves_is_numpys(shapes, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal(shape).astype(dtype) for shape in shapes)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(parallel, "threadpoolctl", object())
+        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
+        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
+        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        monkeypatch.setattr(parallel, "SPLIT_WORK", 0)  # every product splits
+        halves = []
+        monkeypatch.setattr(parallel, "in_two_halves", lambda fn, n: halves.append(n) or _run_halves(fn, n))
+        product = parallel.matmul(a, b, np)
+    assert halves == [a.shape[0]]
+    assert product.dtype == (a @ b).dtype
+    np.testing.assert_allclose(product, a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def _run_halves(fn, n):
+    fn(slice(0, n // 2))
+    fn(slice(n // 2, n))
+
+
+def test_products_whose_batches_broadcast_are_not_split(second_core, monkeypatch):
+    monkeypatch.setattr(parallel, "SPLIT_WORK", 0)
+    monkeypatch.setattr(parallel, "in_two_halves", lambda fn, n: pytest.fail("split a broadcast product"))
+    a, b = np.ones((3, 1, 4, 5)), np.ones((2, 5, 6))
+    np.testing.assert_array_equal(parallel.matmul(a, b, np), a @ b)
+    np.testing.assert_array_equal(parallel.matmul(np.ones(5), np.ones((5, 2)), np), np.full(2, 5.0))
+
+
+def test_small_products_and_the_gpu_are_not_split(second_core, monkeypatch):
+    monkeypatch.setattr(parallel, "in_two_halves", lambda fn, n: pytest.fail("split"))
+    a = np.ones((64, 64))
+    assert parallel.SPLIT_WORK > a.size * 64
+    np.testing.assert_array_equal(parallel.matmul(a, a, np), a @ a)
+
+    class CuPyLike:
+        __name__ = "cupy"
+
+    monkeypatch.setattr(parallel, "SPLIT_WORK", 0)
+    np.testing.assert_array_equal(parallel.matmul(a, a, CuPyLike()), a @ a)
+
+
+@given(n_rows=st.integers(0, 60), row_bytes=st.integers(1, 64))
+def test_blocks_past_split_bytes_cover_every_row_once_on_two_threads(n_rows, row_bytes):
+    calls, lock = [], threading.Lock()
+
+    def record(rows):
+        with lock:
+            calls.append((threading.get_ident(), rows))
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(parallel, "threadpoolctl", object())
+        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
+        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
+        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        monkeypatch.setattr(parallel, "BLOCK_BYTES", 100)
+        monkeypatch.setattr(parallel, "SPLIT_BYTES", 300)
+        parallel.for_each_block(record, n_rows, row_bytes)
+    assert sorted(r for _, rows in calls for r in range(n_rows)[rows]) == list(range(n_rows))
+    assert all(rows.stop - rows.start <= max(1, 100 // row_bytes) for _, rows in calls)
+    threads = {thread for thread, _ in calls}
+    assert len(threads) == (2 if n_rows * row_bytes >= 300 and n_rows >= 2 else 1)
+
+
+def test_a_training_steps_ops_in_two_halves_give_the_values_and_gradients_of_one_thread(monkeypatch):
+    """Linear, batched matmul and softmax forward and backward with every product and block split
+    (the real second thread and BLAS) against the same with none split."""
+    import nn.functional as F
+
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((6, 10, 16)), rng.standard_normal((24, 16))
+
+    def run():
+        x, w = tensor.tensor(x0, requires_grad=True), tensor.tensor(w0, requires_grad=True)
+        q, k = F.linear(x, w).split(12, dim=-1)
+        p = F.softmax(q @ k.transpose(-1, -2), dim=-1)
+        out = p @ k
+        (out * out).sum().backward()
+        return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    monkeypatch.setattr(parallel, "SPLIT_WORK", float("inf"))
+    monkeypatch.setattr(parallel, "SPLIT_BYTES", float("inf"))
+    expected = run()
+    split = []
+    real_in_two_halves = parallel.in_two_halves
+    monkeypatch.setattr(parallel, "in_two_halves", lambda fn, n: split.append(n) or real_in_two_halves(fn, n))
+    monkeypatch.setattr(parallel, "SPLIT_WORK", 0)
+    monkeypatch.setattr(parallel, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
+    monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+    got = run()
+    assert len(split) >= 6  # forward and backward products, softmax's rows
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
