@@ -71,15 +71,15 @@ def for_each_block(fn, n_rows, row_bytes, device="cpu"):
     order; fn must then write only to its own rows.
     """
     rows_per_block = max(1, BLOCK_BYTES // max(1, row_bytes)) if device == "cpu" else max(1, n_rows)
-
-    def blocks_of(part):
-        for start in range(part.start, max(part.start + 1, part.stop), rows_per_block):  # no rows: one empty call
-            fn(slice(start, min(start + rows_per_block, part.stop)))
-
     if device == "cpu" and n_rows * row_bytes >= SPLIT_BYTES:
-        in_two_halves(blocks_of, n_rows)
+        in_two_halves(lambda half: _blocks(fn, half.start, half.stop, rows_per_block), n_rows)
     else:
-        blocks_of(slice(0, n_rows))
+        _blocks(fn, 0, n_rows, rows_per_block)
+
+
+def _blocks(fn, first, stop, rows_per_block):
+    for start in range(first, max(first + 1, stop), rows_per_block):  # no rows: one call with an empty slice
+        fn(slice(start, min(start + rows_per_block, stop)))
 
 
 # ----- the BLAS's threads: every free core for a large product, one thread for a small one --------
@@ -150,32 +150,33 @@ def blas_threads_for(multiply_adds, xp):
     that shares it runs a time slice late: a 15-microsecond product took milliseconds, and a tiny
     training step ran 15 to 30 times slower than on one core. A small product loses little on one
     thread, and a large one gains nothing from a core it must share. The count is set only when it
-    changes (a C call of a few microseconds).
+    changes.
     """
     if threadpoolctl is None or xp.__name__ != "numpy":
         return
-    _find_blas()
-    if multiply_adds < SMALL_PRODUCT or other_programs_busy(time.monotonic()):
-        wanted = 1
-    else:
-        wanted = min(_blas["most"], get_num_threads())
-    _set_blas_threads(wanted)
-    if wanted > 1:
-        _second["shared_at"] = time.monotonic()  # OpenBLAS's threads now spin for BLAS_SPIN_SECONDS
+    if _blas is None:
+        _find_blas()
+    wanted = 1
+    if multiply_adds >= SMALL_PRODUCT:
+        now = time.monotonic()
+        if not other_programs_busy(now):
+            wanted = min(_blas["most"], get_num_threads())
+            if wanted > 1:
+                _second["shared_at"] = now  # OpenBLAS's idle thread spins from the product's end, soon after
+    if wanted != _blas["now"]:  # a C call of a few microseconds: only when the count changes
+        _set_blas_threads(wanted)
 
 
 def _set_blas_threads(wanted):
-    if wanted != _blas["now"]:
-        for controller in _blas["controllers"]:
-            controller.set_num_threads(wanted)
-        _blas["now"] = wanted
+    for controller in _blas["controllers"]:
+        controller.set_num_threads(wanted)
+    _blas["now"] = wanted
 
 
 def _find_blas():
     global _blas
-    if _blas is None:
-        controllers = [c for c in threadpoolctl.ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        _blas = {"controllers": controllers, "most": max((c.num_threads for c in controllers), default=1), "now": None}
+    controllers = [c for c in threadpoolctl.ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    _blas = {"controllers": controllers, "most": max((c.num_threads for c in controllers), default=1), "now": None}
 
 
 # ----- the second thread: half of a large product or of a fused op's rows -----------------------------
@@ -258,8 +259,10 @@ def in_two_halves(fn, n):
     if n < 2 or not second_core_free():
         fn(slice(0, n))
         return
-    _find_blas()
-    _set_blas_threads(1)
+    if _blas is None:
+        _find_blas()
+    if _blas["now"] != 1:
+        _set_blas_threads(1)
     if _second["pid"] != os.getpid() or _second["thread"].broken:  # first use, or a child (fork copies no threads)
         _second.update(thread=SecondThread(), pid=os.getpid())
     half = n // 2
