@@ -30,6 +30,8 @@ class DType:
         return named, (self.dtype.name,)
 
     def __eq__(self, other):
+        if isinstance(other, DType):  # the common case, 20x faster than converting other below
+            return self.dtype == other.dtype
         try:
             return self.dtype == np.dtype(other)
         except TypeError:

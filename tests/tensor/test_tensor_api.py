@@ -233,3 +233,12 @@ def test_torch_device_objects_work_where_device_names_do(device):
     assert x.to(tensor.device("cpu")).device.type == "cpu"
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         tensor.device("gpu")
+
+
+def test_dtypes_compare_equal_exactly_when_their_numpy_dtypes_do():
+    for a in tensor.dtypes.SUPPORTED:
+        for b in tensor.dtypes.SUPPORTED:
+            assert (a == b) is (a.dtype == b.dtype) and (a != b) is (a.dtype != b.dtype)
+        assert a == a.dtype and a == a.dtype.name and a == np.dtype(a.dtype).type
+    assert tensor.float32 != "float64" and tensor.float32 != None  # noqa: E711 (the operator is what is tested)
+    assert tensor.bool != tensor.int64 and tensor.int32 != tensor.int64
