@@ -9,7 +9,7 @@ Three things share the cores of a training step:
   thread. OpenBLAS does not split a batched product (the (B, T, T) scores of attention heads run
   on one core) and NumPy's elementwise kernels run on one core; the second thread puts the other
   core to work on them. It costs ~35 us to hand work over (a lock, a wake-up, the GIL), where
-  OpenBLAS's spinning threads take a few: so it runs only work of a millisecond or more;
+  OpenBLAS's spinning threads take a few: so it runs only work of a few hundred microseconds or more;
 - the fused ops whose rows are independent (the rows of a softmax, the (batch, head) pairs of
   attention) hand `for_each_block` a function of one block of rows; a block of about BLOCK_BYTES
   stays in a core's cache across the op's several passes over it, where the whole array would
@@ -182,10 +182,10 @@ def _find_blas():
 # ----- the second thread: half of a large product or of a fused op's rows -----------------------------
 
 # Measured on 2 cores (benchmarks/README.md, "A second thread of our own"): handing work to the
-# second thread and back costs ~35 us. (4096, 256) @ (256, 32), 33.5 M multiply-adds, a head's
-# query at the medium config: 850 us on one thread, 666 us on OpenBLAS's two, 531 us in two halves
-# here; (32, 128, 32) @ (32, 32, 128), a head's scores: 311 us on one thread or OpenBLAS's two,
-# 220 us in halves; (2048, 128) @ (128, 32), 8.4 M, the small config's: 185, 96 and 131 us.
+# second thread and back costs ~35 us. (4096, 256) @ (256, 32), 33.6 M multiply-adds, a head's query
+# at the medium config: 728 us on one thread, 421 on OpenBLAS's two, 435 in two halves here; a
+# head's scores there, (32, 128, 32) @ (32, 32, 128), which OpenBLAS does not split: 311 us on one
+# thread, 220 in halves; (2048, 128) @ (128, 32), 8.4 M, a head's query at small: 185, 96 and 131 us.
 SPLIT_WORK = 1 << 24  # multiply-adds from which a product runs in two halves on two threads
 SPLIT_BYTES = 1 << 20  # bytes of rows from which for_each_block runs in two halves on two threads
 BLAS_SPIN_SECONDS = 0.1  # OpenBLAS's idle worker spins this long after a product (0.104 CPU s measured)
