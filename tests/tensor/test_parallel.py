@@ -196,13 +196,22 @@ def test_busy_ticks_read_only_our_cores(tmp_path, monkeypatch):
 # ----- the second thread: halves of a large product or of a fused op's rows --------------------------
 
 
-@pytest.fixture
-def second_core(blas, monkeypatch):
-    """The second core is free (two cores, no other program, OpenBLAS's threads idle) and the BLAS is
-    the recording controller: every call of in_two_halves may use the second thread."""
+def free_the_second_core(monkeypatch, controllers=()):
+    """Two cores, no other program, OpenBLAS's threads idle, threadpoolctl present with `controllers`:
+    every call of in_two_halves may use the second thread."""
+    monkeypatch.setattr(parallel, "threadpoolctl", object())
+    monkeypatch.setattr(parallel, "_blas", {"controllers": list(controllers), "most": 2, "now": None})
+    monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
     monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
     monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
-    return blas
+
+
+@pytest.fixture
+def second_core(monkeypatch):
+    """The second core is free and the BLAS is a recording controller (returned)."""
+    controller = RecordingController()
+    free_the_second_core(monkeypatch, [controller])
+    return controller
 
 
 def halves_seen(n):
@@ -220,11 +229,7 @@ def halves_seen(n):
 @given(n=st.integers(2, 1000))
 def test_two_halves_cover_every_row_once_on_two_threads(n):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(parallel, "threadpoolctl", object())
-        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
-        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
-        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
-        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        free_the_second_core(monkeypatch)
         calls = halves_seen(n)
     assert sorted(r for _, rows in calls for r in range(n)[rows]) == list(range(n))
     assert len(calls) == 2 and len({thread for thread, _ in calls}) == 2
@@ -332,11 +337,7 @@ def test_a_product_in_two_halves_is_numpys(shapes, dtype, seed):
     rng = np.random.default_rng(seed)
     a, b = (rng.standard_normal(shape).astype(dtype) for shape in shapes)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(parallel, "threadpoolctl", object())
-        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
-        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
-        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
-        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        free_the_second_core(monkeypatch)
         monkeypatch.setattr(parallel, "SPLIT_WORK", 0)  # every product splits
         halves = []
         monkeypatch.setattr(parallel, "in_two_halves", lambda fn, n: halves.append(n) or _run_halves(fn, n))
@@ -381,11 +382,7 @@ def test_blocks_past_split_bytes_cover_every_row_once_on_two_threads(n_rows, row
             calls.append((threading.get_ident(), rows))
 
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(parallel, "threadpoolctl", object())
-        monkeypatch.setattr(parallel, "_blas", {"controllers": [], "most": 2, "now": None})
-        monkeypatch.setattr(parallel, "get_num_threads", lambda: 2)
-        monkeypatch.setattr(parallel, "other_programs_busy", lambda now: False)
-        monkeypatch.setitem(parallel._second, "shared_at", -float("inf"))
+        free_the_second_core(monkeypatch)
         monkeypatch.setattr(parallel, "BLOCK_BYTES", 100)
         monkeypatch.setattr(parallel, "SPLIT_BYTES", 300)
         parallel.for_each_block(record, n_rows, row_bytes)
