@@ -307,6 +307,7 @@ def test_calls_from_two_threads_at_once_each_get_every_row(second_core):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")  # Python 3.12+: the point of the test
 def test_a_forked_child_gets_a_second_thread_of_its_own(second_core):
     assert len(halves_seen(4)) == 2  # the parent's thread exists
     read, write = os.pipe()
