@@ -21,7 +21,7 @@ On "cuda" the same code runs with CuPy, in one block.
 
 import numpy as np
 
-from tensor.backend import device_of
+from tensor.backend import device_of, matmul_on
 from tensor.parallel import for_each_block
 
 
@@ -224,12 +224,12 @@ def attention(xp, q, k, v, bias, scale, keep):
 
     def attend(rows):
         p = weights[rows]
-        scores = q[rows] * scale @ contiguous_transpose(xp, k[rows])  # a block's worth: stays in cache
+        scores = matmul_on(xp, q[rows] * scale, contiguous_transpose(xp, k[rows]))  # a block's worth: in cache
         if bias is not None:
             scores += bias[rows] if bias_per_row else bias
         total = exp_minus_max(xp, scores, p, _finite_row_max)
         p /= xp.where(total == 0, 1, total)  # a fully masked row: all zeros, as PyTorch
-        xp.matmul(p if keep is None else p * keep[rows], v[rows], out=out[rows])
+        matmul_on(xp, p if keep is None else p * keep[rows], v[rows], out=out[rows])
 
     for_each_block(attend, batch[0], weights[:1].nbytes, device_of(q))
     return weights, out
@@ -242,15 +242,15 @@ def attention_backward(xp, q, k, v, weights, keep, grad, scale):
 
     def attend_backward(rows):
         w = weights[rows]
-        xp.matmul((w if keep is None else w * keep[rows]).swapaxes(-1, -2), grad[rows], out=dv[rows])
-        d_scores = grad[rows] @ contiguous_transpose(xp, v[rows])  # dP (after dropout), ours to overwrite
+        matmul_on(xp, (w if keep is None else w * keep[rows]).swapaxes(-1, -2), grad[rows], out=dv[rows])
+        d_scores = matmul_on(xp, grad[rows], contiguous_transpose(xp, v[rows]))  # dP (after dropout), ours
         if keep is not None:
             d_scores *= keep[rows]
         d_scores -= row_dot(xp, d_scores, w)
         d_scores *= w
         d_scores *= scale  # dS, with the scale of the scores folded in
-        xp.matmul(d_scores, k[rows], out=dq[rows])
-        xp.matmul(d_scores.swapaxes(-1, -2), q[rows], out=dk[rows])
+        matmul_on(xp, d_scores, k[rows], out=dq[rows])
+        matmul_on(xp, d_scores.swapaxes(-1, -2), q[rows], out=dk[rows])
 
     for_each_block(attend_backward, weights.shape[0], weights[:1].nbytes, device_of(q))
     return dq, dk, dv

@@ -19,7 +19,7 @@ import numpy as np
 import tensor
 from tensor import Function, Tensor
 from tensor.autograd import PendingGradient
-from tensor.backend import erf, scatter_add
+from tensor.backend import concatenate, erf, scatter_add
 from tensor.parallel import matmul
 
 from . import fast_paths
@@ -95,8 +95,8 @@ class LinearGradients(PendingGradient):
     def compute(self):
         xp = self.xp
         grads, weights, leaf_weights = zip(*self.terms)
-        g = grads[0] if len(grads) == 1 else xp.concatenate(grads, axis=1)  # (N, sum out)
-        w = weights[0] if len(weights) == 1 else xp.concatenate(weights, axis=0)  # (sum out, in)
+        g = grads[0] if len(grads) == 1 else concatenate(xp, grads, axis=1)  # (N, sum out)
+        w = weights[0] if len(weights) == 1 else concatenate(xp, weights, axis=0)  # (sum out, in)
         dx = matmul(g, w, xp).reshape(self.shape)
         if self.other is not None:
             dx += self.other
@@ -423,14 +423,19 @@ def _check_indices(what, indices, size, unit, ignore_index=None):
     """Raise an IndexError naming the first index outside [0, size) (ignore_index excepted).
 
     The happy path reads one bool back from the device (CuPy wraps a bad index silently, so the
-    check cannot be left to it); only a failing check reads more, to name the index.
+    check cannot be left to it); only a failing check reads more, to name the index. While a CUDA
+    graph is captured the check is recorded instead, and each replay reads its answer (CUDAGraph).
     """
     out_of_range = (indices < 0) | (indices >= size)
     if ignore_index is not None:
         out_of_range &= indices != ignore_index
+    message = f"{what} {{}} is out of range for {size} {unit} (valid: 0 to {size - 1})"
+    capture = tensor.backend.graph_capture
+    if capture is not None and tensor.backend.device_of(indices) == "cuda":  # no reading while recording:
+        capture._check_indices_on_replay(message, out_of_range, indices)  # each replay checks, then reads
+        return
     if out_of_range.any():
-        bad = int(indices[out_of_range][0])
-        raise IndexError(f"{what} {bad} is out of range for {size} {unit} (valid: 0 to {size - 1})")
+        raise IndexError(message.format(int(indices[out_of_range][0])))
 
 
 def embedding(input, weight):

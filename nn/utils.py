@@ -7,6 +7,7 @@ import math
 
 import tensor
 from tensor import Tensor
+from tensor.backend import stack
 
 
 def _grads(parameters):
@@ -30,7 +31,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         total = max(norms) if norm_type > 0 else min(norms)
     else:
         norms = [(xp.abs(g.data) ** norm_type).sum() ** (1.0 / norm_type) for g in grads]
-        total = (xp.stack(norms) ** norm_type).sum() ** (1.0 / norm_type)
+        total = (stack(xp, norms) ** norm_type).sum() ** (1.0 / norm_type)
     total = xp.asarray(total, dtype=grads[0].dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(

@@ -10,6 +10,11 @@ DEVICES = ("cpu", "cuda")
 
 _cupy = None
 
+# The CUDA graph being captured (tensor.cuda.CUDAGraph), or None. While one is, every "cuda" kernel is
+# recorded rather than run, so whatever must not be recorded (a read of the device, a random draw, a
+# step count kept on the host) asks here first.
+graph_capture = None
+
 
 def _import_cupy():
     """Import CuPy once; raise a RuntimeError that says what is missing."""
@@ -163,4 +168,40 @@ def tune_malloc():
 def synchronize(xp):
     """Wait until every kernel queued on xp's device has finished (NumPy runs synchronously: no wait)."""
     if xp is not np:
+        refuse_while_capturing("synchronize()", "the kernels are being recorded, not run")
         xp.cuda.get_current_stream().synchronize()
+
+
+def matmul_on(xp, a, b, out=None):
+    """xp.matmul(a, b, out=out); while a CUDA graph is captured, the capture's own call of cuBLAS
+    (CUDAGraph.matmul), since CuPy's matmul refuses to run then."""
+    if graph_capture is not None and xp is not np:
+        return graph_capture.matmul(a, b, out)
+    return xp.matmul(a, b, out=out)
+
+
+def concatenate(xp, arrays, axis=0):
+    """xp.concatenate(arrays, axis); while a CUDA graph is captured, one copy of each array into its
+    slice of the result. (CuPy joins more than 8 small arrays with one kernel that reads a table of their
+    addresses copied from host memory: a graph would replay that copy from whatever the memory then holds.)"""
+    if graph_capture is None or xp is np:
+        return xp.concatenate(arrays, axis=axis)
+    axis %= arrays[0].ndim
+    shape = arrays[0].shape[:axis] + (sum(a.shape[axis] for a in arrays),) + arrays[0].shape[axis + 1 :]
+    out = xp.empty(shape, dtype=np.result_type(*[a.dtype for a in arrays]))
+    start = 0
+    for a in arrays:
+        out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = a
+        start += a.shape[axis]
+    return out
+
+
+def stack(xp, arrays, axis=0):
+    """xp.stack(arrays, axis), capturable as `concatenate` is."""
+    return concatenate(xp, [xp.expand_dims(a, axis) for a in arrays], axis)
+
+
+def refuse_while_capturing(what, why):
+    """Raise a RuntimeError naming `what` when a CUDA graph is being captured: it cannot be recorded."""
+    if graph_capture is not None:
+        raise RuntimeError(f"{what} cannot run inside a CUDA graph capture: {why}")

@@ -1,5 +1,6 @@
 """`tensor.cuda`: PyTorch's `torch.cuda` query functions, answered by CuPy when a GPU is present,
-and the "cuda" generator's state for checkpoints (get_rng_state / set_rng_state).
+the "cuda" generator's state for checkpoints (get_rng_state / set_rng_state), and CUDA graphs
+(CUDAGraph, graph, is_current_stream_capturing): a training step recorded once and replayed.
 
 Without a GPU they return what a CPU build of PyTorch returns (0 for counts and
 memory, None for empty_cache) or raise where it raises (current_device,
@@ -7,11 +8,19 @@ get_device_name, synchronize, memory_usage), so a script that checks
 `is_available()` first behaves the same under both.
 """
 
+import ctypes
+
+import numpy as np
+
+from . import backend
 from .backend import array_module
 from .backend import is_cuda_available as is_available
 from .creation import generator
 
 __all__ = [
+    "CUDAGraph",
+    "graph",
+    "is_current_stream_capturing",
     "current_device",
     "device_count",
     "empty_cache",
@@ -54,7 +63,9 @@ def get_device_name(device=None):
 
 def synchronize(device=None):
     """Wait until every kernel queued on the GPU has finished (timings need it)."""
-    _cupy_or_raise("synchronize").cuda.Device().synchronize()
+    cupy = _cupy_or_raise("synchronize")
+    backend.refuse_while_capturing("torch.cuda.synchronize()", "the kernels are being recorded, not run")
+    cupy.cuda.Device().synchronize()
 
 
 def memory_allocated(device=None):
@@ -78,6 +89,8 @@ def empty_cache():
     """Hand the memory pool's free blocks back to the GPU (nothing to do without one)."""
     if is_available():
         array_module("cuda").get_default_memory_pool().free_all_blocks()
+        for pool in _capture_pools:
+            pool.free_all_blocks()
 
 
 def get_rng_state(device="cuda"):
@@ -88,3 +101,338 @@ def get_rng_state(device="cuda"):
 
 def set_rng_state(new_state, device="cuda"):
     generator(device).set_state(new_state)
+
+
+# ----- CUDA graphs --------------------------------------------------------------------------------------------
+
+
+def is_current_stream_capturing():
+    """True while a CUDA graph is being captured (inside `with tensor.cuda.graph(g):`)."""
+    return backend.graph_capture is not None
+
+
+class CUDAGraph:
+    """torch.cuda.CUDAGraph: GPU work recorded once - every kernel it queues, with the memory each reads
+    and writes and the numbers passed to it - and launched again, all of it, by one call: replay().
+
+    Why: a training step of a small model queues thousands of small kernels, and on a fast GPU the
+    Python that queues them sets the pace, not the kernels (benchmarks/README.md, "On a GPU"). A replay
+    queues the whole step at once and runs none of the Python.
+
+        g = tensor.cuda.CUDAGraph()
+        step()                       # warm up outside the capture: CuPy compiles its kernels,
+        step()                       # the gradients and the optimizer's state are made
+        with tensor.cuda.graph(g):   # record one step (nothing runs)
+            step()
+        for xb, yb in batches:
+            x.copy_(xb); y.copy_(yb) # new data into the tensors the step reads
+            g.replay()               # the step, on them; loss, gradients and parameters updated in place
+
+    A replay repeats exactly what was recorded, so:
+    - inputs stay where the capture read them: copy each batch into the same tensors (`x.copy_(batch)`),
+      never `x = batch`; outputs (the loss, the gradients, the parameters) are rewritten in place;
+    - whatever changes from step to step must live on the GPU: Adam's step count does with
+      `Adam(..., capturable=True)`; a Python number (a learning rate a scheduler sets) is recorded as it was;
+    - nothing recorded may read the GPU or draw random numbers: each raises a RuntimeError while
+      capturing (a synchronize, `.item()`, dropout with p > 0). Embedding's index check, which reads
+      the GPU, is recorded instead: replay() reads its answer, one read per replay, and raises the same
+      IndexError after a replay that met a bad index.
+    What the capture allocates comes from a memory pool of its own that nothing else allocates from, so
+    the temporaries a replay writes cannot land in arrays made after the capture. Products call cuBLAS
+    themselves while capturing (CuPy refuses to; see "cuBLAS while capturing" below).
+    """
+
+    def __init__(self):
+        self._graph = None  # CuPy's Graph, once captured
+        self._pool = None  # the capture's own memory pool
+        self._context = None  # (allocator, stream) entered while capturing
+        self._index_checks = []  # while capturing: (message, any out of range, first bad index), 0-d arrays
+        self._index_results = None  # (flags, first bad indices): arrays each replay writes
+        self._index_messages = ()
+
+    def capture_begin(self):
+        cupy = _cupy_or_raise("CUDAGraph.capture_begin")
+        if backend.graph_capture is not None:
+            raise RuntimeError("a CUDA graph is being captured already: captures do not nest")
+        if self._graph is not None:
+            raise RuntimeError("this CUDAGraph holds a captured graph: reset() it before capturing again")
+        cupy.cuda.Device().synchronize()  # the work queued before the capture runs first, outside it
+        _check_our_gemm_once(cupy)
+        self._pool = cupy.cuda.MemoryPool()
+        _capture_pools.append(self._pool)  # kept while the process runs (see _capture_pools)
+        allocator, stream = cupy.cuda.using_allocator(self._pool.malloc), cupy.cuda.Stream(non_blocking=True)
+        allocator.__enter__()
+        stream.__enter__()  # CuPy queues on the current stream: this one, which records (the default cannot)
+        self._context = allocator, stream
+        try:
+            stream.begin_capture()
+        except BaseException:
+            self._leave()
+            raise
+        backend.graph_capture = self
+
+    def capture_end(self):
+        if backend.graph_capture is not self:
+            raise RuntimeError("capture_end() without capture_begin() on this CUDAGraph")
+        stream = self._context[1]
+        try:
+            if self._index_checks:  # recorded too: every replay gathers its checks' answers here
+                messages, flags, first_bad = zip(*self._index_checks)
+                xp = array_module("cuda")
+                self._index_results = backend.stack(xp, flags), backend.stack(xp, first_bad)
+                self._index_messages = messages
+            self._graph = stream.end_capture()
+        except BaseException:
+            self._abandon()
+            raise
+        self._index_checks = []
+        self._leave()
+
+    def replay(self):
+        """Launch the recorded work on the current stream; then read the recorded index checks (one read
+        of the GPU, which waits for the replay) and raise an IndexError if one failed."""
+        if self._graph is None:
+            raise RuntimeError("replay() needs a captured graph: capture one first (with tensor.cuda.graph(g): ...)")
+        backend.refuse_while_capturing("CUDAGraph.replay()", "replay it after the capture ends")
+        self._graph.launch()
+        self._raise_if_an_index_failed()
+
+    def _raise_if_an_index_failed(self):
+        """Read the recorded index checks' answers (one read, which waits for the replay) and raise the
+        IndexError of the first that failed."""
+        if self._index_results is None:
+            return
+        flags = self._index_results[0].get()
+        if flags.any():
+            check = int(flags.argmax())
+            bad = int(self._index_results[1][check].get())
+            raise IndexError(
+                self._index_messages[check].format(bad) + " (found after a CUDA graph replay, which has run "
+                "with it: the values it wrote, parameters included, are not to be trusted)"
+            )
+
+    def reset(self):
+        """Drop the captured graph and hand its pool's idle memory back to the GPU; arrays the capture
+        made (the loss, gradients made during it) stay valid."""
+        if backend.graph_capture is self:
+            raise RuntimeError("reset() during this CUDAGraph's capture: end the capture first")
+        self._graph, self._index_results, self._index_messages = None, None, ()
+        if self._pool is not None:
+            self._pool.free_all_blocks()
+            self._pool = None
+
+    def matmul(self, a, b, out=None):
+        """a @ b with NumPy's rules (batch dims broadcast; into `out` if given), recorded into this
+        capture by cuBLAS itself: CuPy's matmul refuses to call cuBLAS while a stream captures."""
+        xp = array_module("cuda")
+        if a.ndim == 1:
+            return _into(out, self.matmul(a[None, :], b)[..., 0, :])
+        if b.ndim == 1:
+            return _into(out, self.matmul(a, b[:, None])[..., 0])
+        dtype = np.result_type(a.dtype, b.dtype)
+        if dtype not in _GEMM:
+            raise TypeError(f"a matrix product inside a CUDA graph capture runs on float32 or float64, not {dtype}")
+        (m, k), (k_b, n) = a.shape[-2:], b.shape[-2:]
+        if k != k_b:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit (inner dims {k} and {k_b})")
+        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        result = xp.empty(batch + (m, n), dtype=dtype)
+        if result.size and k == 0:
+            result.fill(0)
+        elif result.size:
+            _gemm(xp, a.astype(dtype, copy=False), b.astype(dtype, copy=False), result)
+        return _into(out, result)
+
+    def _check_indices_on_replay(self, message, out_of_range, indices):
+        """Record an index check instead of reading its answer: `message` has {} for the bad index."""
+        flat = out_of_range.reshape(-1)
+        xp = array_module("cuda")
+        self._index_checks.append((message, flat.any(), xp.take(indices.reshape(-1), flat.argmax())))
+
+    def _abandon(self):
+        """End a capture that failed: CUDA's capture is closed and discarded, our state restored."""
+        try:
+            self._context[1].end_capture()
+        except Exception:  # an invalidated capture reports its error here again; the first one is raised
+            pass
+        self._index_checks = []
+        self._leave()
+        self.reset()
+
+    def _leave(self):
+        allocator, stream = self._context
+        self._context = None
+        backend.graph_capture = None
+        stream.__exit__(None, None, None)
+        allocator.__exit__(None, None, None)
+
+
+def _into(out, result):
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+# ----- cuBLAS while capturing -------------------------------------------------------------------------------
+#
+# CuPy refuses every cuBLAS call while a stream captures (its cublas.setStream raises NotImplementedError),
+# so a capture calls cuBLAS's strided-batched GEMM itself, through ctypes, on CuPy's own cuBLAS handle and
+# the library CuPy loaded. cuBLAS is column-major: a row-major (m, k) matrix is its (k, m) transpose there,
+# so C = A @ B is computed as C^T = B^T @ A^T, with B's memory first.
+
+_GEMM = {
+    np.dtype(np.float32): ("cublasSgemmStridedBatched", ctypes.c_float),
+    np.dtype(np.float64): ("cublasDgemmStridedBatched", ctypes.c_double),
+}
+_OP_N, _OP_T = 0, 1  # cublasOperation_t: as stored, transposed
+_cublas = {}
+# Every capture's memory pool. Arrays a capture made (its loss, say) live in its pool's memory and may outlive
+# the graph, so no pool is let go while the process runs; empty_cache() hands their idle blocks back.
+_capture_pools = []
+
+
+def _cublas_function(name):
+    """A cuBLAS function of the library CuPy has loaded (found in the process's memory map)."""
+    if "library" not in _cublas:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "/libcublas.so" in line})
+        major = array_module("cuda").cuda.runtime.runtimeGetVersion() // 1000  # CuPy's CUDA: its cuBLAS's soname
+        paths.sort(key=lambda path: not path.endswith(f"/libcublas.so.{major}"))
+        if not paths:
+            raise RuntimeError(
+                "a matrix product inside a CUDA graph capture calls cuBLAS as CuPy loaded it, and CuPy has not "
+                "loaded it yet: run the captured work once before capturing it (a warm-up step)"
+            )
+        library = ctypes.CDLL(paths[0])
+        library.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        library.cublasSetPointerMode_v2.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        for function_name, scalar in _GEMM.values():
+            function = getattr(library, function_name)
+            matrix = [ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong]  # pointer, leading dim, batch stride
+            function.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                 ctypes.c_int, ctypes.POINTER(scalar), *matrix, *matrix,
+                                 ctypes.POINTER(scalar), *matrix, ctypes.c_int]  # fmt: skip
+        _cublas["library"] = library
+    return getattr(_cublas["library"], name)
+
+
+def _check(status, what):
+    if status != 0:
+        raise RuntimeError(f"cuBLAS {what} failed with status {status} (called by tensor/cuda.py for a CUDA graph)")
+
+
+def _gemm(xp, a, b, result):
+    """result[...] = a @ b, result C-ordered of the broadcast batch shape; a and b of result's dtype."""
+    (b_op, a_op, n, m, k), (b, b_ld, b_stride), (a, a_ld, a_stride), (ldc, c_stride, count) = _gemm_arguments(
+        xp, a, b, result
+    )
+    name, scalar = _GEMM[result.dtype]
+    handle, stream = xp.cuda.Device().cublas_handle, xp.cuda.get_current_stream().ptr
+    _check(_cublas_function("cublasSetStream_v2")(handle, stream), "cublasSetStream")
+    _check(_cublas_function("cublasSetPointerMode_v2")(handle, 0), "cublasSetPointerMode")  # alpha, beta on the host
+    one, zero = scalar(1), scalar(0)
+    status = _cublas_function(name)(
+        handle, b_op, a_op, n, m, k, ctypes.byref(one), b.data.ptr, b_ld, b_stride, a.data.ptr, a_ld, a_stride,
+        ctypes.byref(zero), result.data.ptr, ldc, c_stride, count,
+    )  # fmt: skip
+    _check(status, name)
+
+
+def _gemm_arguments(xp, a, b, result):
+    """The column-major GEMM that computes result = a @ b: C^T (n, m) = op(B^T) (n, k) @ op(A^T) (k, m)
+    over `count` batches, as ((op of b, op of a, n, m, k), (b, ld, batch stride), (a, ld, batch stride),
+    (ldc, batch stride of result, count)); strides and leading dims in elements."""
+    batch = result.shape[:-2]
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    b_op, b_ld, b_stride, b = _gemm_operand(xp, b, batch)
+    a_op, a_ld, a_stride, a = _gemm_operand(xp, a, batch)
+    count = int(np.prod(batch)) if batch else 1
+    return (b_op, a_op, n, m, k), (b, b_ld, b_stride), (a, a_ld, a_stride), (n, m * n, count)
+
+
+def _check_our_gemm_once(xp):
+    """Before a process's first capture: products of every layout through `_gemm` (the call of cuBLAS
+    written here by hand, through ctypes) must equal CuPy's own, or captures are refused. A signature
+    that did not match the installed cuBLAS would otherwise give wrong numbers without a word."""
+    if _cublas.get("checked"):
+        return
+    rng = np.random.default_rng(0)
+
+    def operand(*shape, dtype=np.float32):
+        return xp.asarray(rng.standard_normal(shape).astype(dtype))
+
+    cases = {
+        "(5, 3) @ (3, 4)": (operand(5, 3), operand(3, 4)),
+        "(5, 3) @ a transposed (4, 3)": (operand(5, 3), operand(4, 3).T),
+        "a transposed (3, 5) @ (3, 4)": (operand(3, 5).T, operand(3, 4)),
+        "(2, 3, 5, 3) @ (3, 4), broadcast": (operand(2, 3, 5, 3), operand(3, 4)),
+        "(5, 3) @ (2, 3, 4), broadcast": (operand(5, 3), operand(2, 3, 4)),
+        "float64 (4, 6, 2) @ (4, 2, 3)": (operand(4, 6, 2, dtype=np.float64), operand(4, 2, 3, dtype=np.float64)),
+    }
+    for case, (a, b) in cases.items():
+        expected = xp.matmul(a, b)
+        ours = xp.empty(expected.shape, dtype=expected.dtype)
+        try:
+            _gemm(xp, a, b, ours)
+            wrong = "differs from CuPy's own" if not bool(xp.allclose(ours, expected, rtol=1e-5, atol=1e-5)) else None
+        except (RuntimeError, OSError, AttributeError) as error:  # a status, or no such library or function
+            wrong = f"failed ({error})"
+        if wrong:
+            raise RuntimeError(
+                f"CUDA graphs are not available here: a product that a capture records through cuBLAS, {case}, "
+                f"{wrong} on this system (tensor/cuda.py calls cuBLAS itself while capturing)"
+            )
+    _cublas["checked"] = True
+
+
+def _gemm_operand(xp, x, batch):
+    """(operation, leading dim, batch stride, array) that present row-major x, broadcast to `batch`, to
+    cuBLAS as its transpose: as stored when its rows are contiguous, transposed when its columns are (a
+    view such as weight.T); a copy in C order when neither or its batch dims do not step by one stride."""
+    x = xp.broadcast_to(x, batch + x.shape[-2:])
+    rows, cols = x.shape[-2:]
+    item = x.itemsize
+    (row_step, col_step), stride = x.strides[-2:], _one_stride(x.shape[:-2], x.strides[:-2])
+    if stride is not None and stride % item == 0 and row_step % item == 0 and col_step % item == 0:
+        if col_step == item and row_step // item >= max(cols, 1):
+            return _OP_N, row_step // item, stride // item, x
+        if row_step == item and col_step // item >= max(rows, 1):
+            return _OP_T, col_step // item, stride // item, x
+    x = xp.ascontiguousarray(x)
+    return _OP_N, max(cols, 1), rows * cols, x
+
+
+def _one_stride(shape, strides):
+    """The stride (bytes) that steps through dims `shape` as one flat dim, or None where none does."""
+    stride, span = None, 1
+    for size, step in zip(reversed(shape), reversed(strides)):
+        if size == 1:
+            continue
+        if stride is None:
+            stride = step
+        elif step != stride * span:
+            return None
+        span *= size
+    if stride is None:  # no dim longer than 1
+        return 0
+    return stride if stride >= 0 else None
+
+
+class graph:  # noqa: N801  PyTorch's name
+    """torch.cuda.graph: `with tensor.cuda.graph(g):` records the block's GPU work into CUDAGraph g
+    (see CUDAGraph); if the block raises, the capture is discarded and g stays empty."""
+
+    def __init__(self, cuda_graph):
+        self.cuda_graph = cuda_graph
+
+    def __enter__(self):
+        self.cuda_graph.capture_begin()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        if exc_type is None:
+            self.cuda_graph.capture_end()
+        elif backend.graph_capture is self.cuda_graph:
+            self.cuda_graph._abandon()
+        return False

@@ -25,6 +25,11 @@ if FAKE_CUPY:
 
 import tensor  # noqa: E402  after the stand-in, so nothing can import the real CuPy first
 
+if FAKE_CUPY:  # the cuBLAS that a CUDA graph capture calls itself (tensor/cuda.py), on the stand-in's memory
+    from tests.support.fake_cupy_cublas import Library
+
+    tensor.cuda._cublas["library"] = Library()
+
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,10 +56,12 @@ def fake_cuda(monkeypatch):
 
     For tests that need the stand-in itself: counting host reads, or running "cuda" where no GPU is."""
     from tests.support import fake_cupy
+    from tests.support.fake_cupy_cublas import Library
 
     for name, module in fake_cupy.modules().items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(tensor.backend, "_cupy", None)  # the backend imports "cupy" afresh
+    monkeypatch.setattr(tensor.cuda, "_cublas", {"library": Library()})  # what a capture's products call
     return fake_cupy
 
 

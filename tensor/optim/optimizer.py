@@ -5,6 +5,7 @@ Each step updates `param.data` in place from `param.grad`; no graph is built.
 
 import math
 
+from .. import backend
 from ..tensor import Tensor
 
 
@@ -71,7 +72,9 @@ class Optimizer:
             p = params[int(key)]
             restored = {}
             for name, value in saved.items():
-                if isinstance(value, Tensor):
+                if name == "step" and isinstance(value, Tensor):  # a capturable Adam's count, kept on its device
+                    value = int(value.item())
+                elif isinstance(value, Tensor):
                     if value.shape != p.shape:
                         raise ValueError(
                             f"optimizer state {name!r} of parameter {key} has shape {value.shape}, expected {p.shape}"
@@ -114,9 +117,13 @@ class Adam(Optimizer):
     time (`_update`), in a dozen array operations per group instead of a dozen per parameter.
     A large parameter takes its own step: copying it into a flat array and back would cost
     more than the calls it saves.
+
+    capturable=True (PyTorch's flag) keeps each parameter's step count on its GPU, as a 0-d array the
+    step increments there, and makes the bias corrections from it there: what a CUDA graph needs to
+    replay the step (tensor.cuda.CUDAGraph), since a count on the host would be recorded once.
     """
 
-    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "capturable": False}
     decoupled_weight_decay = False
 
     def __init__(self, params, **hyperparameters):
@@ -130,9 +137,14 @@ class Adam(Optimizer):
     def _adam(self, xp, param, grad, exp_avg, exp_avg_sq, step, group):
         """One Adam step on arrays, in place: param, exp_avg and exp_avg_sq are updated from grad."""
         beta1, beta2 = group["betas"]
+        on_host = isinstance(step, int)  # else a 0-d array on the parameter's device (capturable)
         if xp.__name__ != "numpy" and _gpu_adam(xp) is not None:
             decay = group["lr"] * group["weight_decay"] if self.decoupled_weight_decay else 0.0
             l2 = 0.0 if self.decoupled_weight_decay else group["weight_decay"]
+            if not on_host:  # the bias corrections from the count on the GPU, in the kernel
+                arguments = (step, 1 - decay, l2, beta1, beta2, group["lr"], group["eps"])
+                _gpu_adam(xp, capturable=True)(grad, *arguments, param, exp_avg, exp_avg_sq)
+                return
             step_size, bias2 = group["lr"] / (1 - beta1**step), math.sqrt(1 - beta2**step)
             kernel_arguments = (1 - decay, l2, beta1, beta2, step_size, bias2, group["eps"])
             _gpu_adam(xp)(grad, *kernel_arguments, param, exp_avg, exp_avg_sq)
@@ -152,7 +164,7 @@ class Adam(Optimizer):
         bias_correction2 = 1 - beta2**step
         # update = lr / bc1 * exp_avg / (sqrt(exp_avg_sq / bc2) + eps), built in one array, in place
         update = xp.sqrt(exp_avg_sq, out=squared)
-        update *= 1 / math.sqrt(bias_correction2)
+        update *= 1 / (math.sqrt(bias_correction2) if on_host else xp.sqrt(bias_correction2))
         update += group["eps"]
         xp.divide(exp_avg, update, out=update)
         update *= group["lr"] / bias_correction1
@@ -160,11 +172,19 @@ class Adam(Optimizer):
 
     def step(self):
         for group in self.param_groups:
+            if backend.graph_capture is not None and not group["capturable"]:
+                raise RuntimeError(
+                    f"Attempting CUDA graph capture of step() for an instance of {type(self).__name__} but "
+                    "param_groups' capturable is False: its step count lives on the host, and every replay "
+                    f"would repeat the captured step's bias corrections; use {type(self).__name__}(..., capturable=True)"
+                )
             params = [p for p in group["params"] if p.grad is not None]
             states = [self.state.setdefault(id(p), {}) for p in params]
             for p, state in zip(params, states):
                 if not state:
                     state.update(step=0, exp_avg=p._xp.zeros_like(p.data), exp_avg_sq=p._xp.zeros_like(p.data))
+                if group["capturable"] and isinstance(state["step"], int):
+                    state["step"] = self._step_on_device(p, state["step"])
             small = [(p, state) for p, state in zip(params, states) if p.data.size < STEP_TOGETHER_BELOW]
             if len(small) > 1 and params[0].device == "cpu" and _steppable_together(*zip(*small)):
                 self._step_together(*zip(*small), group)
@@ -175,6 +195,16 @@ class Adam(Optimizer):
                 params_and_states = zip(params, states)
             for p, state in params_and_states:
                 self._update(p, p.grad.data, state, group)
+
+    @staticmethod
+    def _step_on_device(param, step):
+        """A capturable Adam's step count: a 0-d float64 array on the parameter's GPU."""
+        if param.device != "cuda":
+            raise RuntimeError(
+                f"capturable=True keeps Adam's step count on the GPU, for CUDA graphs: "
+                f"a parameter of shape {param.shape} is on '{param.device}' (use capturable=False there)"
+            )
+        return param._xp.full((), step, dtype=param._xp.float64)
 
     def _step_together(self, params, states, group):
         """_update for every parameter of the list at once: parameters and gradients are copied
@@ -212,34 +242,52 @@ class Adam(Optimizer):
 _gpu_adam_kernels = {}
 
 # Adam's step above, one GPU thread per element: the same formulas with the moments written once each.
-_ADAM_STEP_CUDA = """
+_ADAM_MOMENTS_CUDA = """
 T g = grad + (T)l2 * param;
 exp_avg = (T)beta1 * exp_avg + (T)(1 - beta1) * g;
 exp_avg_sq = (T)beta2 * exp_avg_sq + (T)(1 - beta2) * g * g;
+"""
+# capturable: the bias corrections from the step count on the GPU (the host computes them otherwise)
+_ADAM_BIAS_FROM_STEP_CUDA = """
+double step_size = lr / (1 - pow(beta1, step));
+double bias2 = sqrt(1 - pow(beta2, step));
+"""
+_ADAM_PARAM_CUDA = """
 param = param * (T)shrink - (T)step_size * exp_avg / (sqrt(exp_avg_sq) / (T)bias2 + (T)eps);
 """
+_ADAM_KERNELS = {  # capturable -> (inputs, body)
+    False: (
+        "T grad, float64 shrink, float64 l2, float64 beta1, float64 beta2, float64 step_size, float64 bias2, "
+        "float64 eps",
+        _ADAM_MOMENTS_CUDA + _ADAM_PARAM_CUDA,
+    ),
+    True: (
+        "T grad, float64 step, float64 shrink, float64 l2, float64 beta1, float64 beta2, float64 lr, float64 eps",
+        _ADAM_MOMENTS_CUDA + _ADAM_BIAS_FROM_STEP_CUDA + _ADAM_PARAM_CUDA,
+    ),
+}
 
 
-def _gpu_adam(xp):
+def _gpu_adam(xp, capturable=False):
     """Adam's step as one CuPy ElementwiseKernel: one launch per parameter instead of about fourteen
     (on an H100 the launches, not the arithmetic, are the cost: cProfile put the array-operation Adam at
     7.6 ms of a 44 ms medium GPT step; the medium lecture step took 143 ms with a cupy.fuse version, 129 ms with this).
     `shrink` is AdamW's 1 - lr * weight_decay and `l2` Adam's weight_decay; the other is 1 or 0.
     None where the array module compiles no kernels (the CuPy stand-in of the tests): the array
     operations above run instead, and tests/tensor/test_optim.py's "cuda" cases on a GPU prove the two agree."""
-    if xp not in _gpu_adam_kernels:
-        _gpu_adam_kernels[xp] = (
+    if (xp, capturable) not in _gpu_adam_kernels:
+        inputs, body = _ADAM_KERNELS[capturable]
+        _gpu_adam_kernels[xp, capturable] = (
             xp.ElementwiseKernel(
-                "T grad, float64 shrink, float64 l2, float64 beta1, float64 beta2, float64 step_size, "
-                "float64 bias2, float64 eps",
+                inputs,
                 "T param, T exp_avg, T exp_avg_sq",
-                _ADAM_STEP_CUDA,
-                "adam_step",
+                body,
+                "adam_step_capturable" if capturable else "adam_step",
             )
             if hasattr(xp, "ElementwiseKernel")
             else None
         )
-    return _gpu_adam_kernels[xp]
+    return _gpu_adam_kernels[xp, capturable]
 
 
 def _steppable_together(params, states):

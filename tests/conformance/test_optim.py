@@ -79,7 +79,7 @@ def test_default_hyperparameters_match_pytorch(name):
             for k in (
                 "lr",
                 "weight_decay",
-                *(("betas", "eps") if "Adam" in name else ("momentum", "dampening", "nesterov")),
+                *(("betas", "eps", "capturable") if "Adam" in name else ("momentum", "dampening", "nesterov")),
             )
         }
 

@@ -25,6 +25,14 @@ Models
 - No floating-point warnings: a GPU kernel does not warn on overflow, division by zero or NaN.
 - cupy.random.default_rng gives a Generator with only methods CuPy's has (no permutation, shuffle,
   choice; its bit_generator.state is a method returning a device pointer, not a state to save).
+- CUDA graphs: a non-default Stream records (begin_capture / end_capture; `with stream:` makes it current,
+  using_allocator and MemoryPool exist), and while it does every host read raises CUDA's
+  cudaErrorStreamCaptureUnsupported, as on a GPU, and matmul/dot/einsum raise CuPy's NotImplementedError
+  (CuPy refuses cuBLAS during a capture); so do copies from the host (cupy.array of host arrays, and
+  concatenate/stack of more than 8 arrays, which CuPy makes with a table of addresses copied from the
+  host): a graph would replay such a copy from whatever the host memory then holds, where CUDA does not
+  refuse it outright. tests/support/fake_cupy_cublas.py stands for the cuBLAS library
+  that tensor/cuda.py then calls itself: its strided-batched GEMMs on the arrays' memory, column-major.
 - cupy.cuda: runtime.getDeviceCount/getDeviceProperties/memGetInfo, Device(i).synchronize()/use(),
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,
@@ -41,6 +49,9 @@ Cannot model
   CuPy would let a write through; duplicate indices in an assignment store the last value (NumPy's
   order) where CuPy's is undefined; empty-slice copies from the host (CUPY_EXPERIMENTAL_SLICE_COPY)
   are not modelled.
+- Graph replay: operations run when called, also while a stream "captures", so nothing is recorded and
+  Graph.launch() raises; the values a capture leaves are computed ones, where on a GPU they are written
+  only by a replay. The tests that replay a graph (tests/cuda/test_graphs.py) run on a GPU.
 - Compiled kernels: there is no ElementwiseKernel, so the library's one kernel (Adam's step,
   tensor/optim/optimizer.py) runs as its array operations here; on a GPU the "cuda" cases of
   tests/tensor/test_optim.py and the conformance programs prove the kernel gives the same numbers
@@ -161,7 +172,16 @@ def _host_data(obj):
     return obj
 
 
+def _refuse_host_copy_while_capturing(obj, what):
+    """A copy from host memory recorded in a graph would be replayed from whatever that memory then holds
+    (CUDA refuses one from pageable memory outright): refused while capturing. A scalar is no copy: CuPy
+    fills a 0-d array with it by a kernel (cupy/_core/core.pyx, _array_default)."""
+    if cuda.capturing is not None and not isinstance(obj, ndarray) and (obj is None or np.ndim(obj) > 0):
+        raise cuda.CUDARuntimeError(f"{cuda.CAPTURE_ERROR} (a host-to-device copy: {what})")
+
+
 def array(obj, dtype=None, copy=True, order="K", ndmin=0):
+    _refuse_host_copy_while_capturing(obj, "cupy.array of host data")
     return ndarray._on_device(np.array(_host_data(obj), dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
 
@@ -215,6 +235,42 @@ for _name in _UFUNCS:
 for _name in _FUNCTIONS:
     if _name not in globals() and hasattr(np, _name):
         globals()[_name] = _function(_name)
+
+
+def _cublas_refused_while_capturing(name):
+    """CuPy's products call cuBLAS, and CuPy refuses cuBLAS while a stream captures (cublas.setStream)."""
+    function = globals()[name]
+
+    def guarded(*args, **kwargs):
+        if cuda.capturing is not None:
+            raise NotImplementedError("calling cuBLAS API during stream capture is currently unsupported")
+        return function(*args, **kwargs)
+
+    guarded.__name__ = guarded.__qualname__ = name
+    return guarded
+
+
+for _name in ("matmul", "dot", "einsum", "tensordot", "inner", "outer"):
+    if _name in globals():
+        globals()[_name] = _cublas_refused_while_capturing(_name)
+
+
+def _joins_through_the_host(name):
+    """CuPy joins more than 8 small arrays with one kernel that reads their addresses from a table it
+    copies from the host (cupy/_core/_routines_manipulation.pyx, _concatenate_single_kernel)."""
+    function = globals()[name]
+
+    def join(arrays, *args, **kwargs):
+        if cuda.capturing is not None and len(arrays) > 8:
+            _refuse_host_copy_while_capturing(None, f"cupy.{name} of {len(arrays)} arrays copies their addresses")
+        return function(arrays, *args, **kwargs)
+
+    join.__name__ = join.__qualname__ = name
+    return join
+
+
+for _name in ("concatenate", "stack"):
+    globals()[_name] = _joins_through_the_host(_name)
 
 # the functions a device array's operators call, and NumPy hands over when its functions meet one
 fake_cupy_ndarray.NAMESPACE.update(

@@ -80,6 +80,11 @@ class Device:
         _record("Device.synchronize()")
 
     @property
+    def cublas_handle(self):
+        runtime._check(self.id)
+        return 1
+
+    @property
     def compute_capability(self):
         runtime._check(self.id)
         return "90"
@@ -111,10 +116,87 @@ def get_device_id():
     return runtime.getDevice()
 
 
+# ----- streams, graph capture, allocators ----------------------------------------------------------------
+
+CAPTURE_ERROR = "cudaErrorStreamCaptureUnsupported: operation not permitted when stream is capturing"
+capturing = None  # the Stream recording a graph, or None; every host read raises meanwhile, as CUDA's do
+
+
 class Stream:
+    """A stream; `with stream:` makes it the current one. A non-default stream can record a graph
+    (begin_capture / end_capture), as CuPy's can; the default (null) stream cannot."""
+
+    _current = []  # the streams entered, innermost last
+
+    def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):
+        self.null = null
+        self.ptr = 0 if null else id(self)
+
     def synchronize(self):
         _record("Stream.synchronize()")
 
+    def __enter__(self):
+        Stream._current.append(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        Stream._current.pop()
+
+    def begin_capture(self, mode=None):
+        global capturing
+        if self.null:
+            raise CUDARuntimeError("cudaErrorStreamCaptureUnsupported: the default stream cannot be captured")
+        if capturing is not None:
+            raise CUDARuntimeError("cudaErrorIllegalState: a stream is capturing already")
+        capturing = self
+
+    def is_capturing(self):
+        return capturing is self
+
+    def end_capture(self):
+        global capturing
+        if capturing is not self:
+            raise CUDARuntimeError("cudaErrorIllegalState: this stream is not capturing")
+        capturing = None
+        return Graph()
+
+
+Stream.null = Stream(null=True)
+
 
 def get_current_stream():
-    return Stream()
+    return Stream._current[-1] if Stream._current else Stream.null
+
+
+class Graph:
+    """What end_capture returns. The stand-in runs every operation when it is called, capture or not, so
+    it has no kernels to launch again: launch() raises, and the tests that replay a graph need a GPU."""
+
+    def launch(self, stream=None):
+        raise NotImplementedError("the CuPy stand-in records no kernels, so it cannot replay a CUDA graph")
+
+
+class MemoryPool:
+    """A pool for using_allocator (CUDA graphs' private pool). Arrays are counted by the default pool."""
+
+    def malloc(self, size):
+        raise NotImplementedError("the stand-in allocates through NumPy")
+
+    def free_all_blocks(self):
+        pass
+
+
+_allocators = []
+
+
+class using_allocator:  # noqa: N801  CuPy's name
+    """Context manager: `allocator` serves the allocations inside (recorded; the stand-in allocates with NumPy)."""
+
+    def __init__(self, allocator=None):
+        self.allocator = allocator
+
+    def __enter__(self):
+        _allocators.append(self.allocator)
+
+    def __exit__(self, *exc_info):
+        _allocators.pop()

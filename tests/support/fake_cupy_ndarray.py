@@ -27,6 +27,8 @@ class HostReads:
         return len(self.log)
 
     def record(self, what):
+        if cuda.capturing is not None:  # CUDA refuses a read of the device while a stream records a graph
+            raise cuda.CUDARuntimeError(f"{cuda.CAPTURE_ERROR} ({what})")
         frame = sys._getframe(1)
         while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__):
             frame = frame.f_back
@@ -74,6 +76,13 @@ _memory_pool = MemoryPool()
 
 def get_default_memory_pool():
     return _memory_pool
+
+
+class MemoryPointer:
+    """cupy.cuda.MemoryPointer's `ptr`: here the host address of the NumPy data (fake_cupy_cublas reads it)."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
 
 
 # ----- operands and results -----------------------------------------------------------------------------
@@ -218,6 +227,7 @@ class ndarray:
     size = property(lambda self: self._array.size)
     nbytes = property(lambda self: self._array.nbytes)
     itemsize = property(lambda self: self._array.itemsize)
+    data = property(lambda self: MemoryPointer(self._array.ctypes.data))  # .data.ptr: the first element's address
     strides = property(lambda self: self._array.strides)
     flags = property(lambda self: _Flags(self._array.flags))
     T = property(lambda self: _wrap(self._array.T))

@@ -143,6 +143,7 @@ def test_without_threadpoolctl_the_blas_is_left_alone(blas, monkeypatch):
 def test_the_gpu_leaves_the_blas_alone(blas):
     class CuPyLike:
         __name__ = "cupy"
+        matmul = staticmethod(np.matmul)
 
     parallel.blas_threads_for(10, CuPyLike())
     assert blas.calls == []
@@ -369,6 +370,7 @@ def test_small_products_and_the_gpu_are_not_split(second_core, monkeypatch):
 
     class CuPyLike:
         __name__ = "cupy"
+        matmul = staticmethod(np.matmul)
 
     monkeypatch.setattr(parallel, "SPLIT_WORK", 0)
     np.testing.assert_array_equal(parallel.matmul(a, a, CuPyLike()), a @ a)
