@@ -11,7 +11,8 @@ for every library in the process, CuPy included. It needs a GPU, CuPy and PyTorc
 (PyTorch only as the profiler; our step does not use it).
 
 The step is the benchmark's (benchmarks/suites.py `training_step`): forward, zero_grad, backward,
-AdamW. It does not read the loss; a training loop reads it once more per step.
+AdamW. It does not read the loss; a training loop reads it once more per step. `ours-lecture-graph` replays
+the step as a CUDA graph (tensor.cuda.CUDAGraph): one read per replay, of its recorded index checks.
 """
 
 import argparse
@@ -49,7 +50,8 @@ def main(argv=None):
     if not tensor.cuda.is_available():
         raise SystemExit("error: needs CuPy and a GPU")
     config = MODEL_CONFIGS[args.config]
-    steps = {name: make_step(name, config, "cuda") for name in ("ours-gpt", "ours-lecture", "torch-lecture")}
+    names = ("ours-gpt", "ours-lecture", "torch-lecture", "ours-lecture-graph")  # a replay reads the index checks
+    steps = {name: make_step(name, config, "cuda") for name in names}
     one = tensor.ones(1, device="cuda")
     ours = steps["ours-gpt"]
     steps["ours-gpt + one .item() (the counter's control)"] = lambda: (ours(), one.sum().item())

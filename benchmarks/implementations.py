@@ -8,6 +8,8 @@ Each `make_step(name, config, device)` returns a zero-argument function running 
     numpy          benchmarks/handwritten.py: the same model in NumPy, no autograd
     torch-lecture  benchmarks/lecture_model.py on PyTorch: the same source, PyTorch's modules
     torch-gpt      benchmarks/torch_reference.py (PyTorch's fused attention)
+    ours-lecture-graph, ours-gpt-graph   on "cuda": the same steps recorded once as a CUDA graph
+                   (tensor.cuda.CUDAGraph, AdamW(capturable=True)) and replayed
 
 Each is timed in its own process (benchmarks/worker.py), as a user runs it.
 """
@@ -17,7 +19,15 @@ import importlib.util
 import os
 import sys
 
-IMPLEMENTATIONS = ("ours-lecture", "ours-gpt", "numpy", "torch-lecture", "torch-gpt")
+IMPLEMENTATIONS = (
+    "ours-lecture",
+    "ours-gpt",
+    "numpy",
+    "torch-lecture",
+    "torch-gpt",
+    "ours-lecture-graph",
+    "ours-gpt-graph",
+)
 
 
 @functools.cache
@@ -52,7 +62,7 @@ def lecture_model(framework):
     return module
 
 
-def _lecture_step(framework, c, device, seed):
+def _lecture_step(framework, c, device, seed, capturable=False):
     """The lecture model's step on either framework: the two APIs agree on every name used here."""
     if framework == "torch":
         import torch as library
@@ -61,12 +71,25 @@ def _lecture_step(framework, c, device, seed):
     library.manual_seed(seed)
     model = lecture_model(framework).GPTLanguageModel(c["vocab"], c["block"], c["n_embd"], c["n_head"], c["n_layer"])
     model = model.to(device)
-    optimizer = library.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = library.optim.AdamW(model.parameters(), lr=1e-3, **({"capturable": True} if capturable else {}))
     x = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
     y = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
     from .suites import training_step
 
     return training_step(model, optimizer, x, y)
+
+
+def _replayed(step):
+    """The step recorded as a CUDA graph after two steps run op by op (CuPy compiles its kernels, the
+    gradients and AdamW's state are made): each call replays it, on the same fixed batch."""
+    import tensor
+
+    step()
+    step()
+    graph = tensor.cuda.CUDAGraph()
+    with tensor.cuda.graph(graph):
+        step()
+    return graph.replay
 
 
 def _numpy_step(c, seed):
@@ -94,6 +117,14 @@ def make_step(name, config, device="cpu", seed=0):
         from .torch_reference import make_step as make_torch_step
 
         return make_torch_step(config, device, seed)
+    if name in ("ours-lecture-graph", "ours-gpt-graph"):
+        if device != "cuda":
+            raise ValueError(f'{name} replays a CUDA graph: it runs on "cuda" only, not {device!r}')
+        if name == "ours-lecture-graph":
+            return _replayed(_lecture_step("ours", config, device, seed, capturable=True))
+        from .suites import build_step
+
+        return _replayed(build_step(config, device, seed, capturable=True))
     if name == "numpy":
         if device != "cpu":
             raise ValueError(f"the hand-written NumPy step runs on the CPU only, not {device!r}")

@@ -214,9 +214,8 @@ def main(argv=None):
     for suite in SUITES:
         suite_rows = [r for r in rows if r["suite"] == suite]
         if suite_rows:
-            columns = TABLE_COLUMNS[suite] + (
-                ["cuda_speedup_vs_cpu"] if any("cuda_speedup_vs_cpu" in r for r in suite_rows) else []
-            )
+            optional = ["ours-lecture-graph_ms", "ours-gpt-graph_ms", "lecture_graph_vs_torch", "cuda_speedup_vs_cpu"]
+            columns = TABLE_COLUMNS[suite] + [c for c in optional if any(r.get(c) is not None for r in suite_rows)]
             table = markdown_table(suite_rows, columns)
             print(f"## {suite}\n\n{table}\n")
             if suite == "targets":

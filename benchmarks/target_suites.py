@@ -219,6 +219,17 @@ def target_rows(rows):
     cuda, cpu = _find(rows, "model", device="cuda", name="medium"), _find(rows, "model", name="medium")
     speedup = cpu["ours-lecture_ms"] / cuda["ours-lecture_ms"] if cuda and cpu else None
     out.append(_check("medium lecture step, cpu / cuda", speedup, "≥ 20", lambda f: f >= 20, "needs a GPU"))
+    graphed = cuda and cuda.get("ours-lecture-graph_ms")
+    speedup = cpu["ours-lecture_ms"] / graphed if graphed and cpu else None
+    out.append(
+        _check(
+            "medium lecture step, cpu / cuda replaying it as a CUDA graph",
+            speedup,
+            "≥ 20",
+            lambda f: f >= 20,
+            "needs a GPU",
+        )
+    )
     out.append(
         _check(
             "medium lecture step on cuda, ours / PyTorch",

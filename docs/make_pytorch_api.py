@@ -64,7 +64,8 @@ NAMESPACES = {
     "torch.cuda": (
         "tensor.cuda",
         "is_available device_count current_device get_device_name synchronize memory_allocated "
-        "max_memory_allocated memory_usage empty_cache manual_seed reset_peak_memory_stats",
+        "max_memory_allocated memory_usage empty_cache manual_seed reset_peak_memory_stats "
+        "CUDAGraph graph is_current_stream_capturing make_graphed_callables",
     ),
 }
 
@@ -88,6 +89,15 @@ DIFFERENCES = [
         "`current_device`, `get_device_name`, `synchronize`, `memory_usage` raise AssertionError (PyTorch's CPU build "
         "raises AssertionError for the first three). With a GPU they ask CuPy; `max_memory_allocated` is the size of "
         "CuPy's memory pool (its peak since `empty_cache`), and `memory_usage` (NVML) is not supported.",
+    ),
+    (
+        "CUDA graphs",
+        "`tensor.cuda.CUDAGraph` and `tensor.cuda.graph(g)` record and replay GPU work as PyTorch's do, with "
+        "`Adam(..., capturable=True)` for the optimizer step. Differences: nothing captured may draw random "
+        "numbers (a RuntimeError: PyTorch's generators register with the graph, ours would repeat the captured "
+        "draw), so capture with dropout off; embedding's index check is recorded and read by `replay()`, "
+        "which therefore waits for the replay and raises the IndexError after it; `pool` and "
+        "`capture_error_mode` arguments do not exist (each capture has a pool of its own).",
     ),
     (
         "legacy constructors",
