@@ -341,7 +341,7 @@ def test_arrays_made_after_the_capture_survive_its_replays():
 
 @needs_a_gpu
 def test_a_read_of_the_gpu_while_capturing_raises():
-    with pytest.raises(Exception, match="captur"):
+    with pytest.raises(Exception, match="(?i)captur"):  # CUDA: StreamCaptureUnsupported or ...Invalidated
         with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
             tensor.ones(3, device="cuda").sum().item()
     assert not tensor.cuda.is_current_stream_capturing()
