@@ -146,6 +146,7 @@ class CUDAGraph:
         self._graph = None  # CuPy's Graph, once captured
         self._pool = None  # the capture's own memory pool
         self._context = None  # (allocator, stream) entered while capturing
+        self._workspace = None  # cuBLAS's workspace for the recorded products, kept as long as the graph
         self._index_checks = []  # while capturing: (message, any out of range, first bad index), 0-d arrays
         self._index_results = None  # (flags, first bad indices): arrays each replay writes
         self._index_messages = ()
@@ -164,6 +165,7 @@ class CUDAGraph:
         allocator.__enter__()
         stream.__enter__()  # CuPy queues on the current stream: this one, which records (the default cannot)
         self._context = allocator, stream
+        self._workspace = cupy.empty(CUBLAS_WORKSPACE_BYTES, dtype=cupy.uint8)  # cuBLAS's, for what it records
         try:
             stream.begin_capture()
         except BaseException:
@@ -216,7 +218,7 @@ class CUDAGraph:
         made (the loss, gradients made during it) stay valid."""
         if backend.graph_capture is self:
             raise RuntimeError("reset() during this CUDAGraph's capture: end the capture first")
-        self._graph, self._index_results, self._index_messages = None, None, ()
+        self._graph, self._index_results, self._index_messages, self._workspace = None, None, (), None
         if self._pool is not None:
             self._pool.free_all_blocks()
             self._pool = None
@@ -240,7 +242,7 @@ class CUDAGraph:
         if result.size and k == 0:
             result.fill(0)
         elif result.size:
-            _gemm(xp, a.astype(dtype, copy=False), b.astype(dtype, copy=False), result)
+            _gemm(xp, a.astype(dtype, copy=False), b.astype(dtype, copy=False), result, self._workspace)
         return _into(out, result)
 
     def _check_indices_on_replay(self, message, out_of_range, indices):
@@ -279,13 +281,16 @@ def _into(out, result):
 # CuPy refuses every cuBLAS call while a stream captures (its cublas.setStream raises NotImplementedError),
 # so a capture calls cuBLAS's strided-batched GEMM itself, through ctypes, on CuPy's own cuBLAS handle and
 # the library CuPy loaded. cuBLAS is column-major: a row-major (m, k) matrix is its (k, m) transpose there,
-# so C = A @ B is computed as C^T = B^T @ A^T, with B's memory first.
+# so C = A @ B is computed as C^T = B^T @ A^T, with B's memory first. While recording, cuBLAS works in a
+# workspace the graph holds (cublasSetWorkspace), as cuBLAS's notes on CUDA graphs advise, so that it
+# allocates nothing itself.
 
 _GEMM = {
     np.dtype(np.float32): ("cublasSgemmStridedBatched", ctypes.c_float),
     np.dtype(np.float64): ("cublasDgemmStridedBatched", ctypes.c_double),
 }
 _OP_N, _OP_T = 0, 1  # cublasOperation_t: as stored, transposed
+CUBLAS_WORKSPACE_BYTES = 32 * 2**20  # cuBLAS's recommendation for Hopper GPUs (4 MiB before them)
 _cublas = {}
 # Every capture's memory pool. Arrays a capture made (its loss, say) live in its pool's memory and may outlive
 # the graph, so no pool is let go while the process runs; empty_cache() hands their idle blocks back.
@@ -307,6 +312,7 @@ def _cublas_function(name):
         library = ctypes.CDLL(paths[0])
         library.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         library.cublasSetPointerMode_v2.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        library.cublasSetWorkspace_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
         for function_name, scalar in _GEMM.values():
             function = getattr(library, function_name)
             matrix = [ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong]  # pointer, leading dim, batch stride
@@ -322,8 +328,9 @@ def _check(status, what):
         raise RuntimeError(f"cuBLAS {what} failed with status {status} (called by tensor/cuda.py for a CUDA graph)")
 
 
-def _gemm(xp, a, b, result):
-    """result[...] = a @ b, result C-ordered of the broadcast batch shape; a and b of result's dtype."""
+def _gemm(xp, a, b, result, workspace=None):
+    """result[...] = a @ b, result C-ordered of the broadcast batch shape; a and b of result's dtype.
+    `workspace`: a byte array cuBLAS works in (while capturing: so that it allocates nothing itself)."""
     (b_op, a_op, n, m, k), (b, b_ld, b_stride), (a, a_ld, a_stride), (ldc, c_stride, count) = _gemm_arguments(
         xp, a, b, result
     )
@@ -331,6 +338,11 @@ def _gemm(xp, a, b, result):
     handle, stream = xp.cuda.Device().cublas_handle, xp.cuda.get_current_stream().ptr
     _check(_cublas_function("cublasSetStream_v2")(handle, stream), "cublasSetStream")
     _check(_cublas_function("cublasSetPointerMode_v2")(handle, 0), "cublasSetPointerMode")  # alpha, beta on the host
+    if workspace is not None:  # after setStream, which gives the handle its default workspace back
+        _check(
+            _cublas_function("cublasSetWorkspace_v2")(handle, workspace.data.ptr, workspace.nbytes),
+            "cublasSetWorkspace",
+        )
     one, zero = scalar(1), scalar(0)
     status = _cublas_function(name)(
         handle, b_op, a_op, n, m, k, ctypes.byref(one), b.data.ptr, b_ld, b_stride, a.data.ptr, a_ld, a_stride,

@@ -168,6 +168,8 @@ def test_a_captured_step_computes_what_the_same_step_computes_op_by_op(fake_cuda
             with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
                 step()
             assert len(calls) >= 3 * 2 * CONFIG.n_layer  # every product of forward and backward: cuBLAS's
+            # in a workspace the graph holds, so that cuBLAS allocates nothing while recording
+            assert tensor.cuda._cublas["library"].workspace[1] == tensor.cuda.CUBLAS_WORKSPACE_BYTES
         else:
             step()
         results.append([outputs["loss"].item()] + [p.detach().cpu().numpy() for p in model.parameters()])

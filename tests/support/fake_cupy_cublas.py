@@ -22,12 +22,17 @@ class Library:
     def __init__(self):
         self.calls = []  # the GEMMs' names, in order
         self.pointer_mode = 0
+        self.workspace = None  # (address, bytes) of the user workspace, once set
 
     def cublasSetStream_v2(self, handle, stream):  # noqa: N802  cuBLAS's names
         return 0
 
     def cublasSetPointerMode_v2(self, handle, mode):  # noqa: N802
         self.pointer_mode = mode
+        return 0
+
+    def cublasSetWorkspace_v2(self, handle, workspace, size):  # noqa: N802
+        self.workspace = (workspace, size)
         return 0
 
     def cublasSgemmStridedBatched(self, *arguments):  # noqa: N802
