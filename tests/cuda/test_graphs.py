@@ -241,8 +241,13 @@ def test_a_cublas_that_does_not_compute_as_called_refuses_every_capture(fake_cud
 # ----- capturable Adam ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("where", ["stand-in", pytest.param("GPU", marks=needs_a_gpu)])
 @pytest.mark.parametrize("name", ["Adam", "AdamW"])
-def test_capturable_adam_takes_the_same_steps_with_its_count_on_the_device(fake_cuda, name):
+def test_capturable_adam_takes_the_same_steps_with_its_count_on_the_device(request, name, where):
+    """On the stand-in, the array operations with the count on the device; on a GPU, the kernel that
+    makes the bias corrections from it (_ADAM_BIAS_FROM_STEP_CUDA) against the one given them."""
+    if where == "stand-in":
+        request.getfixturevalue("fake_cuda")
     trajectories = []
     for capturable in (False, True):
         tensor.manual_seed(3)
