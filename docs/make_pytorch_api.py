@@ -97,7 +97,9 @@ DIFFERENCES = [
         "numbers (a RuntimeError: PyTorch's generators register with the graph, ours would repeat the captured "
         "draw), so capture with dropout off; embedding's index check is recorded and read by `replay()`, "
         "which therefore waits for the replay and raises the IndexError after it; `pool` and "
-        "`capture_error_mode` arguments do not exist (each capture has a pool of its own).",
+        "`capture_error_mode` arguments do not exist (each capture has a pool of its own). Without a GPU, "
+        "`CUDAGraph()` is made and capturing raises (PyTorch's CPU build raises at `CUDAGraph()`), and "
+        "`is_current_stream_capturing()` is False (PyTorch's CPU build raises).",
     ),
     (
         "legacy constructors",

@@ -123,13 +123,46 @@ def test_cuda_query_without_a_gpu_raises_as_pytorch(name):
     check_raises(lambda ns, _: getattr(ns.torch.cuda, name)(), np.zeros(1))
 
 
+def test_capturing_a_cuda_graph_without_a_gpu_raises_as_pytorch():
+    """PyTorch's CPU build refuses at CUDAGraph(); ours makes the object and refuses to capture: both raise
+    before anything is recorded, with a plain CUDAGraph / graph program."""
+    if TORCH.torch.cuda.is_available() or OURS.torch.cuda.is_available():
+        pytest.skip("compares the answers without a GPU")
+
+    def capture(ns, _):
+        with ns.torch.cuda.graph(ns.torch.cuda.CUDAGraph()):
+            ns.torch.ones(2) * 2
+
+    check_raises(capture, np.zeros(1))
+    assert OURS.torch.cuda.is_current_stream_capturing() is False  # PyTorch's CPU build raises here
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_capturable_adam_is_off_by_default_and_refuses_a_cpu_parameter_as_pytorch(name):
+    """capturable=True keeps the step count on the GPU: both refuse a parameter on the CPU at step()."""
+
+    def step(ns, w):
+        w = w.detach().clone().requires_grad_(True)
+        optimizer = getattr(ns.optim, name)([w], lr=0.1, capturable=True)
+        (w * w).sum().backward()
+        optimizer.step()
+
+    torch_error, our_error = check_raises(step, np.ones(3))
+    assert "capturable=True" in str(torch_error) and "capturable=True" in str(our_error)
+    expected, actual = both(lambda ns: getattr(ns.optim, name)([ns.torch.zeros(1, requires_grad=True)]))
+    assert actual.param_groups[0]["capturable"] is expected.param_groups[0]["capturable"] is False
+
+
 def test_cuda_functions_import_from_the_module_as_pytorch():
     from tensor.cuda import (  # noqa: F401
+        CUDAGraph,
         current_device,
         device_count,
         empty_cache,
         get_device_name,
+        graph,
         is_available,
+        is_current_stream_capturing,
         max_memory_allocated,
         memory_allocated,
         memory_usage,
