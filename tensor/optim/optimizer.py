@@ -5,6 +5,8 @@ Each step updates `param.data` in place from `param.grad`; no graph is built.
 
 import math
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 
@@ -137,7 +139,7 @@ class Adam(Optimizer):
     def _adam(self, xp, param, grad, exp_avg, exp_avg_sq, step, group):
         """One Adam step on arrays, in place: param, exp_avg and exp_avg_sq are updated from grad."""
         beta1, beta2 = group["betas"]
-        on_host = isinstance(step, int)  # else a 0-d array on the parameter's device (capturable)
+        on_host = isinstance(step, (int, np.integer))  # else a 0-d array on the parameter's device (capturable)
         if xp.__name__ != "numpy" and _gpu_adam(xp) is not None:
             decay = group["lr"] * group["weight_decay"] if self.decoupled_weight_decay else 0.0
             l2 = 0.0 if self.decoupled_weight_decay else group["weight_decay"]
@@ -183,7 +185,7 @@ class Adam(Optimizer):
             for p, state in zip(params, states):
                 if not state:
                     state.update(step=0, exp_avg=p._xp.zeros_like(p.data), exp_avg_sq=p._xp.zeros_like(p.data))
-                if group["capturable"] and isinstance(state["step"], int):
+                if group["capturable"] and isinstance(state["step"], (int, np.integer)):
                     state["step"] = self._step_on_device(p, state["step"])
             small = [(p, state) for p, state in zip(params, states) if p.data.size < STEP_TOGETHER_BELOW]
             if len(small) > 1 and params[0].device == "cpu" and _steppable_together(*zip(*small)):

@@ -267,6 +267,10 @@ def test_capturable_adam_takes_the_same_steps_with_its_count_on_the_device(reque
     resumed = getattr(optim, name)([w], lr=0.1, weight_decay=0.1)
     resumed.load_state_dict(saved)
     assert resumed.state[id(w)]["step"] == 4 and resumed.param_groups[0]["capturable"] is True
+    resumed.state[id(w)]["step"] = np.int64(4)  # a count read back from a file as a NumPy integer
+    (w * w).sum().backward()
+    resumed.step()
+    assert not isinstance(resumed.state[id(w)]["step"], (int, np.integer))  # moved to the device as well
 
 
 def test_capturable_adam_refuses_a_parameter_on_the_cpu():
