@@ -301,15 +301,8 @@ def _cublas_function(name):
     """A cuBLAS function of the library CuPy has loaded (found in the process's memory map)."""
     if "library" not in _cublas:
         with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "/libcublas.so" in line})
-        major = array_module("cuda").cuda.runtime.runtimeGetVersion() // 1000  # CuPy's CUDA: its cuBLAS's soname
-        paths.sort(key=lambda path: not path.endswith(f"/libcublas.so.{major}"))
-        if not paths:
-            raise RuntimeError(
-                "a matrix product inside a CUDA graph capture calls cuBLAS as CuPy loaded it, and CuPy has not "
-                "loaded it yet: run the captured work once before capturing it (a warm-up step)"
-            )
-        library = ctypes.CDLL(paths[0])
+            major = array_module("cuda").cuda.runtime.runtimeGetVersion() // 1000  # CuPy's CUDA major version
+            library = ctypes.CDLL(_cublas_path(maps, major))
         library.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         library.cublasSetPointerMode_v2.argtypes = [ctypes.c_void_p, ctypes.c_int]
         library.cublasSetWorkspace_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
@@ -321,6 +314,18 @@ def _cublas_function(name):
                                  ctypes.POINTER(scalar), *matrix, ctypes.c_int]  # fmt: skip
         _cublas["library"] = library
     return getattr(_cublas["library"], name)
+
+
+def _cublas_path(maps, major):
+    """The file of the cuBLAS that CuPy uses, among the libraries mapped into the process (lines of
+    /proc/self/maps): the one of CuPy's CUDA major version where another (PyTorch's, say) is mapped too."""
+    paths = sorted({line.split()[-1] for line in maps if "/libcublas.so" in line})  # not libcublasLt
+    if not paths:
+        raise RuntimeError(
+            "a matrix product inside a CUDA graph capture calls cuBLAS as CuPy loaded it, and CuPy has not "
+            "loaded it yet: run the captured work once before capturing it (a warm-up step)"
+        )
+    return min(paths, key=lambda path: f"/libcublas.so.{major}" not in path)  # .so.13, .so.13.1.0, ...
 
 
 def _check(status, what):

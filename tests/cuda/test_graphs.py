@@ -238,6 +238,22 @@ def test_a_cublas_that_does_not_compute_as_called_refuses_every_capture(fake_cud
         assert_no_capture_left(fake_cuda)
 
 
+def test_the_cublas_called_is_cupys_among_the_mapped_libraries():
+    """The path of CuPy's cuBLAS (its CUDA major version) among the libraries a process maps, PyTorch's too."""
+    maps = [
+        "7f10-7f20 r-xp 00000000 08:01 11 /venv/nvidia/cu12/lib/libcublas.so.12",
+        "7f20-7f30 r-xp 00000000 08:01 12 /venv/nvidia/cu13/lib/libcublasLt.so.13",
+        "7f30-7f40 r-xp 00000000 08:01 13 /venv/nvidia/cu13/lib/libcublas.so.13",
+        "7f40-7f50 r--p 00000000 08:01 13 /venv/nvidia/cu13/lib/libcublas.so.13",
+        "7f50-7f60 r-xp 00000000 08:01 14 /usr/lib/libm.so.6",
+    ]
+    assert tensor.cuda._cublas_path(maps, 13) == "/venv/nvidia/cu13/lib/libcublas.so.13"
+    assert tensor.cuda._cublas_path(maps, 12) == "/venv/nvidia/cu12/lib/libcublas.so.12"
+    assert tensor.cuda._cublas_path(maps[2:3], 12) == "/venv/nvidia/cu13/lib/libcublas.so.13"  # the only one
+    with pytest.raises(RuntimeError, match="warm-up"):
+        tensor.cuda._cublas_path(maps[1:2] + maps[4:], 13)  # cublasLt and libm are not cuBLAS
+
+
 # ----- capturable Adam ----------------------------------------------------------------------------------------
 
 
