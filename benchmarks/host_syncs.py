@@ -2,6 +2,9 @@
 
     python -m benchmarks.host_syncs [--config medium] [--steps 5]
 
+It also prints how many operations the GPU ran per step (kernels, copies, fills) and for how long: a step
+whose GPU time is a small part of its wall time is bound by the host queueing them (benchmarks/README.md).
+
 Each host read of a GPU array (`.item()`, `bool(...)`, `.get()`) is a device-to-host copy that
 waits for every queued kernel, so a step that reads back a few numbers per layer cannot keep
 a GPU busy. The strict CuPy stand-in counts the reads of the library's code path on any machine
@@ -25,7 +28,8 @@ from .suites import MODEL_CONFIGS
 
 
 def count_transfers(step, steps):
-    """{event name: count per step} for the device-to-host copies and synchronisations of `steps` steps."""
+    """({event name: count per step} for the device-to-host copies and synchronisations of `steps` steps,
+    the GPU's operations per step (kernels, copies, fills), and the milliseconds they took per step)."""
     from torch.profiler import ProfilerActivity, profile
 
     for _ in range(3):  # warm-up: CuPy compiles its kernels and fills its memory pool
@@ -34,12 +38,15 @@ def count_transfers(step, steps):
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as trace:
         for _ in range(steps):
             step()
+    events = trace.events()
     counts = Counter(
         event.name
-        for event in trace.events()
+        for event in events
         if "DtoH" in event.name or "Synchronize" in event.name or "synchronize" in event.name
     )
-    return {name: count / steps for name, count in counts.items()}
+    on_gpu = [event for event in events if event.device_type.name == "CUDA"]
+    gpu_ms = sum(event.time_range.elapsed_us() for event in on_gpu) / 1e3
+    return {name: count / steps for name, count in counts.items()}, len(on_gpu) / steps, gpu_ms / steps
 
 
 def main(argv=None):
@@ -56,9 +63,12 @@ def main(argv=None):
     ours = steps["ours-gpt"]
     steps["ours-gpt + one .item() (the counter's control)"] = lambda: (ours(), one.sum().item())
     for name, step in steps.items():
-        counts = count_transfers(step, args.steps)
+        counts, operations, gpu_ms = count_transfers(step, args.steps)
         copies = sum(n for event, n in counts.items() if "DtoH" in event)
-        print(f"{name} ({args.config}): {copies:g} device-to-host copies per step; all records: {counts}")
+        print(
+            f"{name} ({args.config}): {copies:g} device-to-host copies per step; all records: {counts}; "
+            f"{operations:,.0f} GPU operations per step, {gpu_ms:.1f} ms of GPU time"
+        )
 
 
 if __name__ == "__main__":
