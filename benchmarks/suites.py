@@ -243,7 +243,7 @@ def model_suite(device, quick, reference):
                 except RuntimeError as error:
                     if not implementation.endswith("-graph"):
                         raise
-                    # CUDA graphs refuse to capture where their cuBLAS check fails (tensor/cuda.py): a row
+                    # CUDA graphs refuse to capture where their cuBLAS check fails (tensor/cublas.py): a row
                     # without them, and the reason in the results, rather than no benchmark at all
                     failed[implementation] = str(error).strip().splitlines()[-1]
                     print(f"{implementation} ({name}) did not run: {failed[implementation]}", file=sys.stderr)

@@ -155,7 +155,7 @@ def test_a_bad_index_met_during_capture_is_named_by_the_replays_check(fake_cuda)
 @pytest.mark.parametrize("model_type", [GPT, lecture_model], ids=["GPT", "lecture model"])
 def test_a_captured_step_computes_what_the_same_step_computes_op_by_op(fake_cuda, model_type):
     """The stand-in runs what a capture records, so a captured step's results can be compared: the
-    products go through cuBLAS as tensor/cuda.py calls it (here fake_cupy_cublas), the rest as ever.
+    products go through cuBLAS as tensor/cublas.py calls it (here fake_cupy_cublas), the rest as ever.
     The lecture model (4 heads) joins 12 gradients, which CuPy would do through a table copied from
     the host: the stand-in refuses that while capturing, as the library must avoid it."""
     config = GPTConfig(**{**CONFIG.__dict__, "n_head": 4})
@@ -164,12 +164,12 @@ def test_a_captured_step_computes_what_the_same_step_computes_op_by_op(fake_cuda
         model, _, x, y, step, outputs = setup(config, model_type=model_type)
         step()
         if captured:
-            calls = tensor.cuda._cublas["library"].calls
+            calls = tensor.cublas._loaded["library"].calls
             with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
                 step()
             assert len(calls) >= 3 * 2 * CONFIG.n_layer  # every product of forward and backward: cuBLAS's
             # in a workspace the graph holds, so that cuBLAS allocates nothing while recording
-            assert tensor.cuda._cublas["library"].workspace[1] == tensor.cuda.CUBLAS_WORKSPACE_BYTES
+            assert tensor.cublas._loaded["library"].workspace[1] == tensor.cublas.WORKSPACE_BYTES
         else:
             step()
         results.append([outputs["loss"].item()] + [p.detach().cpu().numpy() for p in model.parameters()])
@@ -230,7 +230,7 @@ def test_a_cublas_that_does_not_compute_as_called_refuses_every_capture(fake_cud
         def _gemm(self, name, scalar, handle, transa, transb, *rest):
             return super()._gemm(name, scalar, handle, 0, 0, *rest)
 
-    monkeypatch.setattr(tensor.cuda, "_cublas", {"library": IgnoresTranspose()})
+    monkeypatch.setattr(tensor.cublas, "_loaded", {"library": IgnoresTranspose()})
     for _ in range(2):  # and again: a failed check is not remembered as passed
         with pytest.raises(RuntimeError, match=r"CUDA graphs are not available here.*transposed"):
             with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
@@ -247,11 +247,11 @@ def test_the_cublas_called_is_cupys_among_the_mapped_libraries():
         "7f40-7f50 r--p 00000000 08:01 13 /venv/nvidia/cu13/lib/libcublas.so.13",
         "7f50-7f60 r-xp 00000000 08:01 14 /usr/lib/libm.so.6",
     ]
-    assert tensor.cuda._cublas_path(maps, 13) == "/venv/nvidia/cu13/lib/libcublas.so.13"
-    assert tensor.cuda._cublas_path(maps, 12) == "/venv/nvidia/cu12/lib/libcublas.so.12"
-    assert tensor.cuda._cublas_path(maps[2:3], 12) == "/venv/nvidia/cu13/lib/libcublas.so.13"  # the only one
+    assert tensor.cublas._library_path(maps, 13) == "/venv/nvidia/cu13/lib/libcublas.so.13"
+    assert tensor.cublas._library_path(maps, 12) == "/venv/nvidia/cu12/lib/libcublas.so.12"
+    assert tensor.cublas._library_path(maps[2:3], 12) == "/venv/nvidia/cu13/lib/libcublas.so.13"  # the only one
     with pytest.raises(RuntimeError, match="warm-up"):
-        tensor.cuda._cublas_path(maps[1:2] + maps[4:], 13)  # cublasLt and libm are not cuBLAS
+        tensor.cublas._library_path(maps[1:2] + maps[4:], 13)  # cublasLt and libm are not cuBLAS
 
 
 # ----- capturable Adam ----------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ Models
   concatenate/stack of more than 8 arrays, which CuPy makes with a table of addresses copied from the
   host): a graph would replay such a copy from whatever the host memory then holds, where CUDA does not
   refuse it outright. tests/support/fake_cupy_cublas.py stands for the cuBLAS library
-  that tensor/cuda.py then calls itself: its strided-batched GEMMs on the arrays' memory, column-major.
+  that tensor/cublas.py then calls itself: its strided-batched GEMMs on the arrays' memory, column-major.
 - cupy.cuda: runtime.getDeviceCount/getDeviceProperties/memGetInfo, Device(i).synchronize()/use(),
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,

@@ -1,8 +1,8 @@
-"""The cuBLAS library as tensor/cuda.py calls it while a CUDA graph is captured, for the CuPy stand-in.
+"""The cuBLAS library as tensor/cublas.py calls it while a CUDA graph is captured, for the CuPy stand-in.
 
 CuPy refuses cuBLAS during a capture, so the library calls cuBLAS's strided-batched GEMM itself (ctypes,
 on the library CuPy loaded). With the stand-in there is no cuBLAS; this object takes its place in
-`tensor.cuda._cublas["library"]` and does what cuBLAS documents, on the stand-in arrays' host memory
+`tensor.cublas._loaded["library"]` and does what cuBLAS documents, on the stand-in arrays' host memory
 (their `.data.ptr`): column-major matrices at a pointer, a leading dimension and a stride between the
 batch's matrices (in elements), C = alpha op(A) op(B) + beta C, and CUBLAS_STATUS_INVALID_VALUE (7)
 for a leading dimension shorter than a column or a negative size. So the tests prove what is ours -
