@@ -225,10 +225,13 @@ class CUDAGraph:
         """a @ b with NumPy's rules (batch dims broadcast; into `out` if given), recorded into this
         capture by cuBLAS itself: CuPy's matmul refuses to call cuBLAS while a stream captures."""
         xp = array_module("cuda")
-        if a.ndim == 1:
-            return _into(out, self.matmul(a[None, :], b)[..., 0, :])
-        if b.ndim == 1:
-            return _into(out, self.matmul(a, b[:, None])[..., 0])
+        if a.ndim == 1 or b.ndim == 1:  # NumPy's rules: a 1-D a is a row, a 1-D b a column, dropped after
+            product = self.matmul(a[None, :] if a.ndim == 1 else a, b[:, None] if b.ndim == 1 else b)
+            if b.ndim == 1:
+                product = product[..., 0]  # b's column
+            if a.ndim == 1:
+                product = product[..., 0] if b.ndim == 1 else product[..., 0, :]  # a's row
+            return _into(out, product)
         dtype = np.result_type(a.dtype, b.dtype)
         if dtype not in cublas.GEMM:
             raise TypeError(f"a matrix product inside a CUDA graph capture runs on float32 or float64, not {dtype}")

@@ -191,8 +191,8 @@ def products(draw):
     batch_a = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
     batch_b = draw(st.sampled_from([batch_a, batch_a[1:], (), tuple(1 for _ in batch_a)]))
     shape_a, shape_b = batch_a + (m, k), batch_b + (k, n)
-    if not batch_a and not batch_b and draw(st.booleans()):
-        shape_a, shape_b = ((k,), shape_b) if draw(st.booleans()) else (shape_a, (k,))
+    if not batch_a and not batch_b and draw(st.booleans()):  # 1-D operands: a, b or both
+        shape_a, shape_b = draw(st.sampled_from([((k,), shape_b), (shape_a, (k,)), ((k,), (k,))]))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     operands = []
@@ -219,6 +219,17 @@ def test_a_product_while_capturing_equals_numpys(fake_cuda, product, into_a_view
     assert result.shape == expected.shape and result.dtype == expected.dtype
     np.testing.assert_allclose(result.get(), expected, rtol=1e-5, atol=1e-6)
     assert result is out or out is None
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (2, 3, 4))], ids=str)
+def test_a_product_with_a_one_d_operand_while_capturing_has_numpys_shape(fake_cuda, shapes):
+    a, b = (np.arange(np.prod(shape), dtype=np.float64).reshape(shape) / 7 for shape in shapes)
+    device_a, device_b = fake_cuda.asarray(a), fake_cuda.asarray(b)  # before: a copy from the host is refused
+    graph = tensor.cuda.CUDAGraph()
+    with tensor.cuda.graph(graph):
+        result = graph.matmul(device_a, device_b)
+    assert result.shape == (a @ b).shape
+    np.testing.assert_allclose(result.get(), a @ b, rtol=1e-12)
 
 
 def test_a_cublas_that_does_not_compute_as_called_refuses_every_capture(fake_cuda, monkeypatch):
