@@ -213,7 +213,8 @@ class CUDAGraph:
 
     def reset(self):
         """Drop the captured graph and hand its pool's idle memory back to the GPU; arrays the capture
-        made (the loss, gradients made during it) stay valid."""
+        made (the loss, gradients made during it) stay valid. A CUDAGraph let go without reset() keeps
+        that memory until tensor.cuda.empty_cache()."""
         if backend.graph_capture is self:
             raise RuntimeError("reset() during this CUDAGraph's capture: end the capture first")
         self._graph, self._index_results, self._index_messages, self._workspace = None, None, (), None
