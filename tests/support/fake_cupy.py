@@ -172,16 +172,17 @@ def _host_data(obj):
     return obj
 
 
-def _refuse_host_copy_while_capturing(obj, what):
+def _refuse_host_copy_while_capturing(what):
     """A copy from host memory recorded in a graph would be replayed from whatever that memory then holds
-    (CUDA refuses one from pageable memory outright): refused while capturing. A scalar is no copy: CuPy
-    fills a 0-d array with it by a kernel (cupy/_core/core.pyx, _array_default)."""
-    if cuda.capturing is not None and not isinstance(obj, ndarray) and (obj is None or np.ndim(obj) > 0):
+    (CUDA refuses one from pageable memory outright): refused while capturing."""
+    if cuda.capturing is not None:
         raise cuda.CUDARuntimeError(f"{cuda.CAPTURE_ERROR} (a host-to-device copy: {what})")
 
 
 def array(obj, dtype=None, copy=True, order="K", ndmin=0):
-    _refuse_host_copy_while_capturing(obj, "cupy.array of host data")
+    # a scalar is no copy: CuPy fills a 0-d array with it by a kernel (cupy/_core/core.pyx, _array_default)
+    if cuda.capturing is not None and not isinstance(obj, ndarray) and np.ndim(obj) > 0:
+        _refuse_host_copy_while_capturing("cupy.array of host data")
     return ndarray._on_device(np.array(_host_data(obj), dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
 
@@ -262,7 +263,7 @@ def _joins_through_the_host(name):
 
     def join(arrays, *args, **kwargs):
         if cuda.capturing is not None and len(arrays) > 8:
-            _refuse_host_copy_while_capturing(None, f"cupy.{name} of {len(arrays)} arrays copies their addresses")
+            _refuse_host_copy_while_capturing(f"cupy.{name} of {len(arrays)} arrays copies their addresses")
         return function(arrays, *args, **kwargs)
 
     join.__name__ = join.__qualname__ = name
