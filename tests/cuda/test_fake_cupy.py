@@ -166,3 +166,74 @@ def test_out_arguments_take_device_arrays_only_and_are_returned():
     assert cp.exp(a, out=(a,)) is a
     with pytest.raises(TypeError, match="Output arrays must be cupy.ndarray"):
         cp.exp(a, out=np.zeros(4))
+
+
+# ----- CUDA graphs: a capture records, a launch runs (tests/support/fake_cupy_graph.py) ------------------------
+
+
+def captured(fn):
+    """Capture fn() on a stream of its own, as tensor.cuda.CUDAGraph does; returns (graph, what fn returned)."""
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        try:
+            result = fn()
+        finally:
+            graph = stream.end_capture()
+    return graph, result
+
+
+def test_a_capture_runs_nothing_and_each_launch_runs_everything_it_recorded():
+    a = cp.arange(4, dtype=cp.float32)
+    counts = cp.zeros(4, dtype=cp.int64)
+
+    def work():
+        a[...] += 1  # in place, on memory from before the capture
+        cp.add(counts, 1, out=counts)
+        counts[1:3].fill(7)
+        return a * 10, cp.ones(2)  # new memory: written by each launch
+
+    graph, (tenfold, ones) = captured(work)
+    assert a.get().tolist() == [0, 1, 2, 3] and counts.get().tolist() == [0, 0, 0, 0]  # put back as they were
+    assert np.isnan(tenfold.get()).all() and np.isnan(ones.get()).all()  # garbage until a launch writes them
+    graph.launch()
+    assert a.get().tolist() == [1, 2, 3, 4] and counts.get().tolist() == [1, 7, 7, 1]
+    assert tenfold.get().tolist() == [10, 20, 30, 40] and ones.get().tolist() == [1, 1]
+    graph.launch()  # again: the recorded operations, on what the memory holds now
+    assert a.get().tolist() == [2, 3, 4, 5] and counts.get().tolist() == [2, 7, 7, 2]
+    assert tenfold.get().tolist() == [20, 30, 40, 50]
+
+
+def test_a_launch_reads_what_the_memory_holds_when_it_runs():
+    """Inputs are read at launch: new data copied into them, and index arrays' new values, are used."""
+    table = cp.arange(10, dtype=cp.float64) * 2
+    index = cp.array([1, 3])
+    x = cp.ones((2, 3))
+    grads = cp.zeros(10)
+    graph, (picked, doubled, view) = captured(lambda: (table[index], x * 2, x.reshape(3, 2)))
+    index[...] = cp.array([0, 9])
+    x[...] = 5
+    graph.launch()
+    assert picked.get().tolist() == [0, 18] and doubled.get().tolist() == [[10] * 3] * 2
+    assert view.get().tolist() == [[5, 5]] * 3  # a view is no kernel: it shows the memory it looks at
+    scatter, _ = captured(lambda: fake_cupyx.scatter_add(grads, index, cp.ones(2)))
+    index[...] = cp.array([4, 4])
+    scatter.launch()
+    assert grads.get().tolist() == [0, 0, 0, 0, 2, 0, 0, 0, 0, 0]
+
+
+def test_a_launch_refuses_memory_from_before_the_capture_freed_since():
+    """CuPy frees memory with its last array, and its pool may give it to the next: a graph that would
+    replay into it is refused. Memory the capture allocated stays with the graph."""
+    arrays = {"kept": cp.ones(5), "dropped": cp.ones(5)}
+    graph, _ = captured(lambda: (arrays["kept"] + arrays["dropped"], cp.ones(4) * 2))
+    graph.launch()
+    del arrays["dropped"]  # its last array: CuPy would free the memory
+    with pytest.raises(RuntimeError, match=r"memory freed since its capture \(1 array\(s\): \(5,\) float64\)"):
+        graph.launch()
+
+
+def test_a_random_draw_cannot_be_recorded_by_the_stand_in():
+    rng = cp.random.default_rng(0)
+    with pytest.raises(NotImplementedError, match="random draw"):
+        captured(lambda: rng.random(3))

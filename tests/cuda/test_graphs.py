@@ -1,11 +1,14 @@
 """CUDA graphs (tensor.cuda.CUDAGraph): a training step recorded once and replayed.
 
-The first tests run everywhere, on the CuPy stand-in (the `fake_cuda` fixture), which raises on a read
-of the device while a graph is captured, as CUDA does: a whole training step captured there reads
-nothing, and what must not be recorded (a non-capturable Adam, a random draw, a synchronize) raises
-and leaves no capture behind. The stand-in cannot replay (it records no kernels), so the tests that
-replay run on a GPU: replays equal the same steps run eagerly, a bad index raises after the replay that
-met it, and arrays made after the capture survive replays (the capture's memory pool is its own).
+The tests run everywhere on the CuPy stand-in (the `fake_cuda` fixture), which captures as CUDA does:
+a read of the device raises while a graph is captured, a captured operation runs only when the graph
+is launched (after the capture, arrays from before hold their old values and new ones garbage), and a
+launch runs every recorded operation again on the memory it recorded (tests/support/fake_cupy_graph.py).
+So a whole training step captured there reads nothing, what must not be recorded (a non-capturable
+Adam, a random draw, a synchronize) raises and leaves no capture behind, and replays equal the same
+steps run one op at a time. Where a GPU is present the replaying tests run on it as well, with CuPy's
+kernels and cuBLAS; that arrays made after a capture survive its replays (the capture's memory pool is
+its own) is a GPU's matter only: the stand-in never hands memory out twice.
 """
 
 import numpy as np
@@ -21,6 +24,12 @@ from tinygrad_gpt import GPT, GPTConfig
 
 CONFIG = GPTConfig(vocab_size=13, block_size=8, n_embd=16, n_head=2, n_layer=2)
 needs_a_gpu = pytest.mark.skipif(FAKE_CUPY or not CUDA_AVAILABLE, reason="replays a CUDA graph: needs a GPU")
+ON_BOTH = pytest.mark.parametrize("where", ["stand-in", pytest.param("GPU", marks=needs_a_gpu)])
+
+
+def on(where, request):
+    """Run the test on the stand-in (installed for it) or, for "GPU", on CuPy and the GPU."""
+    return request.getfixturevalue("fake_cuda") if where == "stand-in" else None
 
 
 def lecture_model(config):
@@ -74,8 +83,6 @@ def test_a_training_step_is_captured_without_a_read_of_the_device(fake_cuda):
     # the index checks that read the device were recorded instead: token and position embeddings
     # (a bad target on "cuda" makes the loss NaN: cross_entropy reads nothing there)
     assert [message.split(" is")[0] for message in graph._index_messages] == ["embedding: index {}"] * 2
-    with pytest.raises(NotImplementedError, match="stand-in"):
-        graph.replay()  # the stand-in has no kernels to launch: the replaying tests need a GPU
 
 
 def test_a_read_of_the_device_while_capturing_raises_and_leaves_no_capture(fake_cuda):
@@ -134,49 +141,6 @@ def test_captures_do_not_nest_and_a_graph_is_captured_once(fake_cuda):
         inner.capture_end()
 
 
-def test_a_bad_index_met_during_capture_is_named_by_the_replays_check(fake_cuda):
-    """The stand-in computes while it 'captures', so the recorded answers are there to be read."""
-    embedding = nn.Embedding(5, 3).to("cuda")
-    indices = tensor.tensor([[1, 2], [4, 1]], device="cuda")
-    graph = tensor.cuda.CUDAGraph()
-    with tensor.cuda.graph(graph):
-        embedding(indices)
-    graph._raise_if_an_index_failed()  # all in range: silent
-    indices.data[1, 0] = 7
-    graph = tensor.cuda.CUDAGraph()
-    with tensor.cuda.graph(graph):
-        embedding(indices)  # no raise while recording: the check reads the device
-    with pytest.raises(IndexError, match=r"embedding: index 7 is out of range for 5 embeddings.*replay"):
-        graph._raise_if_an_index_failed()
-    with pytest.raises(IndexError, match="index 7 is out of range"):
-        embedding(indices)  # outside a capture the check reads at once, as ever
-
-
-@pytest.mark.parametrize("model_type", [GPT, lecture_model], ids=["GPT", "lecture model"])
-def test_a_captured_step_computes_what_the_same_step_computes_op_by_op(fake_cuda, model_type):
-    """The stand-in runs what a capture records, so a captured step's results can be compared: the
-    products go through cuBLAS as tensor/cublas.py calls it (here fake_cupy_cublas), the rest as ever.
-    The lecture model (4 heads) joins 12 gradients, which CuPy would do through a table copied from
-    the host: the stand-in refuses that while capturing, as the library must avoid it."""
-    config = GPTConfig(**{**CONFIG.__dict__, "n_head": 4})
-    results = []
-    for captured in (False, True):
-        model, _, x, y, step, outputs = setup(config, model_type=model_type)
-        step()
-        if captured:
-            calls = tensor.cublas._loaded["library"].calls
-            with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
-                step()
-            assert len(calls) >= 3 * 2 * CONFIG.n_layer  # every product of forward and backward: cuBLAS's
-            # in a workspace the graph holds, so that cuBLAS allocates nothing while recording
-            assert tensor.cublas._loaded["library"].workspace[1] == tensor.cublas.WORKSPACE_BYTES
-        else:
-            step()
-        results.append([outputs["loss"].item()] + [p.detach().cpu().numpy() for p in model.parameters()])
-    for replayed, eager in zip(*results):
-        np.testing.assert_allclose(replayed, eager, rtol=1e-5, atol=1e-7)
-
-
 LAYOUTS = {  # how an operand of a given shape is made from a C-ordered base: (base shape, view)
     "C-ordered": (lambda shape: shape, lambda base: base),
     "transposed": (lambda shape: shape[:-2] + shape[-2:][::-1], lambda base: base.swapaxes(-1, -2)),
@@ -208,7 +172,7 @@ def products(draw):
 @given(products(), st.booleans())
 def test_a_product_while_capturing_equals_numpys(fake_cuda, product, into_a_view):
     """Row-major operands, their transposed and strided views and broadcast batches, presented to a
-    column-major cuBLAS: every layout gives NumPy's a @ b (on the stand-in, which computes as it captures)."""
+    column-major cuBLAS: every layout gives NumPy's a @ b when the graph is replayed."""
     base_a, view_a, base_b, view_b = product
     expected = view_a(base_a) @ view_b(base_b)
     a, b = view_a(fake_cuda.asarray(base_a)), view_b(fake_cuda.asarray(base_b))
@@ -216,6 +180,7 @@ def test_a_product_while_capturing_equals_numpys(fake_cuda, product, into_a_view
     graph = tensor.cuda.CUDAGraph()
     with tensor.cuda.graph(graph):
         result = graph.matmul(a, b, out)
+    graph.replay()  # the capture only recorded the product
     assert result.shape == expected.shape and result.dtype == expected.dtype
     np.testing.assert_allclose(result.get(), expected, rtol=1e-5, atol=1e-6)
     assert result is out or out is None
@@ -228,6 +193,7 @@ def test_a_product_with_a_one_d_operand_while_capturing_has_numpys_shape(fake_cu
     graph = tensor.cuda.CUDAGraph()
     with tensor.cuda.graph(graph):
         result = graph.matmul(device_a, device_b)
+    graph.replay()
     assert result.shape == (a @ b).shape
     np.testing.assert_allclose(result.get(), a @ b, rtol=1e-12)
 
@@ -311,13 +277,20 @@ def test_capturable_adam_refuses_a_parameter_on_the_cpu():
 # ----- replay, on a GPU ----------------------------------------------------------------------------------------
 
 
-@needs_a_gpu
-def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time():
+@ON_BOTH
+@pytest.mark.parametrize("model_type", [GPT, lecture_model], ids=["GPT", "lecture model"])
+def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time(request, where, model_type):
+    """Six batches: two steps one op at a time, a captured step, then replays, each on new data copied into
+    the tensors the graph reads, against six steps one op at a time: losses, parameters and gradients.
+    The lecture model (4 heads) joins 12 gradients in one product, which CuPy would do through a table
+    copied from the host: the stand-in refuses that while capturing, as the library must avoid it."""
+    on(where, request)
+    config = GPTConfig(**{**CONFIG.__dict__, "n_head": 4})
     batches = [
-        tuple(tensor.randint(0, CONFIG.vocab_size, (3, CONFIG.block_size), device="cuda") for _ in range(2))
+        tuple(tensor.randint(0, config.vocab_size, (3, config.block_size), device="cuda") for _ in range(2))
         for _ in range(6)
     ]
-    eager, eager_x, eager_y, eager_step, eager_out = (lambda r: (r[0], r[2], r[3], r[4], r[5]))(setup())
+    eager, _, eager_x, eager_y, eager_step, eager_out = setup(config, model_type=model_type)
     losses = []
     for xb, yb in batches:
         eager_x.copy_(xb)
@@ -325,7 +298,7 @@ def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time():
         eager_step()
         losses.append(eager_out["loss"].item())
 
-    model, _, x, y, step, outputs = setup()
+    model, _, x, y, step, outputs = setup(config, model_type=model_type)
     replayed = []
     graph = tensor.cuda.CUDAGraph()
     for i, (xb, yb) in enumerate(batches):
@@ -333,12 +306,17 @@ def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time():
         y.copy_(yb)
         if i < 2:  # warm-up, one op at a time
             step()
-        elif i == 2:
+            replayed.append(outputs["loss"].item())
+            continue
+        if i == 2:
+            before = [p.detach().cpu().numpy() for p in model.parameters()]
             with tensor.cuda.graph(graph):
                 step()  # recorded, not run
-            graph.replay()
-        else:
-            graph.replay()
+            for p, values in zip(model.parameters(), before):
+                np.testing.assert_array_equal(p.detach().cpu().numpy(), values)  # the capture changed nothing
+            if where == "stand-in":  # the products of forward and backward: cuBLAS's GEMM, called by the library
+                assert tensor.cublas._loaded["library"].calls.count("cublasSgemmStridedBatched") >= 6 * config.n_layer
+        graph.replay()
         replayed.append(outputs["loss"].item())
     np.testing.assert_allclose(replayed, losses, rtol=1e-5)
     for (name, p), q in zip(model.named_parameters(), eager.parameters()):
@@ -348,17 +326,20 @@ def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time():
         np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), rtol=1e-3, atol=1e-6, err_msg=name)
 
 
-@needs_a_gpu
-def test_a_replay_that_meets_a_bad_index_raises_naming_it():
+@ON_BOTH
+def test_a_replay_that_meets_a_bad_index_raises_naming_it(request, where):
+    on(where, request)
     _, _, x, _, step, _ = setup()
     step()
     graph = tensor.cuda.CUDAGraph()
     with tensor.cuda.graph(graph):
-        step()
-    graph.replay()
+        step()  # no raise while recording: the check would read the device, so it is recorded instead
+    graph.replay()  # every index in range: silent
     x.data[0, 0] = CONFIG.vocab_size + 2
-    with pytest.raises(IndexError, match=f"embedding: index {CONFIG.vocab_size + 2} is out of range"):
+    with pytest.raises(IndexError, match=f"embedding: index {CONFIG.vocab_size + 2} is out of range.*replay"):
         graph.replay()
+    with pytest.raises(IndexError, match=f"index {CONFIG.vocab_size + 2} is out of range"):
+        step()  # outside a capture the check reads at once, as ever
 
 
 @needs_a_gpu

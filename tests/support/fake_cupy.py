@@ -33,6 +33,11 @@ Models
   host): a graph would replay such a copy from whatever the host memory then holds, where CUDA does not
   refuse it outright. tests/support/fake_cupy_cublas.py stands for the cuBLAS library
   that tensor/cublas.py then calls itself: its strided-batched GEMMs on the arrays' memory, column-major.
+  A captured operation is recorded, not run: after end_capture, arrays from before the capture hold
+  their old values and arrays made during it garbage, and Graph.launch() runs every recorded operation
+  again, in order, on the memory it recorded, reading what that memory then holds; a launch that would
+  touch memory from before the capture whose last array has been freed raises (CuPy's pool may have
+  given it away). tests/support/fake_cupy_graph.py.
 - cupy.cuda: runtime.getDeviceCount/getDeviceProperties/memGetInfo, Device(i).synchronize()/use(),
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,
@@ -49,9 +54,10 @@ Cannot model
   CuPy would let a write through; duplicate indices in an assignment store the last value (NumPy's
   order) where CuPy's is undefined; empty-slice copies from the host (CUPY_EXPERIMENTAL_SLICE_COPY)
   are not modelled.
-- Graph replay: operations run when called, also while a stream "captures", so nothing is recorded and
-  Graph.launch() raises; the values a capture leaves are computed ones, where on a GPU they are written
-  only by a replay. The tests that replay a graph (tests/cuda/test_graphs.py) run on a GPU.
+- Graph replay: a launch runs the recorded NumPy operations, not kernels; memory is never handed out twice,
+  so a replay cannot overwrite an array made after the capture (the library's own pool per capture is
+  what prevents that on a GPU; tests/cuda/test_graphs.py checks it there). A random draw while
+  capturing raises NotImplementedError here (the library refuses it before).
 - Compiled kernels: there is no ElementwiseKernel, so the library's one kernel (Adam's step,
   tensor/optim/optimizer.py) runs as its array operations here; on a GPU the "cuda" cases of
   tests/tensor/test_optim.py and the conformance programs prove the kernel gives the same numbers
@@ -67,6 +73,7 @@ import numpy as np
 from . import fake_cupy_cuda as cuda
 from . import fake_cupy_ndarray
 from . import fake_cupy_random as random
+from .fake_cupy_graph import launch
 from .fake_cupy_ndarray import _arguments, _empty_host, _ufunc_operand, _unwrap, _wrap, host_reads, ndarray
 
 __version__ = "14.0.0+numpy.standin"
@@ -86,8 +93,9 @@ def _ufunc(name):
 
     def ufunc(*operands, **kwargs):
         arrays, kwargs, out = _arguments(operands, kwargs, unwrap=_ufunc_operand)
+        writes = () if out is None else (out._array,)
         with np.errstate(all="ignore"):
-            return _wrap(numpy_ufunc(*arrays, **kwargs), out)
+            return _wrap(launch(lambda: numpy_ufunc(*arrays, **kwargs), (arrays, kwargs), writes), out)
 
     ufunc.__name__ = ufunc.__qualname__ = name
     return ufunc
@@ -100,8 +108,9 @@ def _function(name, numpy_function=None, reads=False):
         args, kwargs, out = _arguments(args, kwargs)
         if reads:
             host_reads.record(name)
+        writes = () if out is None else (out._array,)
         with np.errstate(all="ignore"):
-            return _wrap(numpy_function(*args, **kwargs), out)
+            return _wrap(launch(lambda: numpy_function(*args, **kwargs), (args, kwargs), writes), out)
 
     function.__name__ = function.__qualname__ = name
     return function
@@ -128,7 +137,8 @@ _FUNCTIONS = (
 
 def _make(fill):
     def creation(*args, **kwargs):
-        return ndarray._on_device(fill(*_unwrap(args), **{key: _unwrap(value) for key, value in kwargs.items()}))
+        args, kwargs = _unwrap(args), {key: _unwrap(value) for key, value in kwargs.items()}
+        return ndarray._on_device(launch(lambda: fill(*args, **kwargs), (args, kwargs)))
 
     return creation
 
@@ -183,7 +193,8 @@ def array(obj, dtype=None, copy=True, order="K", ndmin=0):
     # a scalar is no copy: CuPy fills a 0-d array with it by a kernel (cupy/_core/core.pyx, _array_default)
     if cuda.capturing is not None and not isinstance(obj, ndarray) and np.ndim(obj) > 0:
         _refuse_host_copy_while_capturing("cupy.array of host data")
-    return ndarray._on_device(np.array(_host_data(obj), dtype=dtype, copy=True, order=order, ndmin=ndmin))
+    data = _host_data(obj)
+    return ndarray._on_device(launch(lambda: np.array(data, dtype=dtype, copy=True, order=order, ndmin=ndmin), data))
 
 
 def asarray(a, dtype=None, order=None):
@@ -203,11 +214,13 @@ def get_array_module(*args):
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """A 0-d device array (CuPy's allclose does not read the answer back)."""
-    return _wrap(np.asarray(np.allclose(_unwrap(a), _unwrap(b), rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    a, b = _unwrap(a), _unwrap(b)
+    return _wrap(launch(lambda: np.asarray(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)), (a, b)))
 
 
 def array_equal(a1, a2, equal_nan=False):
-    return _wrap(np.asarray(np.array_equal(_unwrap(a1), _unwrap(a2), equal_nan=equal_nan)))
+    a1, a2 = _unwrap(a1), _unwrap(a2)
+    return _wrap(launch(lambda: np.asarray(np.array_equal(a1, a2, equal_nan=equal_nan)), (a1, a2)))
 
 
 def shape(a):

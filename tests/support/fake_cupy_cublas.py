@@ -14,6 +14,9 @@ import ctypes
 
 import numpy as np
 
+from .fake_cupy_graph import launch
+from .fake_cupy_ndarray import storage_at
+
 INVALID_VALUE = 7
 OP_N, OP_T = 0, 1
 
@@ -58,7 +61,12 @@ class Library:
             op_b = op_b.swapaxes(1, 2)
         out = _matrices(scalar, c, ldc, stride_c, count, m, n)
         alpha, beta = alpha._obj.value, beta._obj.value
-        out[...] = alpha * (op_a @ op_b) + (beta * out if beta else 0)
+
+        def product():  # a kernel: recorded while a stream captures, on the memory at those addresses
+            out[...] = alpha * (op_a @ op_b) + (beta * out if beta else 0)
+
+        read, written = [storage_at(a), storage_at(b)], storage_at(c)
+        launch(product, [memory for memory in read if memory is not None], () if written is None else (written,))
         return 0
 
 

@@ -5,6 +5,8 @@ CUDARuntimeError when the device is used, as CuPy's Device(i) does (constructing
 A synchronisation is recorded with the host reads: the host waits for the device there too.
 """
 
+from . import fake_cupy_graph
+
 TOTAL_MEMORY = 80 * 2**30
 
 
@@ -149,6 +151,7 @@ class Stream:
         if capturing is not None:
             raise CUDARuntimeError("cudaErrorIllegalState: a stream is capturing already")
         capturing = self
+        fake_cupy_graph.begin()
 
     def is_capturing(self):
         return capturing is self
@@ -158,7 +161,7 @@ class Stream:
         if capturing is not self:
             raise CUDARuntimeError("cudaErrorIllegalState: this stream is not capturing")
         capturing = None
-        return Graph()
+        return fake_cupy_graph.end()
 
 
 Stream.null = Stream(null=True)
@@ -168,12 +171,7 @@ def get_current_stream():
     return Stream._current[-1] if Stream._current else Stream.null
 
 
-class Graph:
-    """What end_capture returns. The stand-in runs every operation when it is called, capture or not, so
-    it has no kernels to launch again: launch() raises, and the tests that replay a graph need a GPU."""
-
-    def launch(self, stream=None):
-        raise NotImplementedError("the CuPy stand-in records no kernels, so it cannot replay a CUDA graph")
+Graph = fake_cupy_graph.Graph
 
 
 class MemoryPool:

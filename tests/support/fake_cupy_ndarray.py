@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 
 from . import fake_cupy_cuda as cuda
+from .fake_cupy_graph import allocated, launch
 
 _SCALARS = (bool, int, float, complex, np.generic)
 NAMESPACE = {}  # the cupy namespace's functions by name, filled in by fake_cupy: operators call its ufuncs
@@ -141,6 +142,11 @@ def _arguments(args, kwargs, unwrap=_unwrap):
 # ----- indexing -----------------------------------------------------------------------------------------
 
 
+def _key_arrays(key):
+    """The device arrays' data in an index (what the indexing reads)."""
+    return [item._array for item in (key if isinstance(key, tuple) else (key,)) if isinstance(item, ndarray)]
+
+
 def _device_key(key, shape):
     """(NumPy key, has an array index, has a bool mask): integer array indices wrapped into range."""
     items = []
@@ -198,6 +204,7 @@ class ndarray:
         self._array, self._base = _empty_host(shape, dtype), None
         _memory_pool._allocate(self._array)
         _owners[id(self._array)] = self
+        allocated(self._array)
 
     @classmethod
     def _on_device(cls, array):
@@ -211,6 +218,7 @@ class ndarray:
         if array.base is None:
             _memory_pool._allocate(array)
             _owners[id(array)] = out
+            allocated(array)
         else:
             storage = array
             while isinstance(storage.base, np.ndarray):
@@ -324,15 +332,20 @@ class ndarray:
         return (self[i] for i in range(self.shape[0]))
 
     def __getitem__(self, key):
-        key, has_array, has_mask = _device_key(key, self.shape)
+        _, has_array, has_mask = _device_key(key, self.shape)
         if has_mask:
             host_reads.record("boolean mask indexing")
-        if not has_array and not builtins.any(item is Ellipsis for item in key):
-            key += (Ellipsis,)  # an int index gives a 0-d view, not a NumPy scalar
-        return _wrap(self._array[key])
+
+        def index():  # the key made again by each replay: an index array's values are read when it runs
+            device_key = _device_key(key, self.shape)[0]
+            if not has_array and not builtins.any(item is Ellipsis for item in device_key):
+                device_key += (Ellipsis,)  # an int index gives a 0-d view, not a NumPy scalar
+            return self._array[device_key]
+
+        return _wrap(launch(index, (self._array, _key_arrays(key))))
 
     def __setitem__(self, key, value):
-        key, has_array, has_mask = _device_key(key, self.shape)
+        _, has_array, has_mask = _device_key(key, self.shape)
         if has_mask:
             host_reads.record("boolean mask assignment")
         if isinstance(value, ndarray):
@@ -342,7 +355,11 @@ class ndarray:
                 raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         elif not isinstance(value, _SCALARS):
             value = np.array(value)  # copied to the device, as CuPy does for array indices
-        self._array[key] = value
+
+        def assign():
+            self._array[_device_key(key, self.shape)[0]] = value
+
+        launch(assign, (_key_arrays(key), value), writes=(self._array,))
 
     def fill(self, value):
         if isinstance(value, ndarray):
@@ -351,7 +368,7 @@ class ndarray:
             value = value._array
         elif np.asarray(value).shape != ():
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
-        self._array.fill(value)
+        launch(lambda: self._array.fill(value), (value,), writes=(self._array,))
 
     def nonzero(self):
         host_reads.record("nonzero()")
@@ -390,8 +407,8 @@ class ndarray:
     __gt__, __ge__ = _binary("greater"), _binary("greater_equal")
 
     def __eq__(self, other):
-        if other is None:
-            return ndarray._on_device(np.zeros(self.shape, dtype=np.bool_))  # CuPy: None equals no element
+        if other is None:  # CuPy: None equals no element
+            return ndarray._on_device(launch(lambda: np.zeros(self.shape, dtype=np.bool_)))
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
         return (
@@ -400,7 +417,7 @@ class ndarray:
 
     def __ne__(self, other):
         if other is None:
-            return ndarray._on_device(np.ones(self.shape, dtype=np.bool_))
+            return ndarray._on_device(launch(lambda: np.ones(self.shape, dtype=np.bool_)))
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
         return (
@@ -427,8 +444,10 @@ class ndarray:
 def _method(name):
     def method(self, *args, **kwargs):
         args, kwargs, out = _arguments(args, kwargs)
+        writes = (self._array,) if name == "sort" else () if out is None else (out._array,)  # sort: in place
         with np.errstate(all="ignore"):
-            return _wrap(getattr(self._array, name)(*args, **kwargs), out)
+            result = launch(lambda: getattr(self._array, name)(*args, **kwargs), (self._array, args, kwargs), writes)
+            return _wrap(result, out)
 
     method.__name__ = name
     return method
@@ -439,6 +458,21 @@ for _name in (
     "round sort squeeze std sum swapaxes take transpose var view"
 ).split():
     setattr(ndarray, _name, _method(_name))
+
+
+def is_live(storage):
+    """Whether a device array still holds this memory (CuPy frees memory with its last array)."""
+    owner = _owners.get(id(storage))
+    return owner is not None and owner._array is storage
+
+
+def storage_at(address):
+    """The memory (a live array's NumPy data) that holds host address `address`, or None."""
+    for owner in list(_owners.values()):
+        start = owner._array.__array_interface__["data"][0]
+        if start <= address < start + builtins.max(owner._array.nbytes, 1):
+            return owner._array
+    return None
 
 
 def _empty_host(shape, dtype):

@@ -12,6 +12,7 @@ import types
 import numpy as np
 
 from . import fake_cupy_ndarray as device
+from .fake_cupy_graph import launch
 
 
 def scatter_add(a, slices, value):
@@ -24,7 +25,7 @@ def scatter_add(a, slices, value):
         value = value._array
     elif isinstance(value, np.ndarray) and not has_array:
         raise device._unsupported(value)
-    np.add.at(a._array, key, value)
+    launch(lambda: np.add.at(a._array, device._device_key(slices, a.shape)[0], value), (key, value), (a._array,))
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -33,7 +34,7 @@ _erf = np.vectorize(math.erf, otypes=[np.float64])
 def erf(x, out=None):
     host = device._ufunc_operand(x)
     dtype = host.dtype if isinstance(host, np.ndarray) and host.dtype.kind == "f" else np.dtype(np.float64)
-    result = device.ndarray._on_device(np.asarray(_erf(host), dtype=dtype))
+    result = device.ndarray._on_device(launch(lambda: np.asarray(_erf(host), dtype=dtype), (host,)))
     if out is None:
         return result
     out[...] = result
