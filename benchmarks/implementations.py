@@ -89,7 +89,14 @@ def _replayed(step):
     graph = tensor.cuda.CUDAGraph()
     with tensor.cuda.graph(graph):
         step()
-    return graph.replay
+
+    def replay():
+        graph.replay()
+
+    # The graph reads and writes the memory of the model, the optimizer's state and the batch, which only
+    # `step` holds: without this reference they would be freed, and replays would run in freed memory.
+    replay.step = step
+    return replay
 
 
 def _numpy_step(c, seed):

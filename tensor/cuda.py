@@ -129,6 +129,9 @@ class CUDAGraph:
     A replay repeats exactly what was recorded, so:
     - inputs stay where the capture read them: copy each batch into the same tensors (`x.copy_(batch)`),
       never `x = batch`; outputs (the loss, the gradients, the parameters) are rewritten in place;
+    - keep what the graph reads and writes alive while you replay it (the model, the optimizer, the input
+      tensors): the graph holds the memory's addresses, not the tensors, so memory freed by Python and
+      given to new arrays would be overwritten by the next replay (as with PyTorch's CUDA graphs);
     - whatever changes from step to step must live on the GPU: Adam's step count does with
       `Adam(..., capturable=True)`; a Python number (a learning rate a scheduler sets) is recorded as it was;
     - nothing recorded may read the GPU or draw random numbers: each raises a RuntimeError while

@@ -56,3 +56,17 @@ def test_the_gemm_peak_on_cuda_synchronises_around_each_timed_product(fake_cuda)
     synchronisations = [what for what, _ in fake_cuda.host_reads.log[start:] if "synchronize" in what]
     assert len(synchronisations) == 2 * 3  # before and after each of the repeats + 1 runs
     assert measure.GEMM_PEAK_SIZE["cuda"] >= 8192 > measure.GEMM_PEAK_SIZE["cpu"]
+
+
+@pytest.mark.parametrize("name", ["ours-lecture-graph", "ours-gpt-graph"])
+def test_a_replayed_step_reads_the_device_once_for_its_index_checks(fake_cuda, name):
+    """The benchmarks' CUDA graph steps (benchmarks/implementations.py), replayed on the stand-in: one read
+    per replay (the recorded embedding index checks), against the eager step's two."""
+    from benchmarks.implementations import make_step
+
+    config = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 2, "vocab": 13}
+    replay = make_step(name, config, device="cuda")
+    for _ in range(2):
+        start = len(fake_cuda.host_reads)
+        replay()
+        assert [what for what, _ in fake_cuda.host_reads.log[start:]] == ["get()"]
