@@ -171,10 +171,11 @@ def test_out_arguments_take_device_arrays_only_and_are_returned():
 # ----- CUDA graphs: a capture records, a launch runs (tests/support/fake_cupy_graph.py) ------------------------
 
 
-def captured(fn):
-    """Capture fn() on a stream of its own, as tensor.cuda.CUDAGraph does; returns (graph, what fn returned)."""
+def captured(fn, own_pool=True):
+    """Capture fn() on a stream of its own and (own_pool) with a memory pool of its own, as tensor.cuda.CUDAGraph
+    does; returns (graph, what fn returned)."""
     stream = cp.cuda.Stream(non_blocking=True)
-    with stream:
+    with cp.cuda.using_allocator(cp.cuda.MemoryPool().malloc if own_pool else None), stream:
         stream.begin_capture()
         try:
             result = fn()
@@ -231,6 +232,17 @@ def test_a_launch_refuses_memory_from_before_the_capture_freed_since():
     del arrays["dropped"]  # its last array: CuPy would free the memory
     with pytest.raises(RuntimeError, match=r"memory freed since its capture \(1 array\(s\): \(5,\) float64\)"):
         graph.launch()
+
+
+def test_temporaries_of_a_capture_stay_with_the_graph_only_in_a_pool_of_its_own():
+    """Memory a capture takes from the default pool and frees (its temporaries) goes back to everyone, so the
+    launch refuses; from a pool of the capture's own (as tensor.cuda.CUDAGraph takes) it stays the graph's."""
+    graph, total = captured(lambda: (cp.ones(3) * 2).sum(), own_pool=False)
+    with pytest.raises(RuntimeError, match=r"memory freed since its capture \(2 array"):
+        graph.launch()
+    graph, total = captured(lambda: (cp.ones(3) * 2).sum())
+    graph.launch()
+    assert total.get() == 6.0
 
 
 def test_a_random_draw_cannot_be_recorded_by_the_stand_in():

@@ -36,8 +36,9 @@ Models
   A captured operation is recorded, not run: after end_capture, arrays from before the capture hold
   their old values and arrays made during it garbage, and Graph.launch() runs every recorded operation
   again, in order, on the memory it recorded, reading what that memory then holds; a launch that would
-  touch memory from before the capture whose last array has been freed raises (CuPy's pool may have
-  given it away). tests/support/fake_cupy_graph.py.
+  touch freed memory raises where CuPy's pool may have given it away: memory from before the capture,
+  and memory the capture took from the default pool rather than from a pool of its own
+  (using_allocator). tests/support/fake_cupy_graph.py.
 - cupy.cuda: runtime.getDeviceCount/getDeviceProperties/memGetInfo, Device(i).synchronize()/use(),
   one device unless a test sets cupy.cuda.runtime.device_count; cupyx.scatter_add (integer indices
   wrap, repeated indices accumulate); cupyx.scipy.special.erf; the default memory pool's used_bytes,
@@ -55,9 +56,9 @@ Cannot model
   order) where CuPy's is undefined; empty-slice copies from the host (CUPY_EXPERIMENTAL_SLICE_COPY)
   are not modelled.
 - Graph replay: a launch runs the recorded NumPy operations, not kernels; memory is never handed out twice,
-  so a replay cannot overwrite an array made after the capture (the library's own pool per capture is
-  what prevents that on a GPU; tests/cuda/test_graphs.py checks it there). A random draw while
-  capturing raises NotImplementedError here (the library refuses it before).
+  so a replay cannot actually overwrite an array made after the capture (the launch's refusal above
+  stands for that; tests/cuda/test_graphs.py checks it on a GPU). A random draw while capturing raises
+  NotImplementedError here (the library refuses it before).
 - Compiled kernels: there is no ElementwiseKernel, so the library's one kernel (Adam's step,
   tensor/optim/optimizer.py) runs as its array operations here; on a GPU the "cuda" cases of
   tests/tensor/test_optim.py and the conformance programs prove the kernel gives the same numbers

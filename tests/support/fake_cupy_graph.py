@@ -10,10 +10,11 @@ ends, memory is put back as a GPU would have it: arrays that existed before hold
 again, arrays allocated during the capture hold garbage (NaN, an integer's largest value, True). So a
 value that only a replay should write is not there by luck, and a replay computes it again.
 
-A launch refuses to run kernels that touch memory from before the capture whose last array has been
-freed since: CuPy hands such memory back to its pool, and a later allocation may be given it, so on a
-GPU the replay would read or overwrite another array. (Memory allocated during the capture stays with
-the graph: the library captures into a pool of its own, tensor/cuda.py.)
+A launch refuses to run kernels that touch memory whose last array has been freed, where CuPy's pool
+may since have given it to another array, so that on a GPU the replay would read or overwrite that
+array: memory from before the capture, and memory the capture took from the default pool. Memory a
+capture takes from a pool of its own (`cupy.cuda.using_allocator(pool.malloc)`, as tensor/cuda.py
+does) stays with the graph, as no one else allocates from that pool.
 """
 
 import numpy as np
@@ -74,9 +75,14 @@ def launch(compute, operands=(), writes=()):
 
 
 def allocated(storage):
-    """Note memory allocated while a capture is on (fake_cupy_ndarray calls it for every new array)."""
+    """Note memory allocated while a capture is on (fake_cupy_ndarray calls it for every new array), and
+    whether a pool of the capture's own served it."""
     if recording is not None:
+        from .fake_cupy_cuda import _allocators
+
         recording.made[id(storage)] = storage
+        if not _allocators or _allocators[-1] is None:  # the default pool, which serves everyone afterwards
+            recording.shared[id(storage)] = storage
 
 
 class Capture:
@@ -85,6 +91,7 @@ class Capture:
     def __init__(self):
         self.kernels = []
         self.made = {}  # id -> storage allocated during the capture
+        self.shared = {}  # the part of it that came from the default pool
         self.saved = {}  # id -> (storage from before the capture, its values then), taken before its first write
         self.operands = []  # the device arrays' data that kernels read or write
 
@@ -107,8 +114,7 @@ class Capture:
         for storage in self.made.values():
             storage[...] = _garbage(storage.dtype)
         touched = {id(storage_of(a)): storage_of(a) for a in self.operands}
-        before = [storage for key, storage in touched.items() if key not in self.made]
-        return Graph(self.kernels, before)
+        return Graph(self.kernels, [s for key, s in touched.items() if key not in self.made or key in self.shared])
 
 
 def _garbage(dtype):
@@ -133,14 +139,14 @@ def end():
 class Graph:
     """What end_capture returns: launch() runs the recorded kernels, in order, on the memory they recorded."""
 
-    def __init__(self, kernels=(), memory_from_before=()):
+    def __init__(self, kernels=(), memory_to_keep=()):
         self.kernels = list(kernels)
-        self.memory_from_before = list(memory_from_before)
+        self.memory_to_keep = list(memory_to_keep)  # memory the default pool hands out again once freed
 
     def launch(self, stream=None):
         from .fake_cupy_ndarray import is_live
 
-        freed = [storage for storage in self.memory_from_before if not is_live(storage)]
+        freed = [storage for storage in self.memory_to_keep if not is_live(storage)]
         if freed:
             shapes = ", ".join(f"{storage.shape} {storage.dtype}" for storage in freed[:3])
             raise RuntimeError(

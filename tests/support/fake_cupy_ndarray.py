@@ -142,9 +142,12 @@ def _arguments(args, kwargs, unwrap=_unwrap):
 # ----- indexing -----------------------------------------------------------------------------------------
 
 
-def _key_arrays(key):
-    """The device arrays' data in an index (what the indexing reads)."""
-    return [item._array for item in (key if isinstance(key, tuple) else (key,)) if isinstance(item, ndarray)]
+def _data_key(key):
+    """An index with its device arrays replaced by their NumPy data: what a recorded kernel may hold (a
+    kernel that held the device arrays would keep them alive, where on a GPU it holds only addresses)."""
+    if isinstance(key, tuple):
+        return tuple(item._array if isinstance(item, ndarray) else item for item in key)
+    return key._array if isinstance(key, ndarray) else key
 
 
 def _device_key(key, shape):
@@ -335,14 +338,15 @@ class ndarray:
         _, has_array, has_mask = _device_key(key, self.shape)
         if has_mask:
             host_reads.record("boolean mask indexing")
+        array, key = self._array, _data_key(key)
 
         def index():  # the key made again by each replay: an index array's values are read when it runs
-            device_key = _device_key(key, self.shape)[0]
+            device_key = _device_key(key, array.shape)[0]
             if not has_array and not builtins.any(item is Ellipsis for item in device_key):
                 device_key += (Ellipsis,)  # an int index gives a 0-d view, not a NumPy scalar
-            return self._array[device_key]
+            return array[device_key]
 
-        return _wrap(launch(index, (self._array, _key_arrays(key))))
+        return _wrap(launch(index, (array, key)))
 
     def __setitem__(self, key, value):
         _, has_array, has_mask = _device_key(key, self.shape)
@@ -356,10 +360,12 @@ class ndarray:
         elif not isinstance(value, _SCALARS):
             value = np.array(value)  # copied to the device, as CuPy does for array indices
 
-        def assign():
-            self._array[_device_key(key, self.shape)[0]] = value
+        array, key = self._array, _data_key(key)
 
-        launch(assign, (_key_arrays(key), value), writes=(self._array,))
+        def assign():
+            array[_device_key(key, array.shape)[0]] = value
+
+        launch(assign, (key, value), writes=(array,))
 
     def fill(self, value):
         if isinstance(value, ndarray):
@@ -368,7 +374,8 @@ class ndarray:
             value = value._array
         elif np.asarray(value).shape != ():
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
-        launch(lambda: self._array.fill(value), (value,), writes=(self._array,))
+        array = self._array
+        launch(lambda: array.fill(value), (value,), writes=(array,))
 
     def nonzero(self):
         host_reads.record("nonzero()")
@@ -408,7 +415,8 @@ class ndarray:
 
     def __eq__(self, other):
         if other is None:  # CuPy: None equals no element
-            return ndarray._on_device(launch(lambda: np.zeros(self.shape, dtype=np.bool_)))
+            shape = self.shape
+            return ndarray._on_device(launch(lambda: np.zeros(shape, dtype=np.bool_)))
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
         return (
@@ -417,7 +425,8 @@ class ndarray:
 
     def __ne__(self, other):
         if other is None:
-            return ndarray._on_device(launch(lambda: np.ones(self.shape, dtype=np.bool_)))
+            shape = self.shape
+            return ndarray._on_device(launch(lambda: np.ones(shape, dtype=np.bool_)))
         if isinstance(other, np.ndarray) and other.ndim == 0:
             other = other.item()
         return (
@@ -444,10 +453,10 @@ class ndarray:
 def _method(name):
     def method(self, *args, **kwargs):
         args, kwargs, out = _arguments(args, kwargs)
-        writes = (self._array,) if name == "sort" else () if out is None else (out._array,)  # sort: in place
+        array = self._array
+        writes = (array,) if name == "sort" else () if out is None else (out._array,)  # sort: in place
         with np.errstate(all="ignore"):
-            result = launch(lambda: getattr(self._array, name)(*args, **kwargs), (self._array, args, kwargs), writes)
-            return _wrap(result, out)
+            return _wrap(launch(lambda: getattr(array, name)(*args, **kwargs), (array, args, kwargs), writes), out)
 
     method.__name__ = name
     return method

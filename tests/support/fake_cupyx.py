@@ -25,7 +25,8 @@ def scatter_add(a, slices, value):
         value = value._array
     elif isinstance(value, np.ndarray) and not has_array:
         raise device._unsupported(value)
-    launch(lambda: np.add.at(a._array, device._device_key(slices, a.shape)[0], value), (key, value), (a._array,))
+    array, slices = a._array, device._data_key(slices)
+    launch(lambda: np.add.at(array, device._device_key(slices, array.shape)[0], value), (slices, value), (array,))
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
