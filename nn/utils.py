@@ -28,7 +28,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     xp = grads[0]._xp
     if math.isinf(norm_type):
         norms = [xp.abs(g.data).max() if g.data.size else xp.zeros((), g.dtype) for g in grads]
-        total = max(norms) if norm_type > 0 else min(norms)
+        total = stack(xp, norms).max() if norm_type > 0 else stack(xp, norms).min()
     else:
         norms = [(xp.abs(g.data) ** norm_type).sum() ** (1.0 / norm_type) for g in grads]
         total = (stack(xp, norms) ** norm_type).sum() ** (1.0 / norm_type)
@@ -38,9 +38,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             f"the total norm of order {norm_type} of the gradients is non-finite ({float(total)}), so it cannot "
             "be clipped; to skip this check, set error_if_nonfinite=False"
         )
-    scale = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    # min(max_norm / (total + 1e-6), 1), computed where the gradients are, as PyTorch does: a number read
+    # back to the host would make every step on a GPU wait for it (and a CUDA graph capture cannot read)
+    scale = xp.minimum(float(max_norm) / (total + 1e-6), 1.0).astype(total.dtype)
     for g in grads:
-        g.data *= g.data.dtype.type(scale)
+        g.data *= scale
     return Tensor._wrap(total)
 
 

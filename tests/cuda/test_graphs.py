@@ -42,7 +42,7 @@ def lecture_model(config):
 
 
 def setup(config=CONFIG, capturable=True, seed=0, model_type=GPT):
-    """A GPT on "cuda", its AdamW, fixed input tensors and a step that trains on them."""
+    """A GPT on "cuda", its AdamW, fixed input tensors and a step that trains on them (gradients clipped)."""
     tensor.manual_seed(seed)
     model = model_type(config).to("cuda")
     optimizer = optim.AdamW(model.parameters(), lr=1e-2, capturable=capturable)
@@ -50,10 +50,11 @@ def setup(config=CONFIG, capturable=True, seed=0, model_type=GPT):
     y = tensor.randint(0, config.vocab_size, (3, config.block_size), device="cuda")
     outputs = {}
 
-    def step():
+    def step():  # as tinygrad_gpt/train.py's loop, clipping included
         _, outputs["loss"] = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         outputs["loss"].backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
     return model, optimizer, x, y, step, outputs

@@ -5,6 +5,7 @@ that reads back a few numbers per layer cannot keep a GPU busy. Reading the loss
 choice (train.py does it once per step); everything else the step itself reads is counted here.
 """
 
+import numpy as np
 import pytest
 
 import tensor
@@ -70,3 +71,27 @@ def test_a_replayed_step_reads_the_device_once_for_its_index_checks(fake_cuda, n
         start = len(fake_cuda.host_reads)
         replay()
         assert [what for what, _ in fake_cuda.host_reads.log[start:]] == ["get()"]
+
+
+@pytest.mark.parametrize("norm_type", [2.0, float("inf")])
+def test_clipping_the_gradients_reads_nothing_and_scales_as_on_the_cpu(fake_cuda, norm_type):
+    """clip_grad_norm_ computes its scale on the device, as PyTorch does: a training loop that clips
+    (tinygrad_gpt/train.py) does not wait for the GPU there, and a CUDA graph can record it."""
+    import nn
+
+    grads = {}
+    for device in ("cpu", "cuda"):
+        tensor.manual_seed(0)
+        params = [tensor.randn(*shape, device=device, requires_grad=True) for shape in ((4, 3), (5,), (0,))]
+        for p, k in zip(params, (3.0, -2.0, 1.0)):
+            (p * k).sum().backward()
+        start = len(fake_cuda.host_reads)
+        total = nn.utils.clip_grad_norm_(params, 1.5, norm_type=norm_type)
+        assert device == "cpu" or fake_cuda.host_reads.log[start:] == []
+        grads[device] = [p.grad.cpu().numpy() for p in params] + [total.cpu().numpy()]
+    for on_cpu, on_cuda in zip(grads["cpu"], grads["cuda"]):
+        assert on_cpu.tolist() == on_cuda.tolist()
+    *clipped, total = grads["cpu"]
+    assert total > 1.5  # the gradients were clipped: their norm now is max_norm
+    norm = np.sqrt(sum((g**2).sum() for g in clipped)) if norm_type == 2.0 else max(abs(g).max() for g in clipped[:2])
+    assert norm == pytest.approx(1.5, rel=1e-5)
