@@ -77,3 +77,50 @@ def test_targets_table_judges_each_figure_against_its_limit():
     assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [course]"] is True
     assert verdicts["MultiHeadVer2 / MultiHeadVer1, forward [medium]"] is False
     assert verdicts["lecture model / hand-written NumPy, medium"] is None  # not measured: no verdict
+
+
+def test_the_gpu_targets_take_the_replayed_graph_step_and_the_eager_one():
+    rows = [
+        {"suite": "model", "device": "cpu", "name": "medium", "ours-lecture_ms": 1000.0},
+        {"suite": "model", "device": "cuda", "name": "medium", "ours-lecture_ms": 80.0, "ours-lecture-graph_ms": 25.0},
+    ]
+    figures = {row["name"]: (row["figure"], row["met"]) for row in target_rows(rows)}
+    assert figures["medium lecture step, cpu / cuda"] == (12.5, False)
+    assert figures["medium lecture step, cpu / cuda replaying it as a CUDA graph"] == (40.0, True)
+    eager_only = {
+        row["name"]: row["figure"] for row in target_rows(rows[:1] + [{**rows[1], "ours-lecture-graph_ms": None}])
+    }
+    assert eager_only["medium lecture step, cpu / cuda replaying it as a CUDA graph"] is None
+
+
+STAND_IN_SITE = """
+import os
+
+if os.environ.get("TINYGRAD_GPT_FAKE_CUPY") == "1":  # this test's worker processes: "cuda" is the CuPy stand-in
+    from tests.support import fake_cupy
+    from tests.support.fake_cupy_cublas import Library
+
+    fake_cupy.install()
+    import tensor.cublas
+
+    tensor.cublas._loaded["library"] = Library()
+"""
+
+
+def test_the_model_suite_on_cuda_replays_each_step_as_a_cuda_graph_in_its_worker(tmp_path, monkeypatch, fake_cuda):
+    """`python -m benchmarks --device cuda --suite model` on the stand-in (each worker process loads it through
+    a sitecustomize): the eager steps and the steps replayed as CUDA graphs all run, none reported as failed."""
+    from benchmarks import suites
+
+    (tmp_path / "sitecustomize.py").write_text(STAND_IN_SITE)
+    monkeypatch.setenv("TINYGRAD_GPT_FAKE_CUPY", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    config = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "vocab": 13}
+    monkeypatch.setattr(suites, "MODEL_CONFIGS", {"tiny": config, "small": config})
+    monkeypatch.setattr(suites, "gemm_peak_gflops", lambda device: 1.0)  # an 8192^2 product on the host: skipped
+    rows, _ = suites.model_suite("cuda", quick=True, reference=False)
+    assert [row["name"] for row in rows] == ["tiny", "small"]
+    for row in rows:
+        assert "graph_errors" not in row, row["graph_errors"]
+        for implementation in ("ours-lecture", "ours-gpt", "ours-lecture-graph", "ours-gpt-graph"):
+            assert row[f"{implementation}_ms"] > 0
