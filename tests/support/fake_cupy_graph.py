@@ -70,7 +70,8 @@ def launch(compute, operands=(), writes=()):
         for i in fresh:
             results[i][...] = again[i]
 
-    capture.record(kernel if fresh else compute, (operands, writes, results))
+    if fresh or writes:  # else a view of an input: no kernel, it shows whatever that memory holds
+        capture.record(kernel if fresh else compute, (operands, writes, results))
     return result
 
 
