@@ -115,7 +115,8 @@ class Capture:
         for storage in self.made.values():
             storage[...] = _garbage(storage.dtype)
         touched = {id(storage_of(a)): storage_of(a) for a in self.operands}
-        return Graph(self.kernels, [s for key, s in touched.items() if key not in self.made or key in self.shared])
+        shared = [s for key, s in touched.items() if key not in self.made or key in self.shared]
+        return Graph(self.kernels, touched.values(), shared)
 
 
 def _garbage(dtype):
@@ -140,9 +141,12 @@ def end():
 class Graph:
     """What end_capture returns: launch() runs the recorded kernels, in order, on the memory they recorded."""
 
-    def __init__(self, kernels=(), memory_to_keep=()):
+    def __init__(self, kernels=(), memory=(), memory_to_keep=()):
         self.kernels = list(kernels)
-        self.memory_to_keep = list(memory_to_keep)  # memory the default pool hands out again once freed
+        # every storage the kernels touch, held as the capture's pool holds its blocks (a kernel may know its
+        # memory by address only: fake_cupy_cublas)
+        self.memory = list(memory)
+        self.memory_to_keep = list(memory_to_keep)  # the part the default pool hands out again once freed
 
     def launch(self, stream=None):
         from .fake_cupy_ndarray import is_live
