@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from . import fake_cupy_cuda as cuda
-from .fake_cupy_graph import allocated, launch
+from .fake_cupy_graph import allocated, launch, storage_of
 
 _SCALARS = (bool, int, float, complex, np.generic)
 NAMESPACE = {}  # the cupy namespace's functions by name, filled in by fake_cupy: operators call its ufuncs
@@ -223,9 +223,7 @@ class ndarray:
             _owners[id(array)] = out
             allocated(array)
         else:
-            storage = array
-            while isinstance(storage.base, np.ndarray):
-                storage = storage.base
+            storage = storage_of(array)
             out._base = cls._on_device(storage) if storage.base is None else None
         return out
 

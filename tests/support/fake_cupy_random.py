@@ -9,13 +9,13 @@ Here the numbers come from NumPy's PCG64 seeded the same way (a SeedSequence), n
 
 import numpy as np
 
-from . import fake_cupy_graph
+from . import fake_cupy_cuda as cuda
 
 
 def _device(array):
     from .fake_cupy import ndarray
 
-    if fake_cupy_graph.recording is not None:  # the library refuses draws while capturing before they get here
+    if cuda.capturing is not None:  # the library refuses draws while capturing before they get here
         raise NotImplementedError("the CuPy stand-in cannot record a random draw in a CUDA graph")
     return ndarray._on_device(np.asarray(array))
 

@@ -18,7 +18,7 @@ from .fake_cupy_graph import launch
 def scatter_add(a, slices, value):
     if not isinstance(a, device.ndarray):
         raise TypeError(f"scatter_add needs a cupy.ndarray, got {type(a)}")
-    key, has_array, has_mask = device._device_key(slices, a.shape)
+    _, has_array, has_mask = device._device_key(slices, a.shape)
     if has_mask:
         device.host_reads.record("boolean mask scatter_add")
     if isinstance(value, device.ndarray):
