@@ -1,0 +1,74 @@
+"""The switch between the textbook and the engine room, and the one seam between them.
+
+tensor/ and nn/ are the textbook: each Function's forward and backward reads as its formula, each
+optimizer as its update rule. tensor/fast/ and nn/fast/ are the engine room: devices whose only reason
+to exist is speed or memory. An engine-room device is a *stand-in*: it registers itself here as the
+replacement of one textbook object (a Function class, an optimizer's step, ...) and is tested equal to it.
+
+    TINYGRAD_GPT_KERNELS=reference   the textbook only: nothing under fast/ runs
+    TINYGRAD_GPT_KERNELS=fast        the default: every registered stand-in replaces its textbook object
+
+`stand_in(textbook)` is the seam: the replacement in fast mode, `textbook` itself in reference mode.
+Textbook modules never import from fast/; the fast/ packages import this module and register.
+"""
+
+import os
+
+MODES = ("reference", "fast")
+
+_registered = {}  # textbook object -> (device name, its stand-in), filled when the fast/ packages are imported
+active = {}  # textbook object -> stand-in now in use: every registered one in fast mode, none in reference mode
+_mode = "fast"
+
+
+def register_stand_in(textbook, fast, device):
+    """Make `fast` the stand-in of `textbook` in fast mode; `device` names what it is for (benchmarks' ladder)."""
+    _registered[textbook] = (device, fast)
+    if _mode == "fast":
+        active[textbook] = fast
+
+
+def stand_in(textbook):
+    """What runs in place of `textbook` now: its stand-in in fast mode, else `textbook` itself."""
+    return active.get(textbook, textbook)
+
+
+def devices():
+    """The names of the registered engine-room devices, in registration order, without repeats."""
+    return list(dict.fromkeys(device for device, _ in _registered.values()))
+
+
+def set_kernels(mode, only=None):
+    """set_kernels("reference") runs the textbook only; set_kernels("fast") every engine-room device.
+
+    `only` (fast mode only), a list of device names, limits the stand-ins to those of the named devices, which is how the
+    benchmarks' ladder adds one device at a time."""
+    global _mode
+    if mode not in MODES:
+        raise ValueError(f"kernels must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
+    if only is not None and mode != "fast":
+        raise ValueError("only= picks engine-room devices: it needs mode 'fast'")
+    unknown = sorted(set(only or ()) - set(devices()))
+    if unknown:
+        raise ValueError(f"unknown engine-room device(s) {unknown}; registered: {devices()}")
+    _mode = mode
+    active.clear()
+    if mode == "fast":
+        active.update(
+            {textbook: fast for textbook, (device, fast) in _registered.items() if only is None or device in only}
+        )
+
+
+def get_kernels():
+    """The mode now: "reference" or "fast"."""
+    return _mode
+
+
+def _mode_from_environment():
+    mode = os.environ.get("TINYGRAD_GPT_KERNELS", "fast")
+    if mode not in MODES:
+        raise ValueError(f"TINYGRAD_GPT_KERNELS must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
+    return mode
+
+
+_mode = _mode_from_environment()
