@@ -20,7 +20,7 @@ if __name__ == "__main__":
         extras_require={
             **CUDA_EXTRAS,
             "gpu": CUDA_EXTRAS["cuda12"],  # the earlier name, kept so existing instructions still work
-            "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/parallel.py)
+            "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/fast/threads.py)
             "plot": ["matplotlib"],
             "viz": ["graphviz"],
             "test": ["pytest", "hypothesis", "threadpoolctl"],

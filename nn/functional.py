@@ -20,9 +20,9 @@ import tensor
 from tensor import Function, Tensor
 from tensor.autograd import PendingGradient
 from tensor.backend import concatenate, erf, scatter_add
-from tensor.parallel import matmul
+from tensor.fast.threads import matmul
 
-from . import fast_paths
+from .fast import rows as fast_paths
 
 # ----- linear ----------------------------------------------------------------------------------------
 

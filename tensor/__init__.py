@@ -45,6 +45,7 @@ from .creation import (
 )
 from .dtypes import bool_ as bool
 from .dtypes import float32, float64, int32, int64
+from .fast.threads import get_num_threads, set_num_threads
 from .functions import (
     abs,
     all,
@@ -90,7 +91,6 @@ from .functions import (
     var,
 )
 from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
-from .parallel import get_num_threads, set_num_threads
 from .profiler import profile
 from .tensor import Tensor
 

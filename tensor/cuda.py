@@ -10,10 +10,11 @@ get_device_name, synchronize, memory_usage), so a script that checks
 
 import numpy as np
 
-from . import backend, cublas
+from . import backend
 from .backend import array_module
 from .backend import is_cuda_available as is_available
 from .creation import generator
+from .fast import cublas
 
 __all__ = [
     "CUDAGraph",

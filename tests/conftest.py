@@ -28,7 +28,7 @@ import tensor  # noqa: E402  after the stand-in, so nothing can import the real 
 if FAKE_CUPY:  # the cuBLAS that a CUDA graph capture calls itself (tensor/cublas.py), on the stand-in's memory
     from tests.support.fake_cupy_cublas import Library
 
-    tensor.cublas._loaded["library"] = Library()
+    tensor.fast.cublas._loaded["library"] = Library()
 
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,7 +61,7 @@ def fake_cuda(monkeypatch):
     for name, module in fake_cupy.modules().items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(tensor.backend, "_cupy", None)  # the backend imports "cupy" afresh
-    monkeypatch.setattr(tensor.cublas, "_loaded", {"library": Library()})  # what a capture's products call
+    monkeypatch.setattr(tensor.fast.cublas, "_loaded", {"library": Library()})  # what a capture's products call
     return fake_cupy
 
 

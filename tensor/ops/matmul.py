@@ -2,7 +2,7 @@
 (..., n, k) @ (..., k, m) whose batch dims broadcast."""
 
 from ..autograd import Function
-from ..parallel import matmul
+from ..fast.threads import matmul
 
 
 def _swap_last_two(a):
@@ -25,7 +25,7 @@ class Matmul(Function):
                 f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ"
             )
         self.save_for_backward(a, b)
-        return matmul(a, b, self.xp)  # a @ b, on the cores its size earns (tensor/parallel.py)
+        return matmul(a, b, self.xp)  # a @ b, on the cores its size earns (tensor/fast/threads.py)
 
     def backward(self, grad):
         a, b = self.saved

@@ -101,9 +101,9 @@ if os.environ.get("TINYGRAD_GPT_FAKE_CUPY") == "1":  # this test's worker proces
     from tests.support.fake_cupy_cublas import Library
 
     fake_cupy.install()
-    import tensor.cublas
+    import tensor.fast.cublas
 
-    tensor.cublas._loaded["library"] = Library()
+    tensor.fast.cublas._loaded["library"] = Library()
 """
 
 

@@ -208,7 +208,7 @@ def test_a_cublas_that_does_not_compute_as_called_refuses_every_capture(fake_cud
         def _gemm(self, name, scalar, handle, transa, transb, *rest):
             return super()._gemm(name, scalar, handle, 0, 0, *rest)
 
-    monkeypatch.setattr(tensor.cublas, "_loaded", {"library": IgnoresTranspose()})
+    monkeypatch.setattr(tensor.fast.cublas, "_loaded", {"library": IgnoresTranspose()})
     for _ in range(2):  # and again: a failed check is not remembered as passed
         with pytest.raises(RuntimeError, match=r"CUDA graphs are not available here.*transposed"):
             with tensor.cuda.graph(tensor.cuda.CUDAGraph()):
@@ -225,11 +225,11 @@ def test_the_cublas_called_is_cupys_among_the_mapped_libraries():
         "7f40-7f50 r--p 00000000 08:01 13 /venv/nvidia/cu13/lib/libcublas.so.13",
         "7f50-7f60 r-xp 00000000 08:01 14 /usr/lib/libm.so.6",
     ]
-    assert tensor.cublas._library_path(maps, 13) == "/venv/nvidia/cu13/lib/libcublas.so.13"
-    assert tensor.cublas._library_path(maps, 12) == "/venv/nvidia/cu12/lib/libcublas.so.12"
-    assert tensor.cublas._library_path(maps[2:3], 12) == "/venv/nvidia/cu13/lib/libcublas.so.13"  # the only one
+    assert tensor.fast.cublas._library_path(maps, 13) == "/venv/nvidia/cu13/lib/libcublas.so.13"
+    assert tensor.fast.cublas._library_path(maps, 12) == "/venv/nvidia/cu12/lib/libcublas.so.12"
+    assert tensor.fast.cublas._library_path(maps[2:3], 12) == "/venv/nvidia/cu13/lib/libcublas.so.13"  # the only one
     with pytest.raises(RuntimeError, match="warm-up"):
-        tensor.cublas._library_path(maps[1:2] + maps[4:], 13)  # cublasLt and libm are not cuBLAS
+        tensor.fast.cublas._library_path(maps[1:2] + maps[4:], 13)  # cublasLt and libm are not cuBLAS
 
 
 # ----- capturable Adam ----------------------------------------------------------------------------------------
@@ -316,11 +316,17 @@ def test_replayed_steps_equal_the_same_steps_run_one_op_at_a_time(request, where
             for p, values in zip(model.parameters(), before):
                 np.testing.assert_array_equal(p.detach().cpu().numpy(), values)  # the capture changed nothing
             if where == "stand-in":  # the products of forward and backward: cuBLAS's GEMM, called by the library
-                assert tensor.cublas._loaded["library"].calls.count("cublasSgemmStridedBatched") >= 6 * config.n_layer
+                assert (
+                    tensor.fast.cublas._loaded["library"].calls.count("cublasSgemmStridedBatched") >= 6 * config.n_layer
+                )
         graph.replay()
         replayed.append(outputs["loss"].item())
     np.testing.assert_allclose(replayed, losses, rtol=1e-5)
     for (name, p), q in zip(model.named_parameters(), eager.parameters()):
+        if name.endswith("key.bias"):
+            # zero gradient in exact arithmetic (softmax ignores a shift shared by a row's scores): its float32
+            # gradient is round-off that depends on the BLAS's order, and Adam turns round-off into steps of ~lr
+            continue
         np.testing.assert_allclose(
             p.detach().cpu().numpy(), q.detach().cpu().numpy(), rtol=1e-4, atol=1e-6, err_msg=name
         )

@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 import nn.functional as F
 import tensor
-from tensor import parallel
+from tensor.fast import threads as parallel
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import pytest
 import nn
 import nn.functional as F
 import tensor
-from nn import fast_paths
+from nn.fast import rows as fast_paths
 from tensor import Tensor
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tensor
-from tensor import parallel
+from tensor.fast import threads as parallel
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import os
 import threading
 import time
 
-from .backend import matmul_on
+from ..backend import matmul_on
 
 try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
     import threadpoolctl

@@ -22,7 +22,7 @@ On "cuda" the same code runs with CuPy, in one block.
 import numpy as np
 
 from tensor.backend import device_of, matmul_on
-from tensor.parallel import for_each_block
+from tensor.fast.threads import for_each_block
 
 
 def row_sum(xp, a):

@@ -13,7 +13,7 @@ import ctypes
 
 import numpy as np
 
-from .backend import array_module
+from ..backend import array_module
 
 GEMM = {
     np.dtype(np.float32): ("cublasSgemmStridedBatched", ctypes.c_float),
