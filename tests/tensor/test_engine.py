@@ -181,3 +181,27 @@ def test_an_intermediate_that_no_backward_reads_is_freed_during_the_forward(devi
     assert freed() is None
     y.sum().backward()
     np.testing.assert_allclose(x.grad.cpu().numpy(), 3 * np.exp(3 * np.array([0.5, -1.0, 2.0])), rtol=1e-12)
+
+
+def test_a_registered_stand_in_runs_in_fast_mode_and_the_textbook_op_in_reference_mode():
+    from tensor import kernels
+    from tensor.ops.elementwise import Exp
+
+    class LoudExp(Exp):
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    previous = kernels.get_kernels()
+    kernels.register_stand_in(Exp, LoudExp, "test device")
+    try:
+        kernels.set_kernels("fast")
+        assert tensor.tensor([0.0]).exp().item() == 2.0
+        kernels.set_kernels("reference")
+        assert tensor.tensor([0.0]).exp().item() == 1.0
+        kernels.set_kernels("fast", only=[])
+        assert tensor.tensor([0.0]).exp().item() == 1.0
+        with pytest.raises(ValueError, match="'reference', 'fast'"):
+            kernels.set_kernels("quick")
+    finally:
+        del kernels._registered[Exp]
+        kernels.set_kernels(previous)
