@@ -11,6 +11,7 @@ from collections import OrderedDict, namedtuple
 
 import tensor
 from tensor import Tensor
+from tensor.optim.optimizer import clear_grads
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -173,11 +174,7 @@ class Module:
         return self.to(tensor.float64)
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if set_to_none:
-                p._drop_grad()  # p.grad = None, its array kept for the next backward when no one else holds it
-            elif p.grad is not None:
-                p.grad.zero_()
+        clear_grads(self.parameters(), set_to_none)
 
     # ----- state dict ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
 """
 
 from . import cuda, optim, viz
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import Function
 from .backend import device
 from .creation import (
     BoolTensor,
@@ -45,7 +45,6 @@ from .creation import (
 )
 from .dtypes import bool_ as bool
 from .dtypes import float32, float64, int32, int64
-from .fast.threads import get_num_threads, set_num_threads
 from .functions import (
     abs,
     all,
@@ -90,7 +89,9 @@ from .functions import (
     unsqueeze,
     var,
 )
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
+from .kernels import get_kernels, set_kernels
 from .profiler import profile
 from .tensor import Tensor
 
@@ -98,3 +99,8 @@ float = float32
 double = float64
 long = int64
 int = int32
+
+# The engine room (tensor/fast/): importing it registers its stand-ins, which run in fast mode only.
+# set_num_threads belongs to its BLAS thread policy; its docstring says what it does in reference mode.
+from . import fast  # noqa: E402
+from .fast.threads import get_num_threads, set_num_threads  # noqa: E402

@@ -1,4 +1,4 @@
-"""The autograd engine: Function, the backward pass, grad mode and version counters.
+"""The autograd engine: Function, the graph that `Function.apply` records, and the backward pass.
 
 Forward: every differentiable op is a Function. `Function.apply` runs its
 forward on raw arrays and, when an input needs a gradient, records the
@@ -13,176 +13,45 @@ each Function's backward. Two things happen in exactly one place here:
 gradients of a tensor used twice are added up, and gradients of broadcast
 inputs are summed back to the input's shape (`unbroadcast`).
 
-A backward may hand an input's gradient on unfinished (`PendingGradient`): the engine
-adds it up with the input's other gradients as any array, and has it computed just before
-the op that made the input runs its backward. nn.functional.Linear uses that so that the
-Linears reading one input run their gradient products as one product.
+A backward may hand an input's gradient on unfinished (`PendingGradient`, a small generic hook): the
+engine adds it up with the input's other gradients as any array, and has it computed just before the op
+that made the input runs its backward; the engine room uses it to run several gradient products as one.
 
-Checks: every in-place write bumps a version counter shared by all views of
-the same storage; `apply` notes the versions of the tensors whose arrays a
-Function saved, and backward refuses to use them once they have changed. And
-backward must return one gradient per input, of the input's shape and dtype.
+Checks: backward refuses to use a saved array that an in-place write has changed since forward (version
+counters, tensor/versions.py), and must return one gradient per input, of the input's shape and dtype.
+Whether ops record at all is the grad mode (tensor/grad_mode.py).
 """
-
-import functools
-import threading
 
 import numpy as np
 
+from .grad_mode import _grad_mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .kernels import active as _stand_ins
+from .versions import VersionCounter, check_saved_versions, record_saved_versions, version_counter_for
 
-# ----- grad mode: whether ops record a graph, per thread as in PyTorch ----------------------------
+__all__ = [
+    "Function",
+    "MadeInput",
+    "PendingGradient",
+    "VersionCounter",
+    "backward",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "unbroadcast",
+]
 
-
-class _GradMode(threading.local):
-    enabled = True  # every new thread starts with grad enabled
-
-
-_grad_mode = _GradMode()
-
-
-def is_grad_enabled():
-    return _grad_mode.enabled
-
-
-class _SetGradMode:
-    """Sets grad mode inside a `with` block or a decorated function, then restores the previous mode."""
-
-    mode = True
-
-    def __enter__(self):
-        self._previous = _grad_mode.enabled
-        _grad_mode.enabled = self.mode
-
-    def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            previous, _grad_mode.enabled = _grad_mode.enabled, mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _grad_mode.enabled = previous
-
-        return wrapper
+# The class of what `apply` returns: tensor.Tensor, which builds on this module and hands itself over with
+# make_outputs_of_class when it is defined; so this module reads, and imports, without tensor/tensor.py.
+Tensor = None
 
 
-class no_grad(_SetGradMode):
-    """Context manager and decorator: inside it, ops record no graph."""
-
-    mode = False
-
-
-class enable_grad(_SetGradMode):
-    """Context manager and decorator: turn graph recording back on inside no_grad."""
-
-    mode = True
+def make_outputs_of_class(tensor_class):
+    global Tensor
+    Tensor = tensor_class
 
 
-class set_grad_enabled(_SetGradMode):
-    """set_grad_enabled(mode): a plain call sets grad mode at once; as a context manager or
-    decorator it sets it inside only, as PyTorch's does."""
-
-    def __init__(self, mode):
-        self.mode, self._previous = bool(mode), _grad_mode.enabled
-        _grad_mode.enabled = self.mode
-
-    def __enter__(self):
-        pass  # __init__ has set the mode already
-
-    def __call__(self, fn):
-        _grad_mode.enabled = self._previous  # used as a decorator: only the function runs in `mode`
-        return super().__call__(fn)
-
-
-# ----- version counters -------------------------------------------------------------------------------
-
-
-class VersionCounter:
-    """How many in-place writes a storage has seen; a tensor and its views share one counter."""
-
-    value = 0  # each in-place write adds 1 (on the instance)
-
-
-def storage_of(array):
-    """The array that owns the memory `array` looks at (itself when it owns it)."""
-    while isinstance(array.base, type(array)):  # a view's base is the array it looks into
-        array = array.base
-    return array
-
-
-def version_counter_for(out, inputs):
-    """An output that is a view of an input's storage shares its counter; any other gets a new one."""
-    if out.base is not None:  # a view: of an input, or of an array the op made itself
-        storage = storage_of(out)
-        for t in inputs:
-            if storage_of(t.data) is storage:
-                return t._version_counter
-    return VersionCounter()
-
-
-def owner_of(array, owners):
-    """The position in `owners` of the tensor whose storage `array` looks at; None for an array
-    the op made for itself (private to it: no in-place write can reach it)."""
-    for position, t in enumerate(owners):
-        if t.data is array:
-            return position
-    if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
-        return None
-    storage = storage_of(array)
-    for position, t in enumerate(owners):
-        if storage_of(t.data) is storage:
-            return position
-    return None
-
-
-def record_saved_versions(fn, inputs, out):
-    """(counter, version now, shape, dtype, input position or "output") of each saved array's tensor."""
-    owners = (*inputs, out)
-    records = []
-    for array in fn.saved:
-        position = owner_of(array, owners)
-        if position is not None:
-            counter, data = owners[position]._version_counter, owners[position].data
-            role = position if position < len(inputs) else "output"
-            records.append((counter, counter.value, data.shape, data.dtype, role))
-    return tuple(records)
-
-
-def check_saved_versions(fn):
-    """Refuse to run backward on saved arrays that an in-place write has changed since forward."""
-    for counter, version, shape, dtype, position in fn.saved_versions:
-        if counter.value != version:
-            role = "its output" if position == "output" else f"its input {position}"
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{shape} {dtype}] is at version {counter.value}; expected version {version} "
-                f"(saved by {type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a clone() instead"
-            )
-
-
-# ----- Function and the backward pass -------------------------------------------------------------------
-
-
-def unbroadcast(grad, shape):
-    """Sum a gradient that was broadcast up to grad.shape back down to `shape`.
-
-    Broadcasting copies an input along new leading dims and along dims of size 1;
-    the gradient of a copy is the sum over the copies.
-    """
-    if grad.shape == shape or grad.ndim < len(shape):  # equal, or no broadcast of shape (the engine reports it)
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    kept_ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if kept_ones:
-        grad = grad.sum(axis=kept_ones, keepdims=True)
-    return grad
+# ----- Function: an op's forward and backward, and apply, which records the graph ----------------------
 
 
 class Function:
@@ -235,7 +104,7 @@ class Function:
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
-        out = _wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
+        out = Tensor._wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
         if requires_grad and fn.saved:
             fn.saved_versions = record_saved_versions(fn, inputs, out)
         return out
@@ -270,8 +139,8 @@ class PendingGradient:
     input receives with `+` as always, the pending gradient on the left (`pending + array` and `pending +
     pending` are PendingGradients), and calls `compute()`, which returns the array, when the gradient is
     needed: just before the backward of the op that made the input, or at once for a leaf. `shape` and
-    `dtype` are the array's, so the engine checks it as any gradient. nn.functional.Linear returns one so
-    that the Linears that read one input (the lecture model's heads) run their gradient products as one.
+    `dtype` are the array's, so the engine checks it as any gradient. The engine room's Linear returns one
+    so that the Linears that read one input (the lecture model's heads) run their gradient products as one.
     """
 
     shape, dtype = (), None
@@ -283,13 +152,40 @@ class PendingGradient:
         raise NotImplementedError
 
 
-def _wrap(array, requires_grad, ctx, version_counter):
-    """Tensor._wrap; tensor.Tensor imports this module, so the method is looked up on first use."""
-    global _wrap
-    from .tensor import Tensor
+# ----- the backward pass ---------------------------------------------------------------------------------
 
-    _wrap = Tensor._wrap
-    return _wrap(array, requires_grad, ctx, version_counter)
+
+def backward(root, grad, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into every leaf's .grad, seeded with `grad` = d(root)/d(root).
+
+    The gradient flowing into a non-leaf tensor is kept on the Function that made
+    it (`fn.grad_output`); a tensor used twice receives the sum of both paths.
+    """
+    if root._ctx is None:
+        root._accumulate_grad(grad)
+        return
+    order = topological_order(root)
+    root._ctx.grad_output = grad
+    try:
+        for fn in order:
+            if fn.freed:
+                raise RuntimeError(
+                    f"trying to backward through the graph a second time ({type(fn).__name__} has "
+                    "already been freed); pass retain_graph=True to the first backward() to keep it"
+                )
+            if fn.saved_versions:
+                check_saved_versions(fn)
+            out_grad, fn.grad_output = fn.grad_output, None
+            if isinstance(out_grad, PendingGradient):
+                out_grad = out_grad.compute()
+            if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
+                _send_to_inputs(fn, fn.backward(out_grad))
+            if not retain_graph:
+                fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
+    except BaseException:
+        for fn in order:  # a retained graph must not keep half a pass's gradients for the next backward
+            fn.grad_output = None
+        raise
 
 
 def topological_order(root):
@@ -351,34 +247,18 @@ def _send_to_inputs(fn, input_grads):
             producer.grad_output = producer.grad_output + summed
 
 
-def backward(root, grad, retain_graph=False):
-    """Accumulate d(root)/d(leaf) into every leaf's .grad, seeded with `grad` = d(root)/d(root).
+def unbroadcast(grad, shape):
+    """Sum a gradient that was broadcast up to grad.shape back down to `shape`.
 
-    The gradient flowing into a non-leaf tensor is kept on the Function that made
-    it (`fn.grad_output`); a tensor used twice receives the sum of both paths.
+    Broadcasting copies an input along new leading dims and along dims of size 1;
+    the gradient of a copy is the sum over the copies.
     """
-    if root._ctx is None:
-        root._accumulate_grad(grad)
-        return
-    order = topological_order(root)
-    root._ctx.grad_output = grad
-    try:
-        for fn in order:
-            if fn.freed:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({type(fn).__name__} has "
-                    "already been freed); pass retain_graph=True to the first backward() to keep it"
-                )
-            if fn.saved_versions:
-                check_saved_versions(fn)
-            out_grad, fn.grad_output = fn.grad_output, None
-            if isinstance(out_grad, PendingGradient):
-                out_grad = out_grad.compute()
-            if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
-                _send_to_inputs(fn, fn.backward(out_grad))
-            if not retain_graph:
-                fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
-    except BaseException:
-        for fn in order:  # a retained graph must not keep half a pass's gradients for the next backward
-            fn.grad_output = None
-        raise
+    if grad.shape == shape or grad.ndim < len(shape):  # equal, or no broadcast of shape (the engine reports it)
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    kept_ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if kept_ones:
+        grad = grad.sum(axis=kept_ones, keepdims=True)
+    return grad

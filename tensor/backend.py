@@ -6,13 +6,15 @@ first time a "cuda" array is asked for, so the CPU path never needs it.
 
 import numpy as np
 
+from .kernels import replaceable
+
 DEVICES = ("cpu", "cuda")
 
 _cupy = None
 
-# The CUDA graph being captured (tensor.cuda.CUDAGraph), or None. While one is, every "cuda" kernel is
-# recorded rather than run, so whatever must not be recorded (a read of the device, a random draw, a
-# step count kept on the host) asks here first.
+# The CUDA graph being captured, or None; always None in reference mode. CUDA graphs are an engine-room
+# device: tensor/fast/cuda_graphs.py sets this while it captures, and its stand-ins for the functions
+# marked @replaceable below record what a capture can record and refuse the rest.
 graph_capture = None
 
 
@@ -143,65 +145,40 @@ def erf(array):
     return cupy_erf(array)
 
 
+@replaceable  # the engine room raises glibc's mmap and trim thresholds (tensor/fast/malloc.py)
 def tune_malloc():
-    """Keep NumPy's large temporaries in the process between training steps (glibc only).
-
-    Under glibc's defaults a large array may be mmap'ed and handed back to the OS when
-    freed, then paged in again on the next step. Raising the mmap and trim thresholds
-    keeps that memory in the process instead (measured effects in benchmarks/README.md,
-    "The malloc note"). It changes the whole process, so the command line and the
-    benchmarks call it; importing the library does not.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
-    except (OSError, AttributeError):
-        return False
+    """Tune the C allocator for training; the command line and the benchmarks call it, importing the
+    library does not. In reference mode it leaves the allocator as it is and returns False; in fast mode
+    it keeps NumPy's large temporaries in the process between steps (True when that worked)."""
+    return False
 
 
+@replaceable
 def synchronize(xp):
     """Wait until every kernel queued on xp's device has finished (NumPy runs synchronously: no wait)."""
     if xp is not np:
-        refuse_while_capturing("synchronize()", "the kernels are being recorded, not run")
         xp.cuda.get_current_stream().synchronize()
 
 
+@replaceable
 def matmul_on(xp, a, b, out=None):
-    """xp.matmul(a, b, out=out); while a CUDA graph is captured, the capture's own call of cuBLAS
-    (CUDAGraph.matmul), since CuPy's matmul refuses to run then."""
-    if graph_capture is not None and xp is not np:
-        return graph_capture.matmul(a, b, out)
+    """xp.matmul(a, b, out=out): a matrix product of arrays of one device."""
     return xp.matmul(a, b, out=out)
 
 
+@replaceable
 def concatenate(xp, arrays, axis=0):
-    """xp.concatenate(arrays, axis); while a CUDA graph is captured, one copy of each array into its
-    slice of the result. (CuPy joins more than 8 small arrays with one kernel that reads a table of their
-    addresses copied from host memory: a graph would replay that copy from whatever the memory then holds.)"""
-    if graph_capture is None or xp is np:
-        return xp.concatenate(arrays, axis=axis)
-    axis %= arrays[0].ndim
-    shape = arrays[0].shape[:axis] + (sum(a.shape[axis] for a in arrays),) + arrays[0].shape[axis + 1 :]
-    out = xp.empty(shape, dtype=np.result_type(*[a.dtype for a in arrays]))
-    start = 0
-    for a in arrays:
-        out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = a
-        start += a.shape[axis]
-    return out
+    """xp.concatenate(arrays, axis)."""
+    return xp.concatenate(arrays, axis=axis)
 
 
+@replaceable
 def stack(xp, arrays, axis=0):
-    """xp.stack(arrays, axis), capturable as `concatenate` is."""
-    return concatenate(xp, [xp.expand_dims(a, axis) for a in arrays], axis)
+    """xp.stack(arrays, axis)."""
+    return xp.stack(arrays, axis=axis)
 
 
-def refuse_while_capturing(what, why):
-    """Raise a RuntimeError naming `what` when a CUDA graph is being captured: it cannot be recorded."""
-    if graph_capture is not None:
-        raise RuntimeError(f"{what} cannot run inside a CUDA graph capture: {why}")
+@replaceable
+def random_generator(xp, seed):
+    """A generator of random numbers on xp's device, from a numpy.random.SeedSequence `seed`."""
+    return xp.random.Generator(xp.random.Philox4x3210(seed))

@@ -10,7 +10,7 @@ import secrets
 import numpy as np
 
 from . import dtypes, ops
-from .backend import DEVICES, array_module, device_of, normalize_device, refuse_while_capturing, to_device
+from .backend import DEVICES, array_module, device_of, normalize_device, random_generator, to_device
 from .tensor import Tensor, _dims_tuple
 
 
@@ -56,15 +56,9 @@ class Generator:
     def _next_stream(self):
         if self.device == "cpu":
             return self._numpy
-        refuse_while_capturing(
-            'a random draw on "cuda"',
-            "every replay would repeat the numbers drawn at the capture (the same dropout mask every step); "
-            "capture without dropout (p=0, or the model in eval())",
-        )
-        seed = np.random.SeedSequence([self.seed, self.draws])
+        stream = random_generator(array_module("cuda"), np.random.SeedSequence([self.seed, self.draws]))
         self.draws += 1
-        cupy = array_module("cuda")
-        return cupy.random.Generator(cupy.random.Philox4x3210(seed))
+        return stream
 
     def random(self, size, dtype=np.float64):
         """Uniform draws from [0, 1), made in `dtype` when it is float32 rather than converted."""

@@ -1,6 +1,7 @@
 """`tensor.cuda`: PyTorch's `torch.cuda` query functions, answered by CuPy when a GPU is present,
 the "cuda" generator's state for checkpoints (get_rng_state / set_rng_state), and CUDA graphs
-(CUDAGraph, graph, is_current_stream_capturing): a training step recorded once and replayed.
+(CUDAGraph, graph, is_current_stream_capturing): a training step recorded once and replayed, which the
+engine room implements (tensor/fast/cuda_graphs.py; fast mode only).
 
 Without a GPU they return what a CPU build of PyTorch returns (0 for counts and
 memory, None for empty_cache) or raise where it raises (current_device,
@@ -8,13 +9,11 @@ get_device_name, synchronize, memory_usage), so a script that checks
 `is_available()` first behaves the same under both.
 """
 
-import numpy as np
-
 from . import backend
 from .backend import array_module
 from .backend import is_cuda_available as is_available
 from .creation import generator
-from .fast import cublas
+from .kernels import replaceable, stand_in
 
 __all__ = [
     "CUDAGraph",
@@ -63,8 +62,8 @@ def get_device_name(device=None):
 def synchronize(device=None):
     """Wait until every kernel queued on the GPU has finished (timings need it)."""
     cupy = _cupy_or_raise("synchronize")
-    backend.refuse_while_capturing("torch.cuda.synchronize()", "the kernels are being recorded, not run")
-    cupy.cuda.Device().synchronize()
+    backend.synchronize(cupy)  # the current stream (refused while a CUDA graph is captured, tensor/fast/)
+    cupy.cuda.Device().synchronize()  # and every other stream, as torch.cuda.synchronize
 
 
 def memory_allocated(device=None):
@@ -84,12 +83,11 @@ def memory_usage(device=None):
     raise RuntimeError("torch.cuda.memory_usage() reads NVML, which this project does not use")
 
 
+@replaceable  # the engine room also empties its CUDA graphs' pools (tensor/fast/cuda_graphs.py)
 def empty_cache():
     """Hand the memory pool's free blocks back to the GPU (nothing to do without one)."""
     if is_available():
         array_module("cuda").get_default_memory_pool().free_all_blocks()
-        for pool in _capture_pools:
-            pool.free_all_blocks()
 
 
 def get_rng_state(device="cuda"):
@@ -142,149 +140,21 @@ class CUDAGraph:
     What the capture allocates comes from a memory pool of its own that nothing else allocates from, so
     the temporaries a replay writes cannot land in arrays made after the capture. Products call cuBLAS
     themselves while capturing (CuPy refuses to; tensor/cublas.py).
+
+    CUDA graphs are an engine-room device (tensor/fast/cuda_graphs.py): in fast mode CUDAGraph() makes the
+    engine room's graph; in reference mode, which has no CUDA graphs, it raises a RuntimeError that says to
+    call tensor.set_kernels("fast") first.
     """
 
-    def __init__(self):
-        self._graph = None  # CuPy's Graph, once captured
-        self._pool = None  # the capture's own memory pool
-        self._context = None  # (allocator, stream) entered while capturing
-        self._workspace = None  # cuBLAS's workspace for the recorded products, kept as long as the graph
-        self._index_checks = []  # while capturing: (message, any out of range, first bad index), 0-d arrays
-        self._index_results = None  # (flags, first bad indices): arrays each replay writes
-        self._index_messages = ()
-
-    def capture_begin(self):
-        cupy = _cupy_or_raise("CUDAGraph.capture_begin")
-        if backend.graph_capture is not None:
-            raise RuntimeError("a CUDA graph is being captured already: captures do not nest")
-        if self._graph is not None:
-            raise RuntimeError("this CUDAGraph holds a captured graph: reset() it before capturing again")
-        cupy.cuda.Device().synchronize()  # the work queued before the capture runs first, outside it
-        cublas.check_gemm_once(cupy)
-        self._pool = cupy.cuda.MemoryPool()
-        _capture_pools.append(self._pool)  # kept while the process runs (see _capture_pools)
-        allocator, stream = cupy.cuda.using_allocator(self._pool.malloc), cupy.cuda.Stream(non_blocking=True)
-        allocator.__enter__()
-        stream.__enter__()  # CuPy queues on the current stream: this one, which records (the default cannot)
-        self._context = allocator, stream
-        self._workspace = cupy.empty(cublas.WORKSPACE_BYTES, dtype=cupy.uint8)  # cuBLAS's, for what it records
-        try:
-            stream.begin_capture()
-        except BaseException:
-            self._leave()
-            raise
-        backend.graph_capture = self
-
-    def capture_end(self):
-        if backend.graph_capture is not self:
-            raise RuntimeError("capture_end() without capture_begin() on this CUDAGraph")
-        stream = self._context[1]
-        try:
-            if self._index_checks:  # recorded too: every replay gathers its checks' answers here
-                messages, flags, first_bad = zip(*self._index_checks)
-                xp = array_module("cuda")
-                self._index_results = backend.stack(xp, flags), backend.stack(xp, first_bad)
-                self._index_messages = messages
-            self._graph = stream.end_capture()
-        except BaseException:
-            self._abandon()
-            raise
-        self._index_checks = []
-        self._leave()
-
-    def replay(self):
-        """Launch the recorded work on the current stream; then read the recorded index checks (one read
-        of the GPU, which waits for the replay) and raise an IndexError if one failed."""
-        if self._graph is None:
-            raise RuntimeError("replay() needs a captured graph: capture one first (with tensor.cuda.graph(g): ...)")
-        backend.refuse_while_capturing("CUDAGraph.replay()", "replay it after the capture ends")
-        self._graph.launch()
-        self._raise_if_an_index_failed()
-
-    def _raise_if_an_index_failed(self):
-        """Read the recorded index checks' answers (one read, which waits for the replay) and raise the
-        IndexError of the first that failed."""
-        if self._index_results is None:
-            return
-        flags = self._index_results[0].get()
-        if flags.any():
-            check = int(flags.argmax())
-            bad = int(self._index_results[1][check].get())
-            raise IndexError(
-                self._index_messages[check].format(bad) + " (found after a CUDA graph replay, which has run "
-                "with it: the values it wrote, parameters included, are not to be trusted)"
+    def __new__(cls):
+        if cls is CUDAGraph:
+            cls = stand_in(CUDAGraph)
+        if cls is CUDAGraph:
+            raise RuntimeError(
+                "tensor.cuda.CUDAGraph: CUDA graphs are an engine-room device, and the kernels are in reference "
+                'mode (the textbook only); call tensor.set_kernels("fast") first (or TINYGRAD_GPT_KERNELS=fast)'
             )
-
-    def reset(self):
-        """Drop the captured graph and hand its pool's idle memory back to the GPU; arrays the capture
-        made (the loss, gradients made during it) stay valid. A CUDAGraph let go without reset() keeps
-        that memory until tensor.cuda.empty_cache()."""
-        if backend.graph_capture is self:
-            raise RuntimeError("reset() during this CUDAGraph's capture: end the capture first")
-        self._graph, self._index_results, self._index_messages, self._workspace = None, None, (), None
-        if self._pool is not None:
-            self._pool.free_all_blocks()
-            self._pool = None
-
-    def matmul(self, a, b, out=None):
-        """a @ b with NumPy's rules (batch dims broadcast; into `out` if given), recorded into this
-        capture by cuBLAS itself: CuPy's matmul refuses to call cuBLAS while a stream captures."""
-        xp = array_module("cuda")
-        if a.ndim == 1 or b.ndim == 1:  # NumPy's rules: a 1-D a is a row, a 1-D b a column, dropped after
-            product = self.matmul(a[None, :] if a.ndim == 1 else a, b[:, None] if b.ndim == 1 else b)
-            if b.ndim == 1:
-                product = product[..., 0]  # b's column
-            if a.ndim == 1:
-                product = product[..., 0] if b.ndim == 1 else product[..., 0, :]  # a's row
-            return _into(out, product)
-        dtype = np.result_type(a.dtype, b.dtype)
-        if dtype not in cublas.GEMM:
-            raise TypeError(f"a matrix product inside a CUDA graph capture runs on float32 or float64, not {dtype}")
-        (m, k), (k_b, n) = a.shape[-2:], b.shape[-2:]
-        if k != k_b:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit (inner dims {k} and {k_b})")
-        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-        result = xp.empty(batch + (m, n), dtype=dtype)
-        if result.size and k == 0:
-            result.fill(0)
-        elif result.size:
-            cublas.gemm(xp, a.astype(dtype, copy=False), b.astype(dtype, copy=False), result, self._workspace)
-        return _into(out, result)
-
-    def _check_indices_on_replay(self, message, out_of_range, indices):
-        """Record an index check instead of reading its answer: `message` has {} for the bad index."""
-        flat = out_of_range.reshape(-1)
-        xp = array_module("cuda")
-        self._index_checks.append((message, flat.any(), xp.take(indices.reshape(-1), flat.argmax())))
-
-    def _abandon(self):
-        """End a capture that failed: CUDA's capture is closed and discarded, our state restored."""
-        try:
-            self._context[1].end_capture()
-        except Exception:  # an invalidated capture reports its error here again; the first one is raised
-            pass
-        self._index_checks = []
-        self._leave()
-        self.reset()
-
-    def _leave(self):
-        allocator, stream = self._context
-        self._context = None
-        backend.graph_capture = None
-        stream.__exit__(None, None, None)
-        allocator.__exit__(None, None, None)
-
-
-def _into(out, result):
-    if out is None:
-        return result
-    out[...] = result
-    return out
-
-
-# Every capture's memory pool. Arrays a capture made (its loss, say) live in its pool's memory and may outlive
-# the graph, so no pool is let go while the process runs; empty_cache() hands their idle blocks back.
-_capture_pools = []
+        return super().__new__(cls)
 
 
 class graph:  # noqa: N801  PyTorch's name

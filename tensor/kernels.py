@@ -10,8 +10,19 @@ replacement of one textbook object (a Function class, an optimizer's step, ...) 
 
 `stand_in(textbook)` is the seam: the replacement in fast mode, `textbook` itself in reference mode.
 Textbook modules never import from fast/; the fast/ packages import this module and register.
+The textbook marks where a stand-in may enter in one of two ways, each one generic line:
+
+- a Function class needs no mark: `Function.apply` runs `stand_in(cls)` (tensor/ops/matmul.py's Matmul and
+  tensor/fast/threads.py's BlasMatmul);
+- a plain function or method is decorated `@replaceable`: each call runs `stand_in(that function)`, and the
+  stand-in finds the textbook one as `function.__wrapped__` (an optimizer's `_step_group`, a leaf's
+  `_accumulate_grad`, `clear_grads`, the backend's `concatenate`, `matmul_on`, `synchronize`, ...).
+
+A stand-in is registered with register_stand_in(textbook, fast, device) by a module under fast/, and tested
+equal to the textbook object (tests/fast/).
 """
 
+import functools
 import os
 
 MODES = ("reference", "fast")
@@ -31,6 +42,16 @@ def register_stand_in(textbook, fast, device):
 def stand_in(textbook):
     """What runs in place of `textbook` now: its stand-in in fast mode, else `textbook` itself."""
     return active.get(textbook, textbook)
+
+
+def replaceable(textbook):
+    """Mark a textbook function (or method) that the engine room may stand in for: each call runs
+    stand_in(the marked function) with the same arguments; `marked.__wrapped__` is the textbook one."""
+
+    def marked(*args, **kwargs):
+        return active.get(marked, textbook)(*args, **kwargs)
+
+    return functools.wraps(textbook)(marked)
 
 
 def devices():

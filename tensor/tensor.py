@@ -9,19 +9,18 @@ calls, so its gradient comes from the ops' backward methods. In-place methods
 so a backward that saved the old values refuses to run (tensor/autograd.py).
 """
 
-import sys
 from collections import namedtuple
 
 import numpy as np
 
 from . import dtypes, ops
-from .autograd import VersionCounter, is_grad_enabled
 from .autograd import backward as run_backward
+from .autograd import make_outputs_of_class
 from .backend import array_module, device_of, normalize_device, to_device
+from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
-
-# Whether sys.getrefcount counts every reference (CPython before 3.14): Tensor._drop_grad relies on it.
-_COUNTS_EVERY_REFERENCE = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+from .kernels import replaceable
+from .versions import VersionCounter
 
 values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
 
@@ -32,6 +31,7 @@ def _dims_tuple(dims):
 
 
 class Tensor:
+    # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version_counter", "_spare_grad", "__weakref__")
     __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
 
@@ -178,42 +178,14 @@ class Tensor:
             raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph=retain_graph)
 
+    @replaceable  # the engine room writes into the array zero_grad let go of (tensor/fast/grad_buffers.py)
     def _accumulate_grad(self, grad):
-        if self.grad is not None:
-            self.grad = Tensor._wrap(self.grad.data + grad)
-            return
-        spare, self._spare_grad = self._spare_grad, None  # what the last zero_grad let go of (_drop_grad)
-        data = self.data
-        if spare is not None and (type(spare), spare.shape, spare.dtype) == (type(data), data.shape, data.dtype):
-            spare[...] = grad
-            self.grad = Tensor._wrap(spare)
+        """Add a gradient that backward computed into this leaf's .grad: a copy of it the first time (the
+        array backward made may be shared with other gradients), the sum after."""
+        if self.grad is None:
+            self.grad = Tensor._wrap(grad.astype(self.data.dtype, copy=True))
         else:
-            self.grad = Tensor._wrap(grad.astype(data.dtype, copy=True))
-
-    def _drop_grad(self):
-        """self.grad = None, for zero_grad(set_to_none=True); the array stays with the tensor, for the next
-        backward to write this tensor's gradient into, when nothing else can see it.
-
-        Why: a gradient made anew each step is allocated in the middle of backward, among the step's
-        temporaries, and outlives them; malloc's heap then grows for several steps before the pattern
-        settles (the GPT at the medium config: 20 MiB over its first ~30 steps; flat from the second step
-        with the arrays kept; benchmarks/README.md). PyTorch's caching allocator hands the same memory
-        back too.
-
-        Nothing else can see the array when the only references to the grad tensor and to its array are
-        ours (no view of it anywhere: a view holds its base), counted with sys.getrefcount: PyTorch's
-        gradient accumulation asks the same question of a tensor's use count. Python 3.14 may count
-        fewer references (borrowed ones), so the arrays are kept only where the count is exact.
-        """
-        grad, self.grad = self.grad, None
-        if (
-            _COUNTS_EVERY_REFERENCE
-            and grad is not None
-            and grad.data.base is None  # owns its memory: a view's base may be someone else's
-            and sys.getrefcount(grad) == 2  # `grad` and getrefcount's argument
-            and sys.getrefcount(grad.data) == 2  # grad's slot and the argument
-        ):
-            self._spare_grad = grad.data
+            self.grad = Tensor._wrap(self.grad.data + grad)
 
     def detach(self):
         """The same data, cut out of the graph (a view: in-place writes to either show in both)."""
@@ -728,6 +700,9 @@ class Tensor:
         ]
         grids[dim] = indices
         return values_and_indices(self[tuple(Tensor._wrap(g) for g in grids)], Tensor._wrap(indices))
+
+
+make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py)
 
 
 def _cast(t, dtype):

@@ -1,0 +1,16 @@
+"""The engine room, tensor side: devices whose only reason to exist is speed or memory, each registered as the
+stand-in of a textbook object (tensor/kernels.py) and tested equal to it (tests/fast/). Importing this package
+registers them; tensor/__init__.py does, and TINYGRAD_GPT_KERNELS=reference (or tensor.set_kernels) turns
+them all off.
+
+    threads.py       the BLAS thread policy and a second thread: Matmul's stand-in, and blocks of rows for nn/fast
+    adam.py          Adam's step on flat arrays and in one CUDA kernel, with a capturable step count
+    grad_buffers.py  gradient arrays kept from one backward to the next
+    cuda_graphs.py   CUDA graphs (tensor.cuda.CUDAGraph) and what a capture records differently
+    cublas.py        cuBLAS's product through ctypes, for captures
+    malloc.py        glibc's mmap and trim thresholds (tensor.backend.tune_malloc)
+"""
+
+from . import adam, cuda_graphs, grad_buffers, malloc, threads
+
+__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "threads"]

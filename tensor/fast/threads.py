@@ -32,7 +32,9 @@ import os
 import threading
 import time
 
+from .. import kernels
 from ..backend import matmul_on
+from ..ops.matmul import Matmul, as_given, as_matrices, check_shapes, transposed
 
 try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
     import threadpoolctl
@@ -45,7 +47,8 @@ _num_threads = None  # None: one per CPU this process may run on
 
 
 def get_num_threads():
-    """How many threads the BLAS may use on the CPU (as torch.get_num_threads)."""
+    """How many threads the BLAS may use on the CPU (as torch.get_num_threads). In reference mode the
+    count set here is recorded but not applied: the textbook's products run on the BLAS's own threads."""
     if _num_threads is not None:
         return _num_threads
     try:
@@ -55,7 +58,9 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Let the BLAS use at most n threads on the CPU (as torch.set_num_threads; needs threadpoolctl)."""
+    """Let the BLAS use at most n threads on the CPU (as torch.set_num_threads; needs threadpoolctl). It is
+    the BLAS thread policy's setting (fast mode): in reference mode nothing sets the BLAS's threads, and
+    the count takes effect when fast mode does."""
     global _num_threads
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
@@ -291,3 +296,22 @@ def matmul(a, b, xp):
         return matmul_on(xp, a, b)  # a @ b (cuBLAS; the capture's own call while a CUDA graph is captured)
     blas_threads_for(multiply_adds, xp)
     return a @ b
+
+
+class BlasMatmul(Matmul):
+    """The textbook Matmul's formulas, each product run by `matmul` above: on the cores its size earns."""
+
+    def forward(self, a, b):
+        check_shapes(a, b)
+        self.save_for_backward(a, b)
+        return matmul(a, b, self.xp)
+
+    def backward(self, grad):
+        a, b = self.saved
+        grad, a_matrix, b_matrix = as_matrices(grad, a, b)
+        grad_a = matmul(grad, transposed(b_matrix), self.xp) if self.needs_input_grad[0] else None
+        grad_b = matmul(transposed(a_matrix), grad, self.xp) if self.needs_input_grad[1] else None
+        return as_given(grad_a, grad_b, a, b)
+
+
+kernels.register_stand_in(Matmul, BlasMatmul, "BLAS thread policy")

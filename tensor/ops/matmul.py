@@ -2,11 +2,6 @@
 (..., n, k) @ (..., k, m) whose batch dims broadcast."""
 
 from ..autograd import Function
-from ..fast.threads import matmul
-
-
-def _swap_last_two(a):
-    return a.swapaxes(-1, -2)
 
 
 class Matmul(Function):
@@ -18,26 +13,43 @@ class Matmul(Function):
     """
 
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul needs tensors of at least 1 dimension")
-        if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
-            raise ValueError(
-                f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ"
-            )
+        check_shapes(a, b)
         self.save_for_backward(a, b)
-        return matmul(a, b, self.xp)  # a @ b, on the cores its size earns (tensor/fast/threads.py)
+        return a @ b
 
     def backward(self, grad):
         a, b = self.saved
-        if b.ndim == 1:
-            grad, b = grad[..., None], b[:, None]
-        if a.ndim == 1:
-            grad, a = grad[..., None, :], a[None, :]
-        grad_a = matmul(grad, _swap_last_two(b), self.xp) if self.needs_input_grad[0] else None
-        grad_b = matmul(_swap_last_two(a), grad, self.xp) if self.needs_input_grad[1] else None
-        a_was_vector, b_was_vector = self.saved[0].ndim == 1, self.saved[1].ndim == 1
-        if grad_a is not None and a_was_vector:
-            grad_a = grad_a[..., 0, :]
-        if grad_b is not None and b_was_vector:
-            grad_b = grad_b[..., 0]
-        return grad_a, grad_b
+        grad, a_matrix, b_matrix = as_matrices(grad, a, b)
+        grad_a = grad @ transposed(b_matrix) if self.needs_input_grad[0] else None
+        grad_b = transposed(a_matrix) @ grad if self.needs_input_grad[1] else None
+        return as_given(grad_a, grad_b, a, b)
+
+
+def check_shapes(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul needs tensors of at least 1 dimension")
+    if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+        raise ValueError(f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ")
+
+
+def transposed(x):
+    """x with its last two dims swapped (each matrix of a batch transposed)."""
+    return x.swapaxes(-1, -2)
+
+
+def as_matrices(grad, a, b):
+    """A 1-D a as a row (1, k), a 1-D b as a column (k, 1), and grad with the dims the product dropped."""
+    if b.ndim == 1:
+        grad, b = grad[..., None], b[:, None]
+    if a.ndim == 1:
+        grad, a = grad[..., None, :], a[None, :]
+    return grad, a, b
+
+
+def as_given(grad_a, grad_b, a, b):
+    """The gradients of a 1-D a or b back to 1-D."""
+    if grad_a is not None and a.ndim == 1:
+        grad_a = grad_a[..., 0, :]
+    if grad_b is not None and b.ndim == 1:
+        grad_b = grad_b[..., 0]
+    return grad_a, grad_b

@@ -22,6 +22,8 @@ from tensor import optim
 from tests.conftest import CUDA_AVAILABLE, FAKE_CUPY
 from tinygrad_gpt import GPT, GPTConfig
 
+pytestmark = pytest.mark.usefixtures("fast_kernels")  # CUDA graphs are an engine-room device (tensor/fast/)
+
 CONFIG = GPTConfig(vocab_size=13, block_size=8, n_embd=16, n_head=2, n_layer=2)
 needs_a_gpu = pytest.mark.skipif(FAKE_CUPY or not CUDA_AVAILABLE, reason="replays a CUDA graph: needs a GPU")
 ON_BOTH = pytest.mark.parametrize("where", ["stand-in", pytest.param("GPU", marks=needs_a_gpu)])
@@ -372,3 +374,23 @@ def test_a_read_of_the_gpu_while_capturing_raises():
             tensor.ones(3, device="cuda").sum().item()
     assert not tensor.cuda.is_current_stream_capturing()
     assert tensor.ones(3, device="cuda").sum().item() == 3.0
+
+
+# ----- reference mode -----------------------------------------------------------------------------------------
+
+
+def test_in_reference_mode_a_cuda_graph_is_refused_naming_the_switch(fake_cuda):
+    tensor.set_kernels("reference")  # fast_kernels puts the mode back after the test
+    with pytest.raises(RuntimeError, match=r'engine-room device.*set_kernels\("fast"\)'):
+        tensor.cuda.CUDAGraph()
+    assert not tensor.cuda.is_current_stream_capturing()
+
+
+def test_a_capture_needs_the_engine_rooms_capturable_devices(fake_cuda):
+    """With the ladder's partial fast mode, a capture that would run the textbook's Adam (a step count on
+    the host, recorded once) is refused before it starts."""
+    tensor.set_kernels("fast", only=["CUDA graphs", "BLAS thread policy"])
+    g = tensor.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="capturable products and optimizer steps"):
+        g.capture_begin()
+    assert_no_capture_left(fake_cuda)

@@ -59,6 +59,7 @@ def test_the_gemm_peak_on_cuda_synchronises_around_each_timed_product(fake_cuda)
     assert measure.GEMM_PEAK_SIZE["cuda"] >= 8192 > measure.GEMM_PEAK_SIZE["cpu"]
 
 
+@pytest.mark.usefixtures("fast_kernels")  # CUDA graphs: an engine-room device
 @pytest.mark.parametrize("name", ["ours-lecture-graph", "ours-gpt-graph"])
 def test_a_replayed_step_reads_the_device_once_for_its_index_checks(fake_cuda, name):
     """The benchmarks' CUDA graph steps (benchmarks/implementations.py), replayed on the stand-in: one read

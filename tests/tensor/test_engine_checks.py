@@ -314,7 +314,8 @@ def test_functions_hold_no_array_after_backward(device):
     z = (y.exp() * y.tanh() / (y.sigmoid() + 1)).amax(0) @ x.T
     loss = (z.relu() ** 2).sum() + x.abs().max()
     functions = topological_order(loss)
-    assert {"Where", "Index", "Exp", "Matmul", "Max"} <= {type(fn).__name__ for fn in functions}
+    ops_run = {cls.__name__ for fn in functions for cls in type(fn).__mro__}  # an engine-room stand-in: its op too
+    assert {"Where", "Index", "Exp", "Matmul", "Max"} <= ops_run
     loss.backward()
     for fn in functions:
         kept = {name: value for name, value in vars(fn).items() if name != "xp" and _holds_an_array(value)}

@@ -1,4 +1,4 @@
-"""tensor.parallel: blocks of rows cover every row exactly once; the BLAS's threads follow the load."""
+"""tensor/fast/threads.py: blocks of rows cover every row exactly once; the BLAS's threads follow the load."""
 
 import io
 import os

@@ -1,5 +1,6 @@
-"""zero_grad(set_to_none=True) keeps a gradient's array for the next backward to write into, but only
-when nothing else can see it (Tensor._drop_grad): a gradient the program still holds never changes.
+"""In fast mode zero_grad(set_to_none=True) keeps a gradient's array for the next backward to write into,
+but only when nothing else can see it (tensor/fast/grad_buffers.py): a gradient the program still holds
+never changes, and training gives the textbook's numbers to the last bit.
 
 The loss is linear(x).sum(), so the weight's gradient is x summed over rows in each row and the
 bias's is the row count: two inputs give two different gradients, and a stale value shows.
@@ -11,7 +12,7 @@ import pytest
 import nn
 import tensor
 from tensor import optim
-from tensor.tensor import _COUNTS_EVERY_REFERENCE
+from tensor.fast.grad_buffers import _COUNTS_EVERY_REFERENCE
 
 exact_counts_only = pytest.mark.skipif(
     not _COUNTS_EVERY_REFERENCE, reason="gradients are kept only where sys.getrefcount counts every reference"
@@ -95,9 +96,11 @@ def test_a_kept_array_of_another_shape_or_dtype_is_not_used(device):
     np.testing.assert_array_equal(host(layer.weight.grad), np.ones((1, 3)))
 
 
-def test_training_with_kept_gradients_matches_fresh_ones(device):
+@pytest.mark.parametrize("textbook", ["by hand", "reference mode"])
+def test_training_with_kept_gradients_matches_fresh_ones(device, kernels, textbook):
     """Ten SGD steps with zero_grad(set_to_none=True) against the same steps with every gradient set to
-    None by hand (never kept): the same parameters, to the last bit."""
+    None by hand, or with the textbook's zero_grad and accumulation (never kept): the same parameters,
+    to the last bit."""
 
     def train(clear):
         tensor.manual_seed(0)
@@ -115,7 +118,12 @@ def test_training_with_kept_gradients_matches_fresh_ones(device):
             p.grad = None
 
     kept = train(lambda optimizer, layer: optimizer.zero_grad())
-    fresh = train(by_hand)
+    if textbook == "reference mode":
+        kernels("reference")
+        fresh = train(lambda optimizer, layer: optimizer.zero_grad())
+        assert all(p._spare_grad is None for p in make_layer(device).parameters())
+    else:
+        fresh = train(by_hand)
     for a, b in zip(kept, fresh):
         np.testing.assert_array_equal(a, b)
 
@@ -130,3 +138,11 @@ def test_a_gradient_that_views_another_tensor_is_not_written_into(device):
     backward_on(layer, X2, device)
     np.testing.assert_array_equal(host(owner), np.full((4, 3), 7.0))
     np.testing.assert_array_equal(host(layer.weight.grad), weight_grad(X2))
+
+
+def test_in_reference_mode_zero_grad_keeps_no_array(device, kernels):
+    kernels("reference")
+    layer = make_layer(device)
+    backward_on(layer, X1, device)
+    layer.zero_grad()
+    assert layer.weight.grad is None and layer.weight._spare_grad is None
