@@ -13,6 +13,9 @@ OPTIONS = {
         dict(lr=0.05, momentum=0.9, nesterov=True),
         dict(lr=0.05, weight_decay=0.1),
         dict(lr=0.05, momentum=0.8, weight_decay=0.01, nesterov=True),
+        dict(lr=0.05, maximize=True),
+        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True),
+        dict(lr=0.05, momentum=0.9, dampening=0.3, maximize=True, foreach=False),
     ],
     "Adam": [
         dict(),
@@ -20,6 +23,11 @@ OPTIONS = {
         dict(lr=0.01, betas=(0.8, 0.99)),
         dict(lr=0.01, eps=1e-3),
         dict(lr=0.01, weight_decay=0.1),
+        dict(lr=0.01, maximize=True),
+        dict(lr=0.01, amsgrad=True),
+        dict(lr=0.01, amsgrad=True, maximize=True, weight_decay=0.1),
+        dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+        dict(lr=0.01, foreach=True),
     ],
     "AdamW": [
         dict(),
@@ -27,6 +35,9 @@ OPTIONS = {
         dict(lr=0.01, weight_decay=0.0),
         dict(lr=0.01, weight_decay=0.5, betas=(0.5, 0.9)),
         dict(lr=0.01, eps=1e-2),
+        dict(lr=0.01, maximize=True),
+        dict(lr=0.01, amsgrad=True, weight_decay=0.5),
+        dict(lr=0.01, amsgrad=True, maximize=True),
     ],
 }
 CASES = [
@@ -117,3 +128,74 @@ def test_param_groups_with_their_own_learning_rates_match_pytorch():
     np.testing.assert_allclose(oa, ta, rtol=1e-12)
     np.testing.assert_allclose(ob, tb, rtol=1e-12)
     assert olr == tlr
+
+
+# ----- options: implemented as PyTorch's, or refused; never accepted and ignored ------------------------------
+
+INVALID = [
+    ("SGD", dict(lr=-0.1)),
+    ("SGD", dict(lr=0.1, momentum=-0.5)),
+    ("SGD", dict(lr=0.1, weight_decay=-1.0)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)),  # Nesterov needs zero dampening
+    ("SGD", dict(lr=0.1, nesterov=True)),  # ... and a momentum
+    ("Adam", dict(lr=-1.0)),
+    ("Adam", dict(eps=-1e-8)),
+    ("Adam", dict(betas=(1.0, 0.999))),
+    ("Adam", dict(betas=(0.9, -0.1))),
+    ("AdamW", dict(weight_decay=-0.1)),
+]
+
+
+@pytest.mark.parametrize("name, options", INVALID, ids=[f"{n}-{o}" for n, o in INVALID])
+def test_invalid_options_raise_as_pytorch(name, options):
+    messages = []
+    for ns in (TORCH, OURS):
+        with pytest.raises(ValueError) as raised:
+            getattr(ns.optim, name)([ns.torch.zeros(2, requires_grad=True)], **options)
+        messages.append(str(raised.value))
+    assert messages[1] == messages[0]
+
+
+@pytest.mark.parametrize(
+    "name, option", [("SGD", "momentun"), ("Adam", "amsgrade"), ("AdamW", "decoupled_weight_decay")]
+)
+def test_an_option_pytorch_does_not_take_is_a_type_error_as_in_pytorch(name, option):
+    for ns in (TORCH, OURS):
+        with pytest.raises(TypeError):
+            getattr(ns.optim, name)([ns.torch.zeros(2, requires_grad=True)], **{option: True})
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+@pytest.mark.parametrize("option", ["fused", "differentiable"])
+def test_options_not_implemented_here_are_refused(name, option):
+    """PyTorch takes them; here they are a clear error (a gap), not a silent difference."""
+    with pytest.raises(NotImplementedError, match=option):
+        getattr(OURS.optim, name)([OURS.torch.zeros(2, requires_grad=True)], lr=0.1, **{option: True})
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [("AdamW", {}), ("Adam", dict(amsgrad=True, maximize=True)), ("SGD", dict(lr=0.1, momentum=0.9))],
+)
+def test_a_zero_dimensional_parameter_steps_as_in_pytorch(name, options):
+    def run(ns):
+        p = ns.torch.tensor(1.5, dtype=ns.torch.float64, requires_grad=True)
+        optimizer = getattr(ns.optim, name)([p], **options)
+        for _ in range(3):
+            optimizer.zero_grad()
+            (p * p * p).backward()
+            optimizer.step()
+        return p.detach().numpy()
+
+    expected, actual = run(TORCH), run(OURS)
+    assert actual.shape == expected.shape == ()
+    np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_the_state_dict_of_amsgrad_has_pytorchs_keys(name):
+    keys = []
+    for ns in (TORCH, OURS):
+        _, optimizer = trajectory(ns, name, dict(amsgrad=True), steps=1)
+        keys.append(sorted(optimizer.state_dict()["state"][0]))
+    assert keys[1] == keys[0]

@@ -52,17 +52,18 @@ def test_sgd_nesterov_momentum(device):
     np.testing.assert_allclose(got, _sgd_momentum_reference(0.1, 0.9, 0.0, 0.01, nesterov=True), rtol=1e-12)
 
 
-def _adam_reference(lr, betas, eps, wd, decoupled):
-    p, m, v = START.copy(), np.zeros(2), np.zeros(2)
+def _adam_reference(lr, betas, eps, wd, decoupled, maximize=False, amsgrad=False):
+    p, m, v, v_max = START.copy(), np.zeros(2), np.zeros(2), np.zeros(2)
     for t in range(1, 4):
-        g = quadratic_grad(p)
+        g = -quadratic_grad(p) if maximize else quadratic_grad(p)
         if decoupled:
             p = p * (1 - lr * wd)
         else:
             g = g + wd * p
         m = betas[0] * m + (1 - betas[0]) * g
         v = betas[1] * v + (1 - betas[1]) * g * g
-        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+        v_max = np.maximum(v_max, v)
+        m_hat, v_hat = m / (1 - betas[0] ** t), (v_max if amsgrad else v) / (1 - betas[1] ** t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
     return p
 
@@ -124,3 +125,34 @@ def test_param_group_lr_can_be_changed_between_steps():
     (p * 1).sum().backward()
     opt.step()
     assert p.item() == pytest.approx(0.5) and not math.isnan(p.item())
+
+
+def test_sgd_maximize_climbs_the_gradient(device):
+    p = START.copy()
+    for _ in range(3):
+        p = p + 0.1 * quadratic_grad(p)
+    np.testing.assert_allclose(run(lambda ps: optim.SGD(ps, lr=0.1, maximize=True), device=device), p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("maximize, amsgrad", [(True, False), (False, True), (True, True)])
+def test_adam_maximize_and_amsgrad(device, make, maximize, amsgrad):
+    got = run(lambda ps: make(ps, lr=0.1, weight_decay=0.1, maximize=maximize, amsgrad=amsgrad), device=device)
+    expected = _adam_reference(0.1, (0.9, 0.999), 1e-8, 0.1, make is optim.AdamW, maximize, amsgrad)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("options", [dict(momentum=0.9, dampening=0.5, nesterov=True), dict(nesterov=True)])
+def test_nesterov_without_momentum_or_with_dampening_is_refused(options):
+    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
+        optim.SGD([tensor.zeros(2, requires_grad=True)], lr=0.1, **options)
+
+
+def test_adamw_steps_a_zero_dimensional_parameter():
+    p = tensor.tensor(2.0, requires_grad=True)
+    optimizer = optim.AdamW([p], lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad()
+        (p * p).backward()
+        optimizer.step()
+    assert p.shape == () and p.item() < 2.0 - 0.19  # two steps of about lr each, downhill
