@@ -117,20 +117,8 @@ class SGD(Optimizer):
     p = p - lr * g
     """
 
-    def __init__(
-        self,
-        params,
-        lr=1e-3,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
-        *,
-        maximize=False,
-        foreach=None,
-        differentiable=False,
-        fused=None,
-    ):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):  # fmt: skip
         _check_at_least_zero("learning rate", lr)
         _check_at_least_zero("momentum value", momentum)
         _check_at_least_zero("weight_decay value", weight_decay)
@@ -176,22 +164,9 @@ class Adam(Optimizer):
     mode, which has no CUDA graphs, the numbers are the same either way.
     """
 
-    def __init__(
-        self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=0,
-        amsgrad=False,
-        *,
-        foreach=None,
-        maximize=False,
-        capturable=False,
-        differentiable=False,
-        fused=None,
-        decoupled_weight_decay=False,
-    ):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):  # fmt: skip
         _check_at_least_zero("learning rate", lr)
         _check_at_least_zero("epsilon value", eps)
         for index, beta in enumerate(betas):
@@ -250,32 +225,9 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): p = p - lr * weight_decay * p before
     the Adam step, in place of Adam's L2 term; weight_decay 1e-2 by default, as PyTorch's."""
 
-    def __init__(
-        self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=1e-2,
-        amsgrad=False,
-        *,
-        maximize=False,
-        foreach=None,
-        capturable=False,
-        differentiable=False,
-        fused=None,
-    ):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):  # fmt: skip
+        options = dict(maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            decoupled_weight_decay=True,
+            params, lr, betas, eps, weight_decay, amsgrad, **options, fused=fused, decoupled_weight_decay=True
         )
