@@ -6,6 +6,9 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
     x = torch.randn(3, 4, requires_grad=True)
     loss = (x @ x.T).relu().sum()
     loss.backward()          # x.grad now holds d(loss)/dx
+
+tensor.set_kernels("reference") (or TINYGRAD_GPT_KERNELS=reference) runs the textbook only; "fast", the
+default, lets the engine room (tensor/fast/, nn/fast/) stand in for the ops it speeds up (tensor/kernels.py).
 """
 
 from . import cuda, optim, viz

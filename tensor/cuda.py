@@ -139,7 +139,7 @@ class CUDAGraph:
       IndexError after a replay that met a bad index.
     What the capture allocates comes from a memory pool of its own that nothing else allocates from, so
     the temporaries a replay writes cannot land in arrays made after the capture. Products call cuBLAS
-    themselves while capturing (CuPy refuses to; tensor/cublas.py).
+    themselves while capturing (CuPy refuses to; tensor/fast/cublas.py).
 
     CUDA graphs are an engine-room device (tensor/fast/cuda_graphs.py): in fast mode CUDAGraph() makes the
     engine room's graph; in reference mode, which has no CUDA graphs, it raises a RuntimeError that says to

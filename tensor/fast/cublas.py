@@ -57,7 +57,9 @@ def _library_path(maps, major):
 
 def _check(status, what):
     if status != 0:
-        raise RuntimeError(f"cuBLAS {what} failed with status {status} (called by tensor/cublas.py for a CUDA graph)")
+        raise RuntimeError(
+            f"cuBLAS {what} failed with status {status} (called by tensor/fast/cublas.py for a CUDA graph)"
+        )
 
 
 def gemm(xp, a, b, result, workspace=None):
@@ -125,7 +127,7 @@ def check_gemm_once(xp):
         if wrong:
             raise RuntimeError(
                 f"CUDA graphs are not available here: a product that a capture records through cuBLAS, {case}, "
-                f"{wrong} on this system (tensor/cublas.py calls cuBLAS itself while capturing)"
+                f"{wrong} on this system (tensor/fast/cublas.py calls cuBLAS itself while capturing)"
             )
     _loaded["checked"] = True
 

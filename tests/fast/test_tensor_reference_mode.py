@@ -105,3 +105,16 @@ def test_a_training_step_in_fast_mode_runs_the_tensor_side_engine_room(kernels):
     calls = files_run_by_a_training_step(MODELS["GPT"], CLEARS["optimizer.zero_grad"])
     ran = {os.path.basename(callee) for callee, _ in calls if os.path.join("tensor", "fast") in callee}
     assert {"adam.py", "grad_buffers.py", "threads.py"} <= ran
+
+
+def test_the_switch_and_the_thread_count_are_public_in_both_modes(kernels):
+    before = tensor.get_num_threads()
+    for mode in ("reference", "fast"):
+        tensor.set_kernels(mode)
+        assert tensor.get_kernels() == mode
+        tensor.set_num_threads(1)
+        assert tensor.get_num_threads() == 1
+        tensor.set_num_threads(before)
+    with pytest.raises(ValueError, match="'reference', 'fast'"):
+        tensor.set_kernels("quick")
+    assert {"BLAS thread policy", "flat Adam step", "gradient buffers", "CUDA graphs"} <= set(tensor.kernels.devices())
