@@ -10,13 +10,15 @@ replacement of one textbook object (a Function class, an optimizer's step, ...) 
 
 `stand_in(textbook)` is the seam: the replacement in fast mode, `textbook` itself in reference mode.
 Textbook modules never import from fast/; the fast/ packages import this module and register.
-The textbook marks where a stand-in may enter in one of two ways, each one generic line:
+The textbook marks where a stand-in may enter, each time with one generic line:
 
 - a Function class needs no mark: `Function.apply` runs `stand_in(cls)` (tensor/ops/matmul.py's Matmul and
   tensor/fast/threads.py's BlasMatmul);
 - a plain function or method is decorated `@replaceable`: each call runs `stand_in(that function)`, and the
   stand-in finds the textbook one as `function.__wrapped__` (an optimizer's `_step_group`, a leaf's
-  `_accumulate_grad`, `clear_grads`, the backend's `concatenate`, `matmul_on`, `synchronize`, ...).
+  `_accumulate_grad`, `clear_grads`, the backend's `concatenate`, `matmul_on`, `synchronize`, ...);
+- a class whose whole job is a device asks for its stand-in when made: tensor.cuda.CUDAGraph() makes
+  stand_in(CUDAGraph), and refuses in reference mode.
 
 A stand-in is registered with register_stand_in(textbook, fast, device) by a module under fast/, and tested
 equal to the textbook object (tests/fast/).
