@@ -1,5 +1,8 @@
 """The CPU's cores: the BLAS's threads, a second thread of our own for the largest work, blocks of rows.
 
+The engine room's "BLAS thread policy": `BlasMatmul`, the stand-in of the textbook's Matmul, runs its
+products through `matmul` below; nn/fast's fused ops use `for_each_block` and `matmul`.
+
 Three things share the cores of a training step:
 
 - the BLAS (OpenBLAS under NumPy) splits a matrix product over its own threads. `blas_threads_for`

@@ -104,7 +104,7 @@ def test_a_training_step_in_reference_mode_runs_no_line_under_fast(kernels, mode
 def test_a_training_step_in_fast_mode_runs_the_tensor_side_engine_room(kernels):
     calls = files_run_by_a_training_step(MODELS["GPT"], CLEARS["optimizer.zero_grad"])
     ran = {os.path.basename(callee) for callee, _ in calls if os.path.join("tensor", "fast") in callee}
-    assert {"adam.py", "grad_buffers.py", "threads.py"} <= ran
+    assert {"adam.py", "grad_buffers.py"} <= ran
 
 
 def test_the_switch_and_the_thread_count_are_public_in_both_modes(kernels):
