@@ -41,14 +41,14 @@ __all__ = [
     "unbroadcast",
 ]
 
-# The class of what `apply` returns: tensor.Tensor, which builds on this module and hands itself over with
-# make_outputs_of_class when it is defined; so this module reads, and imports, without tensor/tensor.py.
-Tensor = None
+# How `apply` makes its output: Tensor._wrap of tensor.Tensor, which builds on this module and hands its class
+# over with make_outputs_of_class when it is defined; so this module reads, and imports, without tensor/tensor.py.
+_wrap = None
 
 
 def make_outputs_of_class(tensor_class):
-    global Tensor
-    Tensor = tensor_class
+    global _wrap
+    _wrap = tensor_class._wrap
 
 
 # ----- Function: an op's forward and backward, and apply, which records the graph ----------------------
@@ -104,7 +104,7 @@ class Function:
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
-        out = Tensor._wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
+        out = _wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
         if requires_grad and fn.saved:
             fn.saved_versions = record_saved_versions(fn, inputs, out)
         return out
