@@ -180,26 +180,22 @@ class LayerNorm(Function):
     flattened into one, so x is (rows, features).
     """
 
-    def forward(self, x, *affine, n_features, eps):
+    def forward(self, x, weight, bias, n_features, eps):
         rows = x.reshape(-1, n_features)  # (N, F)
         rstd = 1 / self.xp.sqrt(rows.var(axis=1, keepdims=True) + eps)  # (N, 1)
         xhat = (rows - rows.mean(axis=1, keepdims=True)) * rstd
-        self.save_for_backward(xhat, rstd, *affine[:1])  # the weight, if any
+        self.save_for_backward(xhat, rstd, weight)
         self.input_shape = x.shape
-        if not affine:
-            return xhat.reshape(x.shape)
-        weight, bias = affine
         return (xhat * weight.reshape(-1) + bias.reshape(-1)).reshape(x.shape)
 
     def backward(self, grad):
-        xhat, rstd, *weight = self.saved
+        xhat, rstd, weight = self.saved
         grad = grad.reshape(xhat.shape)  # (N, F)
-        g = grad * weight[0].reshape(-1) if weight else grad
+        g = grad * weight.reshape(-1)
         dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
-        if not weight:
-            return dx.reshape(self.input_shape)
-        dweight = (grad * xhat).sum(axis=0).reshape(weight[0].shape)
-        return dx.reshape(self.input_shape), dweight, grad.sum(axis=0).reshape(weight[0].shape)  # dbias last
+        dweight = (grad * xhat).sum(axis=0).reshape(weight.shape)
+        dbias = grad.sum(axis=0).reshape(weight.shape)
+        return dx.reshape(self.input_shape), dweight, dbias
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -216,14 +212,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(
             f"layer_norm: input of shape {input.shape} does not end in normalized_shape {normalized_shape}"
         )
-    n_features = math.prod(normalized_shape)
-    if weight is None and bias is None:
-        return LayerNorm.apply(input, n_features=n_features, eps=eps)
-    if weight is None:  # PyTorch takes one without the other: the missing one is the identity
-        weight = tensor.ones_like(bias)
+    if weight is None:  # no weight (or bias): the identity, 1 (or 0); PyTorch takes one without the other
+        weight = tensor.ones(normalized_shape, dtype=input.dtype, device=input.device)
     if bias is None:
-        bias = tensor.zeros_like(weight)
-    return LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
+        bias = tensor.zeros(normalized_shape, dtype=input.dtype, device=input.device)
+    return LayerNorm.apply(input, weight, bias, n_features=math.prod(normalized_shape), eps=eps)
 
 
 # ----- activations -----------------------------------------------------------------------------------

@@ -80,14 +80,11 @@ class CrossEntropy(textbook.CrossEntropy):
 
 
 class LayerNorm(textbook.LayerNorm):
-    def forward(self, x, *affine, n_features, eps):
+    def forward(self, x, weight, bias, n_features, eps):
         self.input_shape = x.shape
         xhat, rstd = rows.layer_norm(self.xp, x.reshape(-1, n_features), eps)  # (N, F), (N, 1)
-        if not affine:
-            self.save_for_backward(xhat, rstd)
-            return xhat.reshape(x.shape)
-        weight, bias = (a.reshape(-1) for a in affine)  # (F,)
-        self.parameter_shape = affine[0].shape
+        self.parameter_shape = weight.shape
+        weight, bias = weight.reshape(-1), bias.reshape(-1)  # (F,)
         self.save_for_backward(xhat, rstd, weight)
         y = xhat * weight
         y += bias
@@ -95,12 +92,10 @@ class LayerNorm(textbook.LayerNorm):
 
     def backward(self, grad):
         xp = self.xp
-        xhat, rstd, *affine = self.saved
+        xhat, rstd, weight = self.saved
         grad = grad.reshape(xhat.shape)  # (N, F)
-        g = grad * affine[0] if affine else grad.copy()  # g is ours to overwrite
+        g = grad * weight  # g is ours to overwrite
         dx = rows.layer_norm_backward(xp, xhat, rstd, g).reshape(self.input_shape)
-        if not affine:
-            return (dx,)
         dweight = rows.column_dot(xp, grad, xhat).reshape(self.parameter_shape) if self.needs_input_grad[1] else None
         dbias = grad.sum(axis=0).reshape(self.parameter_shape) if self.needs_input_grad[2] else None
         return dx, dweight, dbias
