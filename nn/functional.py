@@ -299,9 +299,12 @@ def dropout(input, p=0.5, training=True):
 
 
 class Embedding(Function):
-    """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v."""
+    """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v.
+
+    An index outside [0, num_embeddings) is an IndexError naming it (CuPy would wrap it silently)."""
 
     def forward(self, weight, indices):
+        _check_indices("embedding: index", indices, weight.shape[0], "embeddings")
         self.save_for_backward(indices)
         self.weight_shape = weight.shape
         return weight[indices]
@@ -316,27 +319,20 @@ class Embedding(Function):
 def _check_indices(what, indices, size, unit, ignore_index=None):
     """Raise an IndexError naming the first index outside [0, size) (ignore_index excepted).
 
-    The happy path reads one bool back from the device (CuPy wraps a bad index silently, so the
-    check cannot be left to it); only a failing check reads more, to name the index. While a CUDA
-    graph is captured the check is recorded instead, and each replay reads its answer (CUDAGraph).
-    """
+    The happy path reads one bool back from the device; only a failing check reads more, to name the index."""
     out_of_range = (indices < 0) | (indices >= size)
     if ignore_index is not None:
         out_of_range &= indices != ignore_index
-    message = f"{what} {{}} is out of range for {size} {unit} (valid: 0 to {size - 1})"
-    capture = tensor.backend.graph_capture
-    if capture is not None and tensor.backend.device_of(indices) == "cuda":  # no reading while recording:
-        capture._check_indices_on_replay(message, out_of_range, indices)  # each replay checks, then reads
-        return
     if out_of_range.any():
-        raise IndexError(message.format(int(indices[out_of_range][0])))
+        raise IndexError(
+            f"{what} {int(indices[out_of_range][0])} is out of range for {size} {unit} (valid: 0 to {size - 1})"
+        )
 
 
 def embedding(input, weight):
     """Rows of `weight` picked by the integer tensor `input`: weight[input]."""
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
-    _check_indices("embedding: index", input.data, weight.shape[0], "embeddings")
     return Embedding.apply(weight, input.to(weight.device) if input.device != weight.device else input)
 
 

@@ -6,7 +6,8 @@ in this order, which is the order the benchmarks' ladder adds them in:
     row blocks                 Softmax, LogSoftmax, CrossEntropy, LayerNorm, ScaledDotProductAttention
                                computed in cache-sized blocks of rows, with BLAS row sums (blocked.py, rows.py)
     batched Linear gradients   the Linears that read one input run their gradient products as one (linear.py)
-    flat embedding gradient    Embedding's gradient as a scatter-add over one dimension (embedding.py)
+    flat embedding gradient    Embedding's gradient as a scatter-add over one dimension, and its index check
+                               recorded while a CUDA graph is captured (embedding.py)
 
 In reference mode (TINYGRAD_GPT_KERNELS=reference, tensor.kernels.set_kernels("reference")) none runs.
 """
