@@ -126,10 +126,15 @@ class CrossEntropy(Function):
         count = keep.sum()  # a 0-d array: dividing by it reads nothing back from the device
         self.save_for_backward(log_p, safe_targets, keep, count)
         self.reduction, self.label_smoothing = reduction, s
+        return self.reduce(losses, count, reduction)
+
+    @staticmethod
+    def reduce(losses, count, reduction):
+        """The losses of each row ("none"), their sum, or their mean over the `count` rows not ignored."""
         if reduction == "none":
             return losses
-        total_loss = losses.sum()
-        return total_loss if reduction == "sum" else total_loss / count.astype(logits.dtype)
+        total = losses.sum()
+        return total if reduction == "sum" else total / count.astype(losses.dtype)
 
     def backward(self, grad):
         xp, s = self.xp, self.label_smoothing

@@ -9,32 +9,32 @@ exp. tests/fast/test_nn_blocked.py holds each to the textbook op it replaces.
 
 import numpy as np
 
+from tensor import Function
+
 from .. import functional as textbook
 from . import rows
 
 
-class Softmax(textbook.Softmax):
+class _AlongAnAxis(Function):
+    """An op along one axis whose backward needs only its output y: rows.py's `compute` and `differentiate`."""
+
     def forward(self, x, axis):
-        y = rows.softmax(self.xp, x, axis)
+        y = self.compute(self.xp, x, axis)
         self.save_for_backward(y)
         self.axis = axis
         return y
 
     def backward(self, grad):
         (y,) = self.saved
-        return rows.softmax_backward(self.xp, y, grad, self.axis)
+        return self.differentiate(self.xp, y, grad, self.axis)
 
 
-class LogSoftmax(textbook.LogSoftmax):
-    def forward(self, x, axis):
-        y = rows.log_softmax(self.xp, x, axis)
-        self.save_for_backward(y)
-        self.axis = axis
-        return y
+class Softmax(_AlongAnAxis, textbook.Softmax):
+    compute, differentiate = staticmethod(rows.softmax), staticmethod(rows.softmax_backward)
 
-    def backward(self, grad):
-        (y,) = self.saved
-        return rows.log_softmax_backward(self.xp, y, grad, self.axis)
+
+class LogSoftmax(_AlongAnAxis, textbook.LogSoftmax):
+    compute, differentiate = staticmethod(rows.log_softmax), staticmethod(rows.log_softmax_backward)
 
 
 class CrossEntropy(textbook.CrossEntropy):
@@ -60,10 +60,7 @@ class CrossEntropy(textbook.CrossEntropy):
         count = keep.sum()  # a 0-d array: dividing by it reads nothing back from the device
         self.save_for_backward(exp_z, total, safe_targets, keep, count)
         self.reduction, self.label_smoothing = reduction, label_smoothing
-        if reduction == "none":
-            return losses
-        total_loss = losses.sum()
-        return total_loss if reduction == "sum" else total_loss / count.astype(logits.dtype)
+        return self.reduce(losses, count, reduction)
 
     def backward(self, grad):
         xp = self.xp

@@ -6,6 +6,7 @@ fast mode with only this device on; each test checks which Function made the out
 """
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -21,19 +22,22 @@ dtypes = st.sampled_from([np.float32, np.float64])
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+def any_array(dtype):
+    return hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_dims=4, max_side=5), elements=floats)
+
+
 def tolerance(dtype):
     return dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
 
 
 @ON_BOTH
 @fixture_ok
-@given(data=st.data(), dtype=dtypes, log=st.booleans())
-def test_softmax_and_log_softmax(where, request, data, dtype, log):
-    device = device_of_test(where, request)
-    x = data.draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_dims=4, max_side=5), elements=floats))
+@given(x=dtypes.flatmap(any_array), data=st.data(), log=st.booleans())
+def test_softmax_and_log_softmax(where, request, x, data, log):
     dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
     op = F.log_softmax if log else F.softmax
-    assert_device_equals_textbook(DEVICE, lambda t: op(t, dim), [x], device, STAND_INS, **tolerance(dtype))
+    on = device_of_test(where, request)
+    assert_device_equals_textbook(DEVICE, lambda t: op(t, dim), [x], on, STAND_INS, **tolerance(x.dtype))
 
 
 @ON_BOTH
@@ -41,7 +45,7 @@ def test_softmax_and_log_softmax(where, request, data, dtype, log):
 @given(data=st.data(), dtype=dtypes, affine=st.booleans())
 def test_layer_norm(where, request, data, dtype, affine):
     device = device_of_test(where, request)
-    x = data.draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_dims=4, max_side=5), elements=floats))
+    x = data.draw(any_array(dtype))
     normalized_shape = x.shape[data.draw(st.integers(0, x.ndim - 1)) :]
     arrays = [x]
     if affine:
@@ -50,11 +54,14 @@ def test_layer_norm(where, request, data, dtype, affine):
     def op(x, *affine):
         return F.layer_norm(x, normalized_shape, *affine)
 
-    assert_device_equals_textbook(DEVICE, op, arrays, device, STAND_INS, **tolerance(dtype))
+    # float32: a row of equal elements has a variance of round-off, which 1 / sqrt(eps) (~316) scales up
+    close = dict(rtol=1e-3, atol=1e-3) if dtype == np.float32 else tolerance(dtype)
+    assert_device_equals_textbook(DEVICE, op, arrays, device, STAND_INS, **close)
 
 
 @ON_BOTH
 @fixture_ok
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # every row ignored: a mean over no rows is NaN, as PyTorch's
 @given(data=st.data(), dtype=dtypes)
 def test_cross_entropy(where, request, data, dtype):
     device = device_of_test(where, request)
