@@ -28,12 +28,13 @@ import time
 def _serve(args):
     if args.cpus:  # before NumPy or PyTorch start, so their thread pools see only these cores (as taskset)
         os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
-    import nn  # noqa: F401  (registers nn's engine-room devices, which --only may name)
     import tensor
 
     from .implementations import make_step, synchronizer
 
     if args.kernels is not None:  # the mode of tensor/kernels.py, and which engine-room devices are on
+        import nn  # noqa: F401  (registers nn's engine-room devices, which --only may name)
+
         tensor.kernels.set_kernels(args.kernels, None if args.only is None else json.loads(args.only))
     from .measure import current_rss_mib, heap_in_use_mib, peak_rss_mib
 

@@ -114,6 +114,7 @@ def test_the_model_suite_on_cuda_replays_each_step_as_a_cuda_graph_in_its_worker
 
     (tmp_path / "sitecustomize.py").write_text(STAND_IN_SITE)
     monkeypatch.setenv("TINYGRAD_GPT_FAKE_CUPY", "1")
+    monkeypatch.setenv("TINYGRAD_GPT_KERNELS", "fast")  # the workers capture CUDA graphs: an engine-room device
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
     config = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "vocab": 13}
     monkeypatch.setattr(suites, "MODEL_CONFIGS", {"tiny": config, "small": config})
