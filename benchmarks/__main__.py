@@ -1,3 +1,15 @@
-from .run import main
+"""`python -m benchmarks [reading-path | ladder] ...`: the suites (benchmarks/run.py), or one of the two
+programs named by the first argument."""
 
-main()
+import sys
+
+PROGRAMS = {"reading-path": "benchmarks.reading_path", "ladder": "benchmarks.ladder"}
+
+if sys.argv[1:2] and sys.argv[1] in PROGRAMS:
+    import importlib
+
+    importlib.import_module(PROGRAMS[sys.argv[1]]).main(sys.argv[2:])
+else:
+    from .run import main
+
+    main()

@@ -13,7 +13,7 @@ synchronise records of a PyTorch profiler trace, which CUDA's profiling interfac
 for every library in the process, CuPy included. It needs a GPU, CuPy and PyTorch built for CUDA
 (PyTorch only as the profiler; our step does not use it).
 
-The step is the benchmark's (benchmarks/suites.py `training_step`): forward, zero_grad, backward,
+The step is the benchmark's (benchmarks/implementations.py `training_step`): forward, zero_grad, backward,
 AdamW. It does not read the loss; a training loop reads it once more per step. `ours-lecture-graph` replays
 the step as a CUDA graph (tensor.cuda.CUDAGraph): one read per replay, of its recorded index checks.
 """

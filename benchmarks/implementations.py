@@ -30,6 +30,34 @@ IMPLEMENTATIONS = (
 )
 
 
+def training_step(model, optimizer, x, y):
+    """One step as a training loop writes it: forward to the loss, zero the grads, backward, update."""
+
+    def step():
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def build_step(c, device, seed=0, capturable=False):
+    """One training step of our GPT (forward, backward, AdamW) on fixed random batches."""
+    import tensor
+    from tinygrad_gpt import GPT, GPTConfig
+
+    tensor.manual_seed(seed)
+    config = GPTConfig(
+        vocab_size=c["vocab"], block_size=c["block"], n_embd=c["n_embd"], n_head=c["n_head"], n_layer=c["n_layer"]
+    )
+    model = GPT(config).to(device)
+    optimizer = tensor.optim.AdamW(model.parameters(), lr=1e-3, capturable=capturable)
+    x = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    y = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
+    return training_step(model, optimizer, x, y)
+
+
 @functools.cache
 def lecture_model(framework):
     """benchmarks/lecture_model.py as a module running on this project ("ours") or on PyTorch ("torch").
@@ -74,8 +102,6 @@ def _lecture_step(framework, c, device, seed, capturable=False):
     optimizer = library.optim.AdamW(model.parameters(), lr=1e-3, **({"capturable": True} if capturable else {}))
     x = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
     y = library.randint(c["vocab"], (c["batch"], c["block"]), device=device)
-    from .suites import training_step
-
     return training_step(model, optimizer, x, y)
 
 
@@ -117,8 +143,6 @@ def make_step(name, config, device="cpu", seed=0):
     if name == "torch-lecture":
         return _lecture_step("torch", config, device, seed)
     if name == "ours-gpt":
-        from .suites import build_step
-
         return build_step(config, device, seed)
     if name == "torch-gpt":
         from .torch_reference import make_step as make_torch_step
@@ -129,8 +153,6 @@ def make_step(name, config, device="cpu", seed=0):
             raise ValueError(f'{name} replays a CUDA graph: it runs on "cuda" only, not {device!r}')
         if name == "ours-lecture-graph":
             return _replayed(_lecture_step("ours", config, device, seed, capturable=True))
-        from .suites import build_step
-
         return _replayed(build_step(config, device, seed, capturable=True))
     if name == "numpy":
         if device != "cpu":

@@ -20,6 +20,9 @@ def build_parser():
         prog="python -m benchmarks",
         description="Time fused against composed ops, GPT training steps, scaling and generation, "
         "on CPU and GPU, against PyTorch where it is installed.",
+        epilog="Two more programs: `python -m benchmarks reading-path` (the library lines one training step runs, "
+        "per kernels mode) and `python -m benchmarks ladder` (step time from reference mode through each "
+        "engine-room device to fast mode); each takes --help.",
     )
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats (under two minutes on 2 cores)")
     parser.add_argument(

@@ -7,10 +7,11 @@ import numpy as np
 import nn.composed as C
 import nn.functional as F
 import tensor
-from tensor import optim
 from tinygrad_gpt import GPT, GPTConfig
 
+from .implementations import build_step
 from .measure import gemm_peak_gflops, interleaved_medians
+from .worker import Worker, interleaved_step_medians
 
 # The lecture architecture at three sizes (vocab 65, as tiny Shakespeare).
 MODEL_CONFIGS = {
@@ -29,31 +30,6 @@ def step_flops(c):
     C_, T = c["n_embd"], c["block"]
     per_token = c["n_layer"] * (12 * C_ * C_ + 2 * T * C_) + C_ * c["vocab"]
     return 3 * 2 * c["batch"] * T * per_token
-
-
-def build_step(c, device, seed=0, capturable=False):
-    """One training step of our GPT (forward, backward, AdamW) on fixed random batches."""
-    tensor.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=c["vocab"], block_size=c["block"], n_embd=c["n_embd"], n_head=c["n_head"], n_layer=c["n_layer"]
-    )
-    model = GPT(config).to(device)
-    optimizer = optim.AdamW(model.parameters(), lr=1e-3, capturable=capturable)
-    x = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
-    y = tensor.randint(c["vocab"], (c["batch"], c["block"]), device=device)
-    return training_step(model, optimizer, x, y)
-
-
-def training_step(model, optimizer, x, y):
-    """One step as a training loop writes it: forward to the loss, zero the grads, backward, update."""
-
-    def step():
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def linear_shapes(c):
@@ -219,8 +195,6 @@ def model_suite(device, quick, reference):
     """One training step per implementation (benchmarks/implementations.py), each in worker processes
     of its own (four per implementation at tiny, two at small, taking the rounds in turn), interleaved
     rounds, medians; plus the step's Linear matmuls alone, in-process."""
-    from .worker import Worker, interleaved_step_medians
-
     rows = []
     peak = gemm_peak_gflops(device)
     names = ["ours-lecture", "ours-gpt"] + (["numpy"] if device == "cpu" else ["ours-lecture-graph", "ours-gpt-graph"])

@@ -8,6 +8,7 @@ noisy neighbour slows all of them alike.
 
 Protocol, one JSON line each way:
     start:  python -m benchmarks.worker IMPLEMENTATION CONFIG_JSON [--device D] [--warmup N] [--cpus 0,1]
+                                         [--kernels reference|fast] [--only DEVICES_JSON]
             -> {"ready": true}  (after building the model and N warm-up steps)
     stdin:  {"time": n}     -> {"seconds": [n step times]}
     stdin:  {"memory": n}   -> {"peak_rss_mib", "peak_above_baseline_mib", "rss_growth_mib",
@@ -30,6 +31,11 @@ def _serve(args):
     import tensor
 
     from .implementations import make_step, synchronizer
+
+    if args.kernels is not None:  # the mode of tensor/kernels.py, and which engine-room devices are on
+        import nn  # noqa: F401  (registers nn's engine-room devices, which --only may name)
+
+        tensor.kernels.set_kernels(args.kernels, None if args.only is None else json.loads(args.only))
     from .measure import current_rss_mib, heap_in_use_mib, peak_rss_mib
 
     tensor.backend.tune_malloc()  # every worker under the same malloc settings: see tensor.backend.tune_malloc
@@ -74,12 +80,17 @@ def _serve(args):
 class Worker:
     """A running worker process for one implementation and config; close() it (or use `with`)."""
 
-    def __init__(self, implementation, config, device="cpu", warmup=2, cpus=None):
-        self.name = implementation
+    def __init__(self, implementation, config, device="cpu", warmup=2, cpus=None, kernels=None, name=None):
+        """kernels: None (the environment's mode) or (mode, devices), as tensor.kernels.set_kernels(mode, only=devices);
+        name: what interleaved_step_medians calls it (default: the implementation)."""
+        self.name = name or implementation
         command = [sys.executable, "-m", "benchmarks.worker", implementation, json.dumps(config)]
         command += ["--device", device, "--warmup", str(warmup)]
         if cpus:
             command += ["--cpus", ",".join(str(cpu) for cpu in sorted(cpus))]
+        if kernels is not None:
+            mode, only = kernels
+            command += ["--kernels", mode] + ([] if only is None else ["--only", json.dumps(list(only))])
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -151,6 +162,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--cpus", default=None, help="comma-separated CPUs to run on (as taskset)")
+    parser.add_argument("--kernels", default=None, choices=["reference", "fast"], help="tensor.kernels.set_kernels")
+    parser.add_argument("--only", default=None, help="fast mode's engine-room devices, as a JSON list (default: all)")
     _serve(parser.parse_args(argv))
 
 

@@ -5,7 +5,8 @@ import nn
 import nn.functional as F
 """
 
-from . import composed, functional, init, utils
+# fast: the engine room, whose import registers its stand-ins of nn.functional's ops (tensor/kernels.py)
+from . import composed, fast, functional, init, utils  # noqa: F401
 from .attention import MultiHeadAttention, bidirectional_mask, causal_mask, padding_mask, prefix_lm_mask
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential

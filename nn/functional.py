@@ -1,4 +1,4 @@
-"""nn.functional: fused ops, each one Function with a hand-derived backward.
+"""nn.functional: fused ops, each one Function whose forward and backward read as its formulas.
 
 A composed op (softmax as exp, sum, divide) records several graph nodes and
 keeps each intermediate alive until backward; a fused op records one node and
@@ -6,10 +6,9 @@ keeps only what its backward formula needs. nn/composed.py has the same ops
 built from tensor/ primitives, and the tests prove both give equal values and
 gradients.
 
-Each op's docstring gives its forward and backward as formulas and as plain NumPy.
-Where a faster form of the same arithmetic pays off (row sums by BLAS, cache-sized blocks
-of rows, in-place updates), the op calls it from nn/fast_paths.py, whose
-functions say in one line of NumPy what they compute.
+This is the textbook: plain array calls (xp is NumPy or CuPy). The engine room, nn/fast/, registers
+a faster stand-in for some of these Functions (blocks of rows, batched Linear gradients), which
+runs in their place in fast mode (tensor/kernels.py) and is tested equal to them.
 """
 
 import math
@@ -18,96 +17,32 @@ import numpy as np
 
 import tensor
 from tensor import Function, Tensor
-from tensor.autograd import PendingGradient
-from tensor.backend import concatenate, erf, scatter_add
-from tensor.fast.threads import matmul
-
-from .fast import rows as fast_paths
+from tensor.backend import erf, scatter_add
 
 # ----- linear ----------------------------------------------------------------------------------------
 
 
 class Linear(Function):
-    """y = x W^T + b;  dx = dy W,  dW = dy^T x,  db = sum(dy), summing over every leading dim.
+    """y = x W^T + b;  dx = dy W,  dW = dy^T x,  db = sum(dy), summing over every leading dim of x.
 
-    The leading dims of x are flattened into one, so each product is a single matrix
-    multiplication instead of one per batch element. When x was made by an op, backward
-    hands dx (and a leaf weight's dW) on as products not yet run, `LinearGradients` below:
-    the Linears that read one x then run their products together, when x's gradient is needed."""
+    The leading dims of x are flattened into one, so each product is one matrix multiplication
+    over all rows (N, in) instead of one per batch element."""
 
     def forward(self, x, weight, *bias):
         rows = x.reshape(-1, x.shape[-1])  # (N, in)
-        y = matmul(rows, weight.T, self.xp)  # (N, out): rows @ weight.T on the cores its size earns
-        if bias:
-            y += bias[0]
         self.save_for_backward(rows, weight)
-        self.input_shape = x.shape
+        y = rows @ weight.T  # (N, out)
+        if bias:
+            y = y + bias[0]
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, grad):
         rows, weight = self.saved
         grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
-        x, w = self.parents[:2]
-        if self.needs_input_grad[0] and x._ctx is not None:  # x made by an op: its other Linears may join in
-            leaf_weight = w if self.needs_input_grad[1] and w._ctx is None else None  # receives dW from there
-            dx = LinearGradients(self.xp, rows, self.input_shape, grad_rows, weight, leaf_weight)
-            dweight = None
-            if self.needs_input_grad[1] and leaf_weight is None:  # a weight made by an op: its gradient now
-                dweight = matmul(grad_rows.T, rows, self.xp)
-        else:
-            dx = matmul(grad_rows, weight, self.xp).reshape(self.input_shape) if self.needs_input_grad[0] else None
-            dweight = matmul(grad_rows.T, rows, self.xp) if self.needs_input_grad[1] else None
-        if len(self.needs_input_grad) == 2:  # no bias: one gradient per input
-            return dx, dweight
-        dbias = grad_rows.sum(axis=0) if self.needs_input_grad[2] else None
-        return dx, dweight, dbias
-
-
-class LinearGradients(PendingGradient):
-    """The gradients that the Linears reading one input x send back, run as two matrix products.
-
-    With g_i the output gradient (N, out_i) and W_i the weight (out_i, in) of Linear i:
-        dx   = sum_i g_i W_i  =  [g_1 ... g_n] @ [W_1; ...; W_n]     one (N, sum out) @ (sum out, in) product
-        dW_i = g_i^T x        =  rows of [g_1 ... g_n]^T @ x          one (sum out, N) @ (N, in) product
-    Each Linear's own backward would run 2n products and add n (N, in) arrays. The lecture model
-    reads each block's LayerNorm output with three Linears per head (12 at the small config,
-    24 at medium), the GPT with its query, key and value: one wide product runs faster than
-    many narrow ones (benchmarks/README.md, fourth session: "The Linears that read one input run
-    their gradient products together").
-
-    The engine adds the gradients that reach x (`+`) and calls compute() just before the
-    backward of the op that made x; a leaf weight's dW goes to its .grad then.
-    """
-
-    def __init__(self, xp, rows, shape, grad_rows, weight, leaf_weight):
-        self.xp, self.rows, self.shape, self.dtype = xp, rows, shape, rows.dtype
-        self.terms = [(grad_rows, weight, leaf_weight)]  # leaf_weight: the tensor that receives dW, or None
-        self.other = None  # the sum of x's gradients from other ops (arrays)
-
-    def __add__(self, other):
-        if isinstance(other, LinearGradients):
-            self.terms += other.terms
-            other = other.other
-        if other is not None:
-            self.other = other if self.other is None else self.other + other
-        return self
-
-    def compute(self):
-        xp = self.xp
-        grads, weights, leaf_weights = zip(*self.terms)
-        g = grads[0] if len(grads) == 1 else concatenate(xp, grads, axis=1)  # (N, sum out)
-        w = weights[0] if len(weights) == 1 else concatenate(xp, weights, axis=0)  # (sum out, in)
-        dx = matmul(g, w, xp).reshape(self.shape)
-        if self.other is not None:
-            dx += self.other
-        if any(leaf is not None for leaf in leaf_weights):
-            dweights = matmul(g.T, self.rows, xp)  # (sum out, in): the W_i's gradients, one below the other
-            start = 0
-            for weight, leaf in zip(weights, leaf_weights):
-                if leaf is not None:
-                    leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
-                start += weight.shape[0]
-        return dx
+        dx = (grad_rows @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
+        dweight = grad_rows.T @ rows
+        dbias = grad_rows.sum(axis=0)
+        return (dx, dweight, dbias)[: len(self.needs_input_grad)]  # no bias: two gradients
 
 
 def linear(input, weight, bias=None):
@@ -132,39 +67,33 @@ def linear(input, weight, bias=None):
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
 
-    In plain NumPy (fast_paths computes the same in blocks of rows):
-        e = np.exp(x - x.max(axis, keepdims=True));  y = e / e.sum(axis, keepdims=True)
-        dx = y * (dy - (dy * y).sum(axis, keepdims=True))
-    """
+    Subtracting the max first changes nothing but keeps exp from overflowing."""
 
     def forward(self, x, axis):
-        y = fast_paths.softmax(self.xp, x, axis)
+        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+        y = e / e.sum(axis=axis, keepdims=True)
         self.save_for_backward(y)
         self.axis = axis
         return y
 
     def backward(self, grad):
         (y,) = self.saved
-        return fast_paths.softmax_backward(self.xp, y, grad, self.axis)
+        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
-    """y = x - max - log(sum(exp(x - max)));  dx = dy - exp(y) * sum(dy), sums along `axis`.
-
-    In plain NumPy (fast_paths computes the same in blocks of rows):
-        z = x - x.max(axis, keepdims=True);  y = z - np.log(np.exp(z).sum(axis, keepdims=True))
-        dx = dy - np.exp(y) * dy.sum(axis, keepdims=True)
-    """
+    """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
 
     def forward(self, x, axis):
-        y = fast_paths.log_softmax(self.xp, x, axis)
+        z = x - x.max(axis=axis, keepdims=True)
+        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
         self.save_for_backward(y)
         self.axis = axis
         return y
 
     def backward(self, grad):
         (y,) = self.saved
-        return fast_paths.log_softmax_backward(self.xp, y, grad, self.axis)
+        return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
 
 
 def softmax(input, dim):
@@ -179,51 +108,44 @@ class CrossEntropy(Function):
     """loss_i = -(1 - s) log p_i[t_i] - s * mean_c log p_ic,  p_i = softmax(logits_i), s = label smoothing;
     dlogits_i = p_i - q_i,  q_i = (1 - s) onehot(t_i) + s / C the target distribution.
 
-    Rows whose target is ignore_index contribute nothing. In plain NumPy, for one row:
-        z = logits - logits.max();  log_p = z - np.log(np.exp(z).sum())
-        loss = -(1 - s) * log_p[t] - s * log_p.mean();  dlogits = np.exp(log_p) - q
-    Only the target's z and the row sums are needed: forward keeps exp(z) and its row sums, and
-    backward divides once, folded into the scaling. A target outside [0, C) (not ignored) gives a
-    NaN loss instead of reading another row: the device-side signal, as PyTorch's CUDA assert
-    (on the CPU, cross_entropy raises an IndexError before this runs).
+    Rows whose target is ignore_index contribute nothing. A target outside [0, C) (not ignored)
+    gives a NaN loss instead of reading another row: the device-side signal, as PyTorch's CUDA
+    assert (on the CPU, cross_entropy raises an IndexError before this runs).
     """
 
     def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
-        xp = self.xp
+        xp, s = self.xp, label_smoothing
         n, classes = logits.shape
         keep = targets != ignore_index
         in_range = (targets >= 0) & (targets < classes)
         safe_targets = xp.where(keep & in_range, targets, 0)
         z = logits - logits.max(axis=1, keepdims=True)
-        picked = z[xp.arange(n), safe_targets]
-        mean_z = z.mean(axis=1) if label_smoothing else None
-        exp_z = xp.exp(z, out=z)  # z is not needed any more: reuse its memory
-        total = fast_paths.row_sum(xp, exp_z)[:, 0]
-        log_sum_exp = xp.log(total)
-        losses = (1 - label_smoothing) * (log_sum_exp - picked)
-        if label_smoothing:
-            losses += label_smoothing * (log_sum_exp - mean_z)
+        log_p = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # log softmax
+        losses = -(1 - s) * log_p[xp.arange(n), safe_targets] - s * log_p.mean(axis=1)
         losses = xp.where(keep, xp.where(in_range, losses, xp.nan), 0).astype(logits.dtype)
         count = keep.sum()  # a 0-d array: dividing by it reads nothing back from the device
-        self.save_for_backward(exp_z, total, safe_targets, keep, count)
-        self.reduction, self.label_smoothing = reduction, label_smoothing
+        self.save_for_backward(log_p, safe_targets, keep, count)
+        self.reduction, self.label_smoothing = reduction, s
+        return self.reduce(losses, count, reduction)
+
+    @staticmethod
+    def reduce(losses, count, reduction):
+        """The losses of each row ("none"), their sum, or their mean over the `count` rows not ignored."""
         if reduction == "none":
             return losses
-        total_loss = losses.sum()
-        return total_loss if reduction == "sum" else total_loss / count.astype(logits.dtype)
+        total = losses.sum()
+        return total if reduction == "sum" else total / count.astype(losses.dtype)
 
     def backward(self, grad):
-        xp = self.xp
-        exp_z, total, targets, keep, count = self.saved
-        n, classes = exp_z.shape
+        xp, s = self.xp, self.label_smoothing
+        log_p, targets, keep, count = self.saved
+        n, classes = log_p.shape
         if self.reduction == "mean":
             grad = grad / count.astype(grad.dtype)
+        q = xp.full(log_p.shape, s / classes, dtype=log_p.dtype)  # the target distribution
+        q[xp.arange(n), targets] += 1 - s
         row_scale = grad * keep  # (n,): d(loss)/d(loss_i), 0 for ignored rows
-        dlogits = exp_z * (row_scale / total)[:, None]  # p_i, scaled
-        dlogits[xp.arange(n), targets] -= (1 - self.label_smoothing) * row_scale
-        if self.label_smoothing:
-            dlogits -= (self.label_smoothing / classes) * row_scale[:, None]
-        return dlogits, None
+        return (xp.exp(log_p) - q) * row_scale[:, None], None
 
 
 def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -259,38 +181,26 @@ class LayerNorm(Function):
     """y = xhat * weight + bias,  xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + eps), over the last dims.
 
     With g = dy * weight:  dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
-    dweight = sum(dy * xhat),  dbias = sum(dy), summed over every row. In plain NumPy, with the
-    normalized dims flattened into one so that x is (rows, features):
-        xhat = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
-        dx = rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+    dweight = sum(dy * xhat),  dbias = sum(dy), summed over every row. The normalized dims are
+    flattened into one, so x is (rows, features).
     """
 
-    def forward(self, x, *affine, n_features, eps):
-        self.input_shape = x.shape
-        xhat, rstd = fast_paths.layer_norm(self.xp, x.reshape(-1, n_features), eps)  # (N, F), (N, 1)
-        if not affine:
-            self.save_for_backward(xhat, rstd)
-            return xhat.reshape(x.shape)
-        weight, bias = (a.reshape(-1) for a in affine)  # (F,)
-        self.parameter_shape = affine[0].shape
+    def forward(self, x, weight, bias, n_features, eps):
+        rows = x.reshape(-1, n_features)  # (N, F)
+        rstd = 1 / self.xp.sqrt(rows.var(axis=1, keepdims=True) + eps)  # (N, 1)
+        xhat = (rows - rows.mean(axis=1, keepdims=True)) * rstd
         self.save_for_backward(xhat, rstd, weight)
-        y = xhat * weight
-        y += bias
-        return y.reshape(x.shape)
+        self.input_shape = x.shape
+        return (xhat * weight.reshape(-1) + bias.reshape(-1)).reshape(x.shape)
 
     def backward(self, grad):
-        xp = self.xp
-        xhat, rstd, *affine = self.saved
+        xhat, rstd, weight = self.saved
         grad = grad.reshape(xhat.shape)  # (N, F)
-        g = grad * affine[0] if affine else grad.copy()  # g is ours to overwrite
-        dx = fast_paths.layer_norm_backward(xp, xhat, rstd, g).reshape(self.input_shape)
-        if not affine:
-            return (dx,)
-        dweight = (
-            fast_paths.column_dot(xp, grad, xhat).reshape(self.parameter_shape) if self.needs_input_grad[1] else None
-        )
-        dbias = grad.sum(axis=0).reshape(self.parameter_shape) if self.needs_input_grad[2] else None
-        return dx, dweight, dbias
+        g = grad * weight.reshape(-1)
+        dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+        dweight = (grad * xhat).sum(axis=0).reshape(weight.shape)
+        dbias = grad.sum(axis=0).reshape(weight.shape)
+        return dx.reshape(self.input_shape), dweight, dbias
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -307,14 +217,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise ValueError(
             f"layer_norm: input of shape {input.shape} does not end in normalized_shape {normalized_shape}"
         )
-    n_features = math.prod(normalized_shape)
-    if weight is None and bias is None:
-        return LayerNorm.apply(input, n_features=n_features, eps=eps)
-    if weight is None:  # PyTorch takes one without the other: the missing one is the identity
-        weight = tensor.ones_like(bias)
+    if weight is None:  # no weight (or bias): the identity, 1 (or 0); PyTorch takes one without the other
+        weight = tensor.ones(normalized_shape, dtype=input.dtype, device=input.device)
     if bias is None:
-        bias = tensor.zeros_like(weight)
-    return LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
+        bias = tensor.zeros(normalized_shape, dtype=input.dtype, device=input.device)
+    return LayerNorm.apply(input, weight, bias, n_features=math.prod(normalized_shape), eps=eps)
 
 
 # ----- activations -----------------------------------------------------------------------------------
@@ -399,50 +306,38 @@ def dropout(input, p=0.5, training=True):
 class Embedding(Function):
     """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v.
 
-    In plain NumPy:  out = weight[indices];  np.add.at(dweight, indices, dout)
-    Backward adds each gradient element into the flattened weight at token * dim + column:
-    a scatter-add over one dimension, which NumPy runs faster than over rows.
-    """
+    An index outside [0, num_embeddings) is an IndexError naming it (CuPy would wrap it silently)."""
 
     def forward(self, weight, indices):
+        _check_indices("embedding: index", indices, weight.shape[0], "embeddings")
         self.save_for_backward(indices)
         self.weight_shape = weight.shape
         return weight[indices]
 
     def backward(self, grad):
-        xp = self.xp
         (indices,) = self.saved
-        dim = self.weight_shape[1]
-        dweight = xp.zeros(self.weight_shape[0] * dim, dtype=grad.dtype)
-        positions = (indices.reshape(-1, 1) * dim + xp.arange(dim)).reshape(-1)
-        scatter_add(dweight, positions, grad.reshape(-1))
-        return dweight.reshape(self.weight_shape), None  # the indices get no gradient
+        dweight = self.xp.zeros(self.weight_shape, dtype=grad.dtype)
+        scatter_add(dweight, indices.reshape(-1), grad.reshape(-1, self.weight_shape[1]))  # np.add.at
+        return dweight, None  # the indices get no gradient
 
 
 def _check_indices(what, indices, size, unit, ignore_index=None):
     """Raise an IndexError naming the first index outside [0, size) (ignore_index excepted).
 
-    The happy path reads one bool back from the device (CuPy wraps a bad index silently, so the
-    check cannot be left to it); only a failing check reads more, to name the index. While a CUDA
-    graph is captured the check is recorded instead, and each replay reads its answer (CUDAGraph).
-    """
+    The happy path reads one bool back from the device; only a failing check reads more, to name the index."""
     out_of_range = (indices < 0) | (indices >= size)
     if ignore_index is not None:
         out_of_range &= indices != ignore_index
-    message = f"{what} {{}} is out of range for {size} {unit} (valid: 0 to {size - 1})"
-    capture = tensor.backend.graph_capture
-    if capture is not None and tensor.backend.device_of(indices) == "cuda":  # no reading while recording:
-        capture._check_indices_on_replay(message, out_of_range, indices)  # each replay checks, then reads
-        return
     if out_of_range.any():
-        raise IndexError(message.format(int(indices[out_of_range][0])))
+        raise IndexError(
+            f"{what} {int(indices[out_of_range][0])} is out of range for {size} {unit} (valid: 0 to {size - 1})"
+        )
 
 
 def embedding(input, weight):
     """Rows of `weight` picked by the integer tensor `input`: weight[input]."""
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {input.dtype}")
-    _check_indices("embedding: index", input.data, weight.shape[0], "embeddings")
     return Embedding.apply(weight, input.to(weight.device) if input.device != weight.device else input)
 
 
@@ -456,32 +351,33 @@ class ScaledDotProductAttention(Function):
     dV = Pd^T dO,  dPd = dO V^T,  dP = dPd * keep / (1 - p),  dS = P * (dP - sum(dP * P)),
     dQ = dS K * scale,  dK = dS^T Q * scale. `bias` is 0 where a query may attend and -inf
     where it may not (or any float mask); rows where every key is masked give zeros, as PyTorch.
-    In plain NumPy (fast_paths computes the same in cache-sized blocks of batch elements):
-        P = softmax(q @ k.swapaxes(-1, -2) * scale + bias);  out = (P * keep) @ v
-        dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  dq = dS @ k;  dk = dS.swapaxes(-1, -2) @ q
+    Batch dims broadcast; the engine sums each gradient back to its input's shape.
     """
 
     def forward(self, q, k, v, bias, scale, dropout_p, generator):
         xp = self.xp
-        bias_batch = bias.shape[:-2] if bias is not None else ()
-        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
-        self.squeeze = batch == ()  # no batch dims: work on a batch of one
-        batch = batch or (1,)
-        q, k, v = (xp.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
-        keep = None  # drawn whole, so the random stream does not depend on the blocks
-        if dropout_p > 0:
-            draws = generator.random(batch + (q.shape[-2], k.shape[-2]), dtype=q.dtype)
+        scores = q @ k.swapaxes(-1, -2) * scale  # (..., Tq, Tk)
+        if bias is not None:
+            scores = scores + bias
+        row_max = scores.max(axis=-1, keepdims=True)
+        e = xp.exp(scores - xp.where(xp.isfinite(row_max), row_max, 0))  # a fully masked row: all 0
+        total = e.sum(axis=-1, keepdims=True)
+        weights = e / xp.where(total == 0, 1, total)  # P
+        keep = xp.ones((), dtype=q.dtype)
+        if dropout_p > 0:  # the mask covers every batch dim, v's included
+            batch = np.broadcast_shapes(weights.shape[:-2], v.shape[:-2])
+            draws = generator.random(batch + weights.shape[-2:], dtype=q.dtype)
             keep = (draws >= dropout_p).astype(q.dtype) / q.dtype.type(1 - dropout_p)
-        self.scale = q.dtype.type(scale)
-        weights, out = fast_paths.attention(xp, q, k, v, bias, self.scale, keep)
-        self.save_for_backward(q, k, v, weights, *([] if keep is None else [keep]))
-        return out[0] if self.squeeze else out
+        self.save_for_backward(q, k, v, weights, keep)
+        self.scale = scale
+        return (weights * keep) @ v
 
     def backward(self, grad):
-        q, k, v, weights, *keep = self.saved
-        grad = grad[None] if self.squeeze else grad
-        keep = keep[0] if keep else None
-        return fast_paths.attention_backward(self.xp, q, k, v, weights, keep, grad, self.scale)  # dq, dk, dv
+        q, k, v, weights, keep = self.saved
+        dv = (weights * keep).swapaxes(-1, -2) @ grad
+        d_weights = (grad @ v.swapaxes(-1, -2)) * keep  # dP
+        d_scores = weights * (d_weights - (d_weights * weights).sum(axis=-1, keepdims=True)) * self.scale  # dS
+        return d_scores @ k, d_scores.swapaxes(-1, -2) @ q, dv
 
 
 def _check_one_device(op, **tensors):

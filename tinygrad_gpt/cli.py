@@ -9,8 +9,10 @@ the previous checkpoint is.
 """
 
 import argparse
+import importlib.util
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +96,13 @@ def build_parser():
         "--plot",
         action="store_true",
         help='save loss_curve.png and attention.png in --out (needs matplotlib: pip install -e ".[plot]")',
+    )
+    t.add_argument(
+        "--kernels",
+        choices=tensor.kernels.MODES,
+        default=None,
+        help="reference: the textbook ops only (nothing under fast/ runs); fast: with the engine room's stand-ins "
+        "(default: $TINYGRAD_GPT_KERNELS, else fast)",
     )
     t.add_argument(
         "--no-progress",
@@ -276,7 +285,12 @@ def run_train(args):
     if leftovers:
         names = ", ".join(os.path.basename(p) for p in leftovers)
         print(f"removed {len(leftovers)} temporary file(s) that interrupted saves left in {args.out_dir}: {names}")
-    print(f"training on {source}: {len(text):,} characters, device {train_config.device}")
+    if args.kernels is not None:
+        tensor.kernels.set_kernels(args.kernels)
+    print(
+        f"training on {source}: {len(text):,} characters, device {train_config.device}, "
+        f"kernels {tensor.kernels.get_kernels()}"
+    )
     try:
         result = train(model_config, train_config, text, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
@@ -354,18 +368,20 @@ def run_export(args):
 
 
 def run_bench(argv):
-    """The benchmark program lives in the repository, not in the installed package."""
-    try:
-        from benchmarks.run import main as bench_main
-    except ModuleNotFoundError as error:
-        if error.name != "benchmarks":
-            raise
+    """Run `python -m benchmarks ARGV` in a process of its own and exit with its status.
+
+    The benchmark program lives in a checkout of the repository, a layer above the library: the
+    library never imports it. It is looked for where Python finds modules (the current folder first)."""
+    spec = importlib.util.find_spec("benchmarks")
+    if spec is None or spec.origin is None or not os.path.isfile(os.path.join(os.path.dirname(spec.origin), "run.py")):
         raise SystemExit(
             "error: `tinygrad-gpt bench` runs the benchmarks of a checkout of the repository, and benchmarks/ "
             "is not here (the installed package holds tensor, nn and tinygrad_gpt only): run it from the "
             "repository's root folder, or there `python -m benchmarks --quick`"
-        ) from None
-    bench_main(argv)
+        )
+    checkout = os.path.dirname(os.path.dirname(spec.origin))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))}
+    raise SystemExit(subprocess.run([sys.executable, "-m", "benchmarks", *argv], env=env).returncode)
 
 
 def main(argv=None):
@@ -373,7 +389,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # everything after "bench" belongs to the benchmark program
         run_bench(argv[1:])
-        return
     parser = build_parser()
     args = parser.parse_args(argv)
     flags = {**getattr(args, "model_flags", {}), **getattr(args, "train_flags", {})}

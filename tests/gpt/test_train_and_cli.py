@@ -106,6 +106,9 @@ def test_plots_are_written(tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_bench_forwards_to_the_benchmark_program(tmp_path, capsys):
-    main(["bench", "--quick", "--suite", "memory", "--memory-steps", "1", "--no-reference", "--out", str(tmp_path)])
-    assert "## memory" in capsys.readouterr().out and (tmp_path / "results.json").exists()
+def test_cli_bench_forwards_to_the_benchmark_program(tmp_path, capfd):
+    """`tinygrad-gpt bench` runs `python -m benchmarks` in a process of its own and exits with its status."""
+    with pytest.raises(SystemExit) as finished:
+        main(["bench", "--quick", "--suite", "memory", "--memory-steps", "1", "--no-reference", "--out", str(tmp_path)])
+    assert finished.value.code == 0
+    assert "## memory" in capfd.readouterr().out and (tmp_path / "results.json").exists()

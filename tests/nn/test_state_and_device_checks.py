@@ -16,7 +16,7 @@ import pytest
 import nn
 import nn.functional as F
 import tensor
-from nn.fast import rows as fast_paths
+from nn.fast import blocked, rows
 from tensor import Tensor
 
 
@@ -193,14 +193,19 @@ def test_attention_reads_nothing_back_even_with_fully_masked_rows(reads):
     q, k, v = (counting(rng.standard_normal((2, 3, 4))) for _ in range(3))
     bias = counting(np.where(np.tri(3, dtype=bool), 0.0, -np.inf))
     bias[0, :] = -np.inf  # a fully masked row, the case that once needed a boolean-mask assignment
-    weights, out = fast_paths.attention(CountingNumpy(), q, k, v, bias, 0.5, None)
-    fast_paths.attention_backward(CountingNumpy(), q, k, v, weights, None, counting(np.ones(out.shape)), 0.5)
+    weights, out = rows.attention(CountingNumpy(), q, k, v, bias, 0.5, None)
+    rows.attention_backward(CountingNumpy(), q, k, v, weights, None, counting(np.ones(out.shape)), 0.5)
     assert reads() == 0 and not np.asarray(weights)[:, 0].any()
+    textbook = F.ScaledDotProductAttention(CountingNumpy(), ())
+    out = textbook.forward(q, k, v, bias, scale=0.5, dropout_p=0.0, generator=None)
+    textbook.backward(counting(np.ones(out.shape)))
+    assert reads() == 0 and not np.asarray(out)[:, 0].any()
 
 
-def test_cross_entropy_reads_nothing_back_and_marks_a_bad_target_with_nan(reads):
+@pytest.mark.parametrize("cross_entropy", [F.CrossEntropy, blocked.CrossEntropy], ids=["textbook", "row blocks"])
+def test_cross_entropy_reads_nothing_back_and_marks_a_bad_target_with_nan(reads, cross_entropy):
     logits = counting(np.random.default_rng(0).standard_normal((4, 3)))
-    fn = F.CrossEntropy(CountingNumpy(), ())
+    fn = cross_entropy(CountingNumpy(), ())
     loss = fn.forward(logits, counting([0, 2, -100, 1]), ignore_index=-100, reduction="mean", label_smoothing=0.1)
     fn.backward(counting(np.ones(())))
     assert reads() == 0 and np.isfinite(float(np.asarray(loss)))

@@ -1,15 +1,30 @@
-"""Linears that read one input hand their gradients on as products not yet run (nn.functional.LinearGradients),
-which the engine runs together when the input's gradient is needed. The gradients must be what each Linear's
-own backward gives: dx = sum_i g_i W_i (+ x's other gradients), dW_i = g_i^T x, db_i = sum of g_i."""
+"""The device "batched Linear gradients" (nn/fast/linear.py): Linears that read one input hand their gradients
+on as products not yet run (LinearGradients), which the engine runs together when the input's gradient is
+needed. The gradients must be what the textbook Linear's own backward gives: dx = sum_i g_i W_i (+ x's other
+gradients), dW_i = g_i^T x, db_i = sum of g_i; on the CPU and on the CuPy stand-in.
+
+Each test runs in fast mode with this device on, whatever TINYGRAD_GPT_KERNELS says; the equality test runs
+the textbook (reference mode) beside it.
+"""
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nn.functional as F
 import tensor
-from nn.functional import LinearGradients
+from nn.fast.linear import LinearGradients
+from tests.fast.nn_helpers import ON_BOTH, device_of_test, kernels_mode
+
+DEVICE = "batched Linear gradients"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _this_device_on():
+    with kernels_mode("fast", only=[DEVICE]):
+        yield
 
 
 @st.composite
@@ -32,6 +47,49 @@ def shared_input_case(draw):
         linears.append(linear)
     other = rng.standard_normal(lead + (n_in,)) if draw(st.booleans()) else None  # x's gradient from another op
     return rng.standard_normal(lead + (n_in,)), linears, other
+
+
+def shared_input_gradients(case, device):
+    """The gradients of x's leaf, of every weight and bias, and the loss, for Linears that read one made x."""
+    x_values, linears, other = case
+    leaf = tensor.tensor(x_values, dtype=tensor.float64, requires_grad=True, device=device)
+    x = leaf * 2.0  # made by an op, so its Linears hand on LinearGradients
+    weights = []
+    for linear in linears:
+        tied = linear["tied"] and linear["weight"].shape == linears[0]["weight"].shape
+        weight = (
+            weights[0] if tied else tensor.tensor(linear["weight"], requires_grad=linear["weight_grad"], device=device)
+        )
+        weights.append(weight)
+    biases = [
+        None if linear["bias"] is None else tensor.tensor(linear["bias"], requires_grad=True, device=device)
+        for linear in linears
+    ]
+    loss = 0.0
+    for linear, weight, bias in zip(linears, weights, biases):
+        used_weight = weight * 1.0 if linear["weight_made"] and weight.requires_grad else weight
+        loss = loss + (F.linear(x, used_weight, bias) * tensor.tensor(linear["upstream"], device=device)).sum()
+    if other is not None:
+        loss = loss + (x * tensor.tensor(other, device=device)).sum()
+    loss.backward()
+    tensors = [leaf, *{id(w): w for w in weights}.values(), *[b for b in biases if b is not None]]
+    assert all(t._ctx is None for t in tensors)  # leaves, which receive .grad
+    return [None if t.grad is None else t.grad.cpu().numpy() for t in tensors]
+
+
+@ON_BOTH
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=shared_input_case())
+def test_linears_of_one_input_get_the_textbooks_gradients(where, request, case):
+    device = device_of_test(where, request)
+    with kernels_mode("reference"):
+        textbook = shared_input_gradients(case, device)
+    fast = shared_input_gradients(case, device)
+    for expected, got in zip(textbook, fast):
+        if expected is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
 @given(case=shared_input_case())

@@ -1,9 +1,10 @@
-"""The fused ops that run in blocks of rows (tensor.parallel) give what one block gives.
+"""The fused ops that run in blocks of rows (the device "row blocks", nn/fast/blocked.py, whose blocks
+tensor/fast/threads.py makes) give what one block gives: these tests run in fast mode with that device on.
 
 The gradient and fused-equals-composed tests run these ops on small arrays, which are one
 block; here every row is its own block, and values and gradients must be those of the single
 block up to the last bit or two: not always bit-for-bit, because a row sum taken as a BLAS
-matrix-vector product (nn/fast_paths.row_sum) may add up one row in another order than a
+matrix-vector product (nn/fast/rows.row_sum) may add up one row in another order than a
 block of rows (OpenBLAS's AVX-512 kernel gives 1.4060058497098382 for a row of
 [exp(0), exp(-2), exp(-2), exp(-2)] summed beside a second row, ...384 alone). A block that
 lost or repeated rows would be off by far more than the tolerance.
@@ -20,6 +21,13 @@ from hypothesis.extra import numpy as hnp
 import nn.functional as F
 import tensor
 from tensor.fast import threads as parallel
+from tests.fast.nn_helpers import kernels_mode
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _row_blocks_on():
+    with kernels_mode("fast", only=["row blocks"]):
+        yield
 
 
 @contextlib.contextmanager
