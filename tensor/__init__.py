@@ -45,6 +45,7 @@ from .creation import (
 )
 from .dtypes import bool_ as bool
 from .dtypes import float32, float64, int32, int64
+from .fast.compile import compile  # noqa: A004  torch.compile's name (tensor/fast/compile.py)
 from .fast.threads import get_num_threads, set_num_threads
 from .functions import (
     abs,

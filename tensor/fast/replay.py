@@ -1,0 +1,260 @@
+"""Replaying a recorded call for tensor.compile: the tape's array work, without the framework around it.
+
+A `Plan` is made once from a recording (tensor/fast/recorder.py). Its replay keeps one list of buffers
+(`slots`): the arguments' arrays, the external tensors' arrays (read through the tensors at every
+replay), and each op's output. Then, in the recorded order:
+
+    op        fn.forward(*input arrays, **params): the op's own forward, on a Function instance made
+              once per plan (no Tensor, no graph node, no device check, no Module call, no model Python)
+    call      the recorded function again (comparisons, argmax, random functions: fresh draws)
+    host      the optimizer's step, zero_grad, a scheduler's step, clipping, as they are
+    backward  the ops' backward methods in the topological order computed once at the first replay,
+              each gradient handed on by the engine's own `_send_to_inputs` (summing, unbroadcasting,
+              accumulating into the leaves' .grad as an eager backward does)
+
+A buffer is let go right after its last use in the plan, as the eager call frees its temporaries.
+Because every op runs its own forward and backward on the same arrays in the same order as the eager
+call, a replay gives the eager call's values bit for bit.
+
+The Function instances hold what forward saved for backward; an output returned with a graph (a compiled
+module's loss, whose backward the caller starts) keeps its instances busy until that backward runs or
+the output is dropped, and a replay in between takes a second set (`_InstanceSet`).
+"""
+
+import weakref
+
+import numpy as np
+
+from .. import autograd
+from ..backend import array_module, device_of
+from ..tensor import Tensor
+
+OP, CALL, HOST, BACKWARD = range(4)
+_PENDING = getattr(autograd, "PendingGradient", ())
+
+
+class _InstanceSet:
+    """One Function instance per op of the plan, wired as the engine wires a graph (`parents`)."""
+
+    def __init__(self, plan):
+        functions = [None] * len(plan.tape)
+        no_grad = object.__new__(autograd.MadeInput)  # an input without a gradient, as the engine sees one
+        no_grad._ctx, no_grad.requires_grad, no_grad.shape, no_grad.array_dtype = None, False, (), None
+        for index, entry in enumerate(plan.tape):
+            if entry[0] != "op":
+                continue
+            _, cls, _, _, _, graph, parents, _, xp = entry
+            linked = ()
+            if graph:
+                linked = tuple(self._parent(description, functions, no_grad) for description in parents)
+            functions[index] = cls(xp, linked)
+        self.functions = functions
+        self.owner = None  # a weak reference to the outputs' graph node while a backward may still come
+        self.generation = 0  # counts the replays that used this set
+
+    @staticmethod
+    def _parent(description, functions, no_grad):
+        if description[0] == "leaf":
+            return description[1]
+        if description[0] == "none":
+            return no_grad
+        made = object.__new__(autograd.MadeInput)
+        made._ctx, made.requires_grad, made.shape, made.array_dtype = functions[description[1]], *description[2:]
+        return made
+
+    def busy(self):
+        return self.owner is not None and self.owner() is not None
+
+
+class Plan:
+    """A recorded call made replayable: `run(argument arrays)` -> the slots (see the module docstring)."""
+
+    def __init__(self, recording, outputs):
+        self.tape = recording.tape
+        self.slot_count = recording.slot_count
+        self.argument_slots = recording.argument_slots
+        self.externals = recording.externals
+        self.outputs = outputs  # per output: (slot, the op entry that made it if its graph lives on, else None),
+        # or (None, a Python value returned as it was recorded)
+        producer = {}
+        for index, entry in enumerate(self.tape):
+            if entry[0] == "op" and entry[5]:
+                producer[entry[4]] = index
+        self.producer = producer
+        self.steps = self._steps()
+        self._sets = []
+        self._orders = {}  # the op entry a backward starts from -> the op entries in the order backward runs
+
+    def _steps(self):
+        """The tape as tuples the replay loop reads fast, each with the slots it is the last to use."""
+        last_use = {}
+        for index, entry in enumerate(self.tape):
+            for slot in _slots_read(entry):
+                last_use[slot] = index
+        kept = {slot for slot, _ in self.outputs if slot is not None} | {slot for slot, _ in self.externals}
+        dead = [[] for _ in self.tape]
+        for slot, index in last_use.items():
+            if slot not in kept:
+                dead[index].append(slot)
+        steps = []
+        for index, entry in enumerate(self.tape):
+            kind, free = entry[0], tuple(dead[index])
+            if kind == "op":
+                _, _, ins, params, out, _, _, scalar, _ = entry
+                steps.append((OP, index, ins, params, out, scalar, free))
+            elif kind == "call":
+                _, function, (args, kwargs), out = entry
+                steps.append((CALL, function, args, kwargs, out, free))
+            elif kind == "host":
+                _, function, args, kwargs, out = entry
+                steps.append((HOST, function, args, kwargs, out, free))
+            else:
+                _, root, grad, retain = entry
+                if root not in self.producer:
+                    raise RuntimeError("tensor.compile: backward() on a tensor that no recorded op made")
+                steps.append((BACKWARD, self.producer[root], root, grad, retain, free))
+        return steps
+
+    def instance_set(self):
+        """A set of Function instances that no output still waiting for its backward holds."""
+        for functions in self._sets:
+            if not functions.busy():
+                functions.generation += 1
+                return functions
+        functions = _InstanceSet(self)
+        self._sets.append(functions)
+        return functions
+
+    def run(self, argument_arrays, functions):
+        slots = [None] * self.slot_count
+        for slot, array in zip(self.argument_slots, argument_arrays):
+            slots[slot] = array
+        for slot, t in self.externals:
+            slots[slot] = t.data
+        instances = functions.functions
+        for step in self.steps:
+            kind = step[0]
+            if kind == OP:
+                _, index, ins, params, out, scalar, free = step
+                array = instances[index].forward(*[slots[i] for i in ins], **params)
+                if scalar and isinstance(array, np.generic):
+                    array = np.asarray(array)
+                slots[out] = array
+            elif kind == CALL:
+                _, function, args, kwargs, out, free = step
+                result = function(*[_value(a, slots) for a in args], **{k: _value(v, slots) for k, v in kwargs.items()})
+                slots[out] = result.data
+            elif kind == HOST:
+                _, function, args, kwargs, out, free = step
+                result = function(*args, **kwargs)
+                if out is not None:
+                    slots[out] = result.data
+            else:
+                _, root, root_slot, grad, retain, free = step
+                array = slots[root_slot]
+                seed = _ones_like(array) if grad is None else slots[grad].astype(array.dtype, copy=False)
+                self.backward(functions, root, seed, retain)
+            for slot in free:
+                slots[slot] = None
+        return slots
+
+    def backward(self, functions, root, seed, retain_graph):
+        """The engine's backward pass over the recorded ops from op entry `root`, in its order."""
+        order = self._orders.get(root)
+        if order is None:
+            order = self._orders[root] = self._order(functions, root)
+        instances = functions.functions
+        instances[root].grad_output = seed
+        send = autograd._send_to_inputs
+        try:
+            for index in order:
+                fn = instances[index]
+                grad, fn.grad_output = fn.grad_output, None
+                if isinstance(grad, _PENDING):
+                    grad = grad.compute()
+                if grad is not None:
+                    send(fn, fn.backward(grad))
+                if not retain_graph:
+                    fn.saved = ()
+        except BaseException:
+            for index in order:
+                instances[index].grad_output = None
+            raise
+
+    @staticmethod
+    def _order(functions, root):
+        """The engine's topological order from op entry `root`, as op entries."""
+        index_of = {id(fn): index for index, fn in enumerate(functions.functions) if fn is not None}
+        start = object.__new__(autograd.MadeInput)
+        start._ctx = functions.functions[root]
+        return [index_of[id(fn)] for fn in autograd.topological_order(start)]
+
+
+class ReplayedGraph(autograd.Function):
+    """The graph node of an output a replay returns with its graph: its backward is the recorded ops'
+    backward from that output (into the leaves' .grad, as eager), and it hands nothing further back."""
+
+    def __init__(self, plan, functions, root, token):
+        super().__init__(None, ())
+        self.plan, self.functions, self.root, self.generation = plan, functions, root, functions.generation
+        self.token = token  # shared by the call's outputs: the instances are busy while one of them lives
+
+    def backward(self, grad_output):
+        if self.functions.generation != self.generation or self.freed:
+            raise RuntimeError(
+                "trying to backward through a compiled call's graph a second time, or after the compiled "
+                "function ran again with the same set of buffers; call backward() before the next call"
+            )
+        self.plan.backward(self.functions, self.root, grad_output, retain_graph=False)
+        self.functions.owner = None
+        self.functions.generation += 1  # the saved arrays are gone: the call's other outputs cannot backward
+        return ()
+
+
+def wrap_outputs(plan, functions, slots, argument_tensors):
+    """The output tensors of a replay: an op's output as a new Tensor (with a ReplayedGraph node when its
+    graph lives on), an external tensor or an argument as itself."""
+    externals = dict(plan.externals)
+    arguments = dict(zip(plan.argument_slots, argument_tensors))
+    outputs, token = [], None
+    for slot, root in plan.outputs:
+        if slot is None:
+            outputs.append(root)  # a Python value, as recorded
+        elif slot in externals:
+            outputs.append(externals[slot])
+        elif slot in arguments:
+            outputs.append(arguments[slot])
+        elif root is None:
+            outputs.append(Tensor._wrap(slots[slot]))
+        else:
+            token = token or _Token()
+            outputs.append(Tensor._wrap(slots[slot], True, ReplayedGraph(plan, functions, root, token)))
+    functions.owner = weakref.ref(token) if token is not None else None
+    return outputs
+
+
+class _Token:
+    """Held by the graph nodes of one replay's outputs; alive while any of them is."""
+
+
+def _value(template, slots):
+    kind, value = template
+    return Tensor._wrap(slots[value]) if kind == "slot" else value
+
+
+def _ones_like(array):
+    """The seed of loss.backward(): ones of the root's shape and dtype, as Tensor.backward makes it."""
+    xp = np if type(array) is np.ndarray else array_module(device_of(array))
+    return xp.ones(array.shape, dtype=array.dtype)
+
+
+def _slots_read(entry):
+    kind = entry[0]
+    if kind == "op":
+        return entry[2]
+    if kind == "call":
+        args, kwargs = entry[2]
+        return [v for k, v in (*args, *kwargs.values()) if k == "slot"]
+    if kind == "backward":
+        return [entry[1]] + ([entry[2]] if entry[2] is not None else [])
+    return []
