@@ -96,6 +96,11 @@ def build_parser():
         help='save loss_curve.png and attention.png in --out (needs matplotlib: pip install -e ".[plot]")',
     )
     t.add_argument(
+        "--compile",
+        action="store_true",
+        help="record the training step once and replay its array work after (tensor.compile; same losses)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar: a plain line per evaluation (what you get anyway when stderr is not a terminal)",
@@ -278,7 +283,9 @@ def run_train(args):
         print(f"removed {len(leftovers)} temporary file(s) that interrupted saves left in {args.out_dir}: {names}")
     print(f"training on {source}: {len(text):,} characters, device {train_config.device}")
     try:
-        result = train(model_config, train_config, text, resume=args.resume, progress=not args.no_progress)
+        result = train(
+            model_config, train_config, text, resume=args.resume, progress=not args.no_progress, compile=args.compile
+        )
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
         print(f"\ninterrupted; {_saved(path)}", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None

@@ -306,3 +306,45 @@ def test_reference_mode_returns_the_function_unchanged():
         warnings.simplefilter("error")
         decorated = tensor.compile()(step)  # as a decorator: @tensor.compile()
         assert decorated(tensor.ones(1)).item() == 2
+
+
+def test_train_with_compile_gives_the_eager_run_bit_for_bit(tmp_path, monkeypatch):
+    from tinygrad_gpt import TrainConfig, train
+    from tinygrad_gpt.cli import main
+
+    text = "the quick brown fox jumps over the lazy dog. " * 40
+    model_config = GPTConfig(block_size=16, n_embd=16, n_head=2, n_layer=2, dropout=0.1)
+    schedule = dict(lr_schedule="cosine", warmup_steps=3, min_lr=2e-4, learning_rate=3e-3, grad_clip=0.05)
+    runs = {}
+    compiled_calls = []
+    monkeypatch.setattr(
+        tensor, "compile", lambda fn: compiled_calls.append(tensor.fast.compile.compile(fn)) or compiled_calls[-1]
+    )
+    for compiled in (False, True):
+        config = TrainConfig(
+            steps=9, batch_size=4, eval_interval=4, eval_iters=2, out_dir=str(tmp_path / str(compiled)), **schedule
+        )
+        runs[compiled] = train(model_config, config, text, progress=False, log=lambda m: None, compile=compiled)
+    assert compiled_calls[0].counts == {"recorded": 2, "replayed": 7, "eager": 0}  # evaluations in between
+    assert runs[True].train_losses == runs[False].train_losses
+    assert runs[True].evals == runs[False].evals and runs[True].learning_rates == runs[False].learning_rates
+    data = tmp_path / "corpus.txt"
+    data.write_text(text)
+    small = ["--block-size", "16", "--n-embd", "16", "--n-head", "2", "--n-layer", "1", "--batch-size", "4"]
+    main(
+        [
+            "train",
+            "--data",
+            str(data),
+            "--steps",
+            "4",
+            "--out",
+            str(tmp_path / "cli"),
+            "--compile",
+            "--no-progress",
+            "--sample-tokens",
+            "0",
+            *small,
+        ]
+    )
+    assert compiled_calls[-1].counts["replayed"] == 2
