@@ -25,9 +25,10 @@ import weakref
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
+from . import graphs
 
 OP, CALL, HOST, BACKWARD = range(4)
 _PENDING = getattr(autograd, "PendingGradient", ())
@@ -51,6 +52,7 @@ class _InstanceSet:
         self.functions = functions
         self.owner = None  # a weak reference to the outputs' graph node while a backward may still come
         self.generation = 0  # counts the replays that used this set
+        self.kept_for_graphs = []  # saved arrays that captured CUDA graphs read (tensor/fast/graphs.py)
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -82,6 +84,7 @@ class Plan:
                 producer[entry[4]] = index
         self.producer = producer
         self.steps = self._steps()
+        self.segments = None  # made at the first replay (tensor/fast/graphs.py); [] where no graph is captured
         self._sets = []
         self._orders = {}  # the op entry a backward starts from -> the op entries in the order backward runs
 
@@ -89,7 +92,7 @@ class Plan:
         """The tape as tuples the replay loop reads fast, each with the slots it is the last to use."""
         last_use = {}
         for index, entry in enumerate(self.tape):
-            for slot in _slots_read(entry):
+            for slot in slots_read(entry):
                 last_use[slot] = index
         kept = {slot for slot, _ in self.outputs if slot is not None} | {slot for slot, _ in self.externals}
         dead = [[] for _ in self.tape]
@@ -131,8 +134,19 @@ class Plan:
             slots[slot] = array
         for slot, t in self.externals:
             slots[slot] = t.data
+        if self.segments is None:
+            self.segments = graphs.segments(self)  # on "cuda": runs of array work captured as CUDA graphs
+        if not self.segments:
+            self.run_steps(self.steps, slots, functions)
+        graphed = True  # a graph may launch only while every segment before it ran as a graph: a backward
+        for segment in self.segments:  # reads the arrays its forward saved, at the addresses it captured
+            graphed = segment.run(slots, functions, graphed)
+        return slots
+
+    def run_steps(self, steps, slots, functions):
+        """Run `steps` (a part of self.steps) on `slots`, op by op."""
         instances = functions.functions
-        for step in self.steps:
+        for step in steps:
             kind = step[0]
             if kind == OP:
                 _, index, ins, params, out, scalar, free = step
@@ -156,7 +170,6 @@ class Plan:
                 self.backward(functions, root, seed, retain)
             for slot in free:
                 slots[slot] = None
-        return slots
 
     def backward(self, functions, root, seed, retain_graph):
         """The engine's backward pass over the recorded ops from op entry `root`, in its order."""
@@ -175,6 +188,8 @@ class Plan:
                 if grad is not None:
                     send(fn, fn.backward(grad))
                 if not retain_graph:
+                    if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
+                        functions.kept_for_graphs.append(fn.saved)
                     fn.saved = ()
         except BaseException:
             for index in order:
@@ -248,7 +263,8 @@ def _ones_like(array):
     return xp.ones(array.shape, dtype=array.dtype)
 
 
-def _slots_read(entry):
+def slots_read(entry):
+    """The slots a tape entry reads (a host call reads through its tensors, not through slots)."""
     kind = entry[0]
     if kind == "op":
         return entry[2]
@@ -258,3 +274,13 @@ def _slots_read(entry):
     if kind == "backward":
         return [entry[1]] + ([entry[2]] if entry[2] is not None else [])
     return []
+
+
+def slot_written(entry):
+    """The slot a tape entry writes its result to (None for a backward, or a host call with no tensor result)."""
+    kind = entry[0]
+    if kind == "op":
+        return entry[4]
+    if kind in ("call", "host"):
+        return entry[-1]
+    return None
