@@ -65,7 +65,7 @@ class GraphSegment(_Steps):
         from .replay import slot_written, slots_read
 
         super().__init__(plan, indices)
-        first, last = indices[0], indices[-1]
+        last = indices[-1]
         made, inputs = set(), []
         for index in indices:
             for slot in slots_read(plan.tape[index]):
