@@ -6,8 +6,9 @@ library are wrapped (on their classes or modules, put back when the recording en
     ("op", i)       Function.apply at the top level: the op's class (its stand-in in fast mode), the slots
                     of its inputs, its keyword parameters, the slot of its output, whether it needs a gradient
     ("call", ...)   a function of tensors that makes no graph and that a replay must run again: comparisons
-                    (x == 0), argmax, the random functions (randn, multinomial, ...): the function, its
-                    arguments with tensors as slots, the slot of the result
+                    (x == 0), argmax, the random functions (randn, multinomial, ...), the index checks of
+                    embedding and cross_entropy: the function, its arguments with tensors and arrays as
+                    slots, the slot of the result (None for a check)
     ("host", ...)   an optimizer's step and zero_grad, a scheduler's step, gradient clipping: called again
                     as they are at every replay, so they read the learning rate, step counts and gradients then
     ("backward",..) loss.backward(): the slot of the root, of the gradient given (or None), retain_graph
@@ -176,7 +177,25 @@ class Recording:
         return ("none",)
 
     def _template(self, value):
-        return ("slot", self.slot_of(value)) if isinstance(value, Tensor) else ("value", value)
+        if isinstance(value, Tensor):
+            return ("slot", self.slot_of(value))
+        slot = self._slot_of_array(value) if hasattr(value, "shape") and hasattr(value, "dtype") else None
+        return ("value", value) if slot is None else ("array", slot)  # an argument's or an op's array
+
+    def _check(self, original):
+        """Wrap a check of arrays (nn.functional._check_indices): run again on the replay's arrays."""
+        recording = self
+
+        def check(*args, **kwargs):
+            if not recording.depth:
+                template = (
+                    [recording._template(a) for a in args],
+                    {k: recording._template(v) for k, v in kwargs.items()},
+                )
+                recording.tape.append(("call", original, template, None))
+            return original(*args, **kwargs)
+
+        return check
 
     def _host(self, original):
         """Wrap an optimizer's or scheduler's method, or clipping: called again as it is at each replay."""
@@ -261,6 +280,9 @@ class Recording:
         nn = sys.modules.get("nn")  # the layer above: wrapped when it is loaded, never imported from here
         if nn is not None:
             patch(nn.Module, "zero_grad", self._host)
+            functional = sys.modules.get("nn.functional")
+            if functional is not None and "_check_indices" in functional.__dict__:  # Embedding's index check
+                patch(functional, "_check_indices", self._check)
             for name in ("clip_grad_norm_", "clip_grad_value_"):
                 for module in (nn.utils, sys.modules.get("nn.utils")):
                     if module is not None and name in module.__dict__:

@@ -157,7 +157,8 @@ class Plan:
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
                 result = function(*[_value(a, slots) for a in args], **{k: _value(v, slots) for k, v in kwargs.items()})
-                slots[out] = result.data
+                if out is not None:
+                    slots[out] = result.data
             elif kind == HOST:
                 _, function, args, kwargs, out, free = step
                 result = function(*args, **kwargs)
@@ -254,7 +255,9 @@ class _Token:
 
 def _value(template, slots):
     kind, value = template
-    return Tensor._wrap(slots[value]) if kind == "slot" else value
+    if kind == "value":
+        return value
+    return Tensor._wrap(slots[value]) if kind == "slot" else slots[value]
 
 
 def _ones_like(array):
@@ -270,7 +273,7 @@ def slots_read(entry):
         return entry[2]
     if kind == "call":
         args, kwargs = entry[2]
-        return [v for k, v in (*args, *kwargs.values()) if k == "slot"]
+        return [v for k, v in (*args, *kwargs.values()) if k in ("slot", "array")]
     if kind == "backward":
         return [entry[1]] + ([entry[2]] if entry[2] is not None else [])
     return []

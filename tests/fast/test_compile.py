@@ -366,3 +366,17 @@ def test_train_with_compile_gives_the_eager_run_bit_for_bit(tmp_path, monkeypatc
         ]
     )
     assert compiled_calls[-1].counts["replayed"] == 2
+
+
+def test_a_replay_checks_the_indices_as_the_eager_call_does():
+    tensor.manual_seed(0)
+    model = tensor.compile(gpt_model(0.0))
+    ((x, y),) = batches(1)
+    for _ in range(3):
+        model(x, y)
+    assert model._compiled_call.counts["replayed"] == 1
+    bad = x.detach().numpy().copy()
+    bad[0, 0] = -1  # NumPy would wrap it silently
+    with pytest.raises(IndexError, match="embedding: index -1 is out of range"):
+        model(tensor.tensor(bad), y)
+    assert model._compiled_call.counts["replayed"] == 2
