@@ -21,6 +21,7 @@ module's loss, whose backward the caller starts) keeps its instances busy until 
 the output is dropped, and a replay in between takes a second set (`_InstanceSet`).
 """
 
+import operator
 import weakref
 
 import numpy as np
@@ -104,7 +105,8 @@ class Plan:
             kind, free = entry[0], tuple(dead[index])
             if kind == "op":
                 _, _, ins, params, out, _, _, scalar, _ = entry
-                steps.append((OP, index, ins, params, out, scalar, free))
+                inputs = operator.itemgetter(*ins) if len(ins) > 1 else ins[0]  # the input slots, read in one call
+                steps.append((OP, index, inputs, params, out, scalar, free))
             elif kind == "call":
                 _, function, (args, kwargs), out = entry
                 steps.append((CALL, function, args, kwargs, out, free))
@@ -149,8 +151,11 @@ class Plan:
         for step in steps:
             kind = step[0]
             if kind == OP:
-                _, index, ins, params, out, scalar, free = step
-                array = instances[index].forward(*[slots[i] for i in ins], **params)
+                _, index, inputs, params, out, scalar, free = step
+                if type(inputs) is int:
+                    array = instances[index].forward(slots[inputs], **params)
+                else:
+                    array = instances[index].forward(*inputs(slots), **params)
                 if scalar and isinstance(array, np.generic):
                     array = np.asarray(array)
                 slots[out] = array
