@@ -139,9 +139,17 @@ class CompiledFunction:
                 entry.eager_because = f"two calls with one signature recorded different work: {difference}"
                 self._warn(entry.eager_because)
             else:
-                entry.plan = Plan(second, outputs)
-                entry.structure = structure
+                try:
+                    entry.plan, entry.structure = Plan(second, outputs), structure
+                except RuntimeError as error:  # e.g. a backward from a tensor no recorded op made
+                    entry.eager_because = str(error)
+                    self._warn(entry.eager_because)
         return out
+
+    def __get__(self, instance, owner=None):
+        """As a method (`@tensor.compile` on `def forward(self, x)`): bound to the instance, which is then
+        an argument of the call (its identity, and for a Module its train/eval mode, in the signature)."""
+        return self if instance is None else functools.partial(self, instance)
 
     def _eager(self, reason, args, kwargs):
         self._warn(reason)
@@ -166,6 +174,8 @@ class CompiledFunction:
                 key.append((type(a), a.shape, a.dtype, v.requires_grad))
             elif isinstance(v, (dict, list, set, bytearray)):
                 raise _Unreplayable(f"a mutable argument ({type(v).__name__}) that the call may change")
+            elif _is_module(v):
+                key.append((id(v), v.training))
             else:
                 try:
                     hash(v)
@@ -194,7 +204,7 @@ def _compiled_module(module, fullgraph):
         {
             "__call__": lambda self, *args, **kwargs: compiled(*args, **kwargs),
             "_orig_mod": module,
-            "_compiled_call": compiled,
+            "_compiled_call": staticmethod(compiled),  # the CompiledFunction itself, not bound
             "__module__": cls.__module__,
             "__qualname__": cls.__qualname__,
         },

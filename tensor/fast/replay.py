@@ -77,6 +77,7 @@ class Plan:
         self.slot_count = recording.slot_count
         self.argument_slots = recording.argument_slots
         self.externals = recording.externals
+        self.external_of_slot = dict(self.externals)
         self.outputs = outputs  # per output: (slot, the op entry that made it if its graph lives on, else None),
         # or (None, a Python value returned as it was recorded)
         producer = {}
@@ -235,7 +236,7 @@ class ReplayedGraph(autograd.Function):
 def wrap_outputs(plan, functions, slots, argument_tensors):
     """The output tensors of a replay: an op's output as a new Tensor (with a ReplayedGraph node when its
     graph lives on), an external tensor or an argument as itself."""
-    externals = dict(plan.externals)
+    externals = plan.external_of_slot
     arguments = dict(zip(plan.argument_slots, argument_tensors))
     outputs, token = [], None
     for slot, root in plan.outputs:

@@ -380,3 +380,22 @@ def test_a_replay_checks_the_indices_as_the_eager_call_does():
     with pytest.raises(IndexError, match="embedding: index -1 is out of range"):
         model(tensor.tensor(bad), y)
     assert model._compiled_call.counts["replayed"] == 2
+
+
+def test_compile_as_a_method_decorator_follows_each_instance_and_its_mode():
+    class Twice(nn.Module):
+        def __init__(self, p):
+            super().__init__()
+            self.p = p
+
+        @tensor.compile
+        def forward(self, x):
+            return F.dropout(x, self.p, self.training) * 2
+
+    a, b = Twice(0.5), Twice(0.0)
+    x = tensor.ones(16)
+    for _ in range(3):
+        assert a(x).sum().item() != 32 and b(x).sum().item() == 32
+    a.eval()
+    assert a(x).sum().item() == 32  # eval: a new signature, no dropout
+    assert Twice.forward.counts["replayed"] == 2
