@@ -399,3 +399,29 @@ def test_compile_as_a_method_decorator_follows_each_instance_and_its_mode():
     a.eval()
     assert a(x).sum().item() == 32  # eval: a new signature, no dropout
     assert Twice.forward.counts["replayed"] == 2
+
+
+def test_arguments_that_require_grad_or_may_change_run_eagerly_with_a_warning():
+    weight = tensor.ones(3, requires_grad=True)
+    compiled = tensor.compile(lambda w: (w * 2).sum())
+    with pytest.warns(RuntimeWarning, match="argument of shape \\(3,\\) that requires grad"):
+        for _ in range(3):
+            compiled(weight).backward()
+    np.testing.assert_array_equal(weight.grad.numpy(), [6, 6, 6])  # three eager backwards
+    filled = tensor.compile(lambda x, cache: cache.setdefault("x", x * 2))
+    with pytest.warns(RuntimeWarning, match="mutable argument \\(dict\\)"):
+        for _ in range(3):
+            assert filled(tensor.ones(2), {}).sum().item() == 4
+
+
+def test_a_compiled_modules_graph_runs_backward_once():
+    tensor.manual_seed(0)
+    model = tensor.compile(gpt_model(0.0))
+    ((x, y),) = batches(1)
+    for _ in range(2):
+        model(x, y)
+    logits, loss = model(x, y)
+    assert model._compiled_call.counts["replayed"] == 1
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through a compiled call's graph a second time"):
+        logits.sum().backward()
