@@ -9,8 +9,8 @@ replay), and each op's output. Then, in the recorded order:
     call      the recorded function again (comparisons, argmax, random functions: fresh draws)
     host      the optimizer's step, zero_grad, a scheduler's step, clipping, as they are
     backward  the ops' backward methods in the topological order computed once at the first replay,
-              each gradient handed on by the engine's own `_send_to_inputs` (summing, unbroadcasting,
-              accumulating into the leaves' .grad as an eager backward does)
+              each gradient handed on as the engine's `_send_to_inputs` does (summing, unbroadcasting,
+              accumulating into the leaves' .grad), along routes found once (`_send`)
 
 A buffer is let go right after its last use in the plan, as the eager call frees its temporaries.
 Because every op runs its own forward and backward on the same arrays in the same order as the eager
@@ -51,6 +51,9 @@ class _InstanceSet:
                 linked = tuple(self._parent(description, functions, no_grad) for description in parents)
             functions[index] = cls(xp, linked)
         self.functions = functions
+        self.routes = [  # where each op's backward sends each input's gradient (None: nowhere)
+            None if fn is None else tuple(_route(parent) for parent in fn.parents) for fn in functions
+        ]
         self.owner = None  # a weak reference to the outputs' graph node while a backward may still come
         self.generation = 0  # counts the replays that used this set
         self.kept_for_graphs = []  # saved arrays that captured CUDA graphs read (tensor/fast/graphs.py)
@@ -185,7 +188,7 @@ class Plan:
             order = self._orders[root] = self._order(functions, root)
         instances = functions.functions
         instances[root].grad_output = seed
-        send = autograd._send_to_inputs
+        routes = functions.routes
         try:
             for index in order:
                 fn = instances[index]
@@ -193,7 +196,7 @@ class Plan:
                 if isinstance(grad, _PENDING):
                     grad = grad.compute()
                 if grad is not None:
-                    send(fn, fn.backward(grad))
+                    _send(fn.backward(grad), routes[index])
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
                         functions.kept_for_graphs.append(fn.saved)
@@ -210,6 +213,38 @@ class Plan:
         start = object.__new__(autograd.MadeInput)
         start._ctx = functions.functions[root]
         return [index_of[id(fn)] for fn in autograd.topological_order(start)]
+
+
+def _route(parent):
+    """(the Function that made the input or None, the leaf tensor or None, the gradient's shape), or None
+    for an input that takes no gradient: what the engine's _send_to_inputs looks up at every call."""
+    if not parent.requires_grad:
+        return None
+    if parent._ctx is None:
+        return None, parent, parent.data.shape
+    return parent._ctx, None, parent.shape
+
+
+def _send(grads, routes):
+    """The engine's _send_to_inputs on routes found once: each gradient summed back to its input's shape,
+    into a leaf's .grad or added to what the op that made the input has received. Its checks (one
+    gradient per input, of the input's shape and dtype) passed for the same ops while recording."""
+    if type(grads) is not tuple:
+        grads = (grads,)
+    for route, grad in zip(routes, grads):
+        if grad is None or route is None:
+            continue
+        producer, leaf, shape = route
+        if grad.shape != shape:
+            grad = autograd.unbroadcast(grad, shape)
+        if leaf is not None:
+            leaf._accumulate_grad(grad.compute() if isinstance(grad, _PENDING) else grad)
+        elif producer.grad_output is None:
+            producer.grad_output = grad
+        elif isinstance(grad, _PENDING):  # a pending gradient adds the others to itself
+            producer.grad_output = grad + producer.grad_output
+        else:
+            producer.grad_output = producer.grad_output + grad
 
 
 class ReplayedGraph(autograd.Function):
