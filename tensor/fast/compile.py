@@ -167,7 +167,7 @@ class CompiledFunction:
     def _signature(self, args, kwargs, leaves):
         structure, values = _flatten((args, tuple(kwargs.items())))
         leaves.extend(values)
-        key = [structure, autograd.is_grad_enabled(), kernels.get_kernels()]
+        key = [structure, autograd.is_grad_enabled(), kernels.get_kernels(), tuple(kernels.active)]
         for v in values:
             if isinstance(v, Tensor):
                 a = v.data

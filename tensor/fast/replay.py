@@ -81,6 +81,8 @@ class Plan:
         self.argument_slots = recording.argument_slots
         self.externals = recording.externals
         self.external_of_slot = dict(self.externals)
+        leaves = {id(d[1]): d[1] for entry in self.tape if entry[0] == "op" for d in entry[6] if d[0] == "leaf"}
+        self.leaves = list(leaves.values())  # the tensors whose .grad a backward of the plan writes
         self.outputs = outputs  # per output: (slot, the op entry that made it if its graph lives on, else None),
         # or (None, a Python value returned as it was recorded)
         producer = {}
@@ -262,6 +264,7 @@ class ReplayedGraph(autograd.Function):
                 "trying to backward through a compiled call's graph a second time, or after the compiled "
                 "function ran again with the same set of buffers; call backward() before the next call"
             )
+        self.token.check_versions()
         self.plan.backward(self.functions, self.root, grad_output, retain_graph=False)
         self.functions.owner = None
         self.functions.generation += 1  # the saved arrays are gone: the call's other outputs cannot backward
@@ -284,14 +287,28 @@ def wrap_outputs(plan, functions, slots, argument_tensors):
         elif root is None:
             outputs.append(Tensor._wrap(slots[slot]))
         else:
-            token = token or _Token()
+            if token is None:  # the leaves' versions now: an in-place write before the backward is refused
+                token = _Token([(t, t._version_counter.value) for t in plan.leaves])
             outputs.append(Tensor._wrap(slots[slot], True, ReplayedGraph(plan, functions, root, token)))
     functions.owner = weakref.ref(token) if token is not None else None
     return outputs
 
 
 class _Token:
-    """Held by the graph nodes of one replay's outputs; alive while any of them is."""
+    """Held by the graph nodes of one replay's outputs; alive while any of them is. It notes the leaves'
+    versions at the replay, which the engine would have noted for the saved arrays."""
+
+    def __init__(self, versions):
+        self.versions = versions
+
+    def check_versions(self):
+        for t, version in self.versions:
+            if t._version_counter.value != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{tuple(t.shape)} {t.dtype}] is at version {t._version_counter.value}; expected "
+                    f"version {version} (a leaf the compiled call read). Write out of place, or backward first"
+                )
 
 
 def _value(template, slots):

@@ -425,3 +425,16 @@ def test_a_compiled_modules_graph_runs_backward_once():
     loss.backward()
     with pytest.raises(RuntimeError, match="backward through a compiled call's graph a second time"):
         logits.sum().backward()
+
+
+def test_an_in_place_write_between_a_replayed_forward_and_its_backward_is_refused():
+    tensor.manual_seed(0)
+    model = tensor.compile(gpt_model(0.0))
+    ((x, y),) = batches(1)
+    for _ in range(2):
+        model(x, y)
+    _, loss = model(x, y)
+    with tensor.no_grad():
+        model.lm_head.weight.mul_(0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
