@@ -246,7 +246,9 @@ class Recording:
         return refusing
 
     def _patch(self, owner, name, make):
-        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        if name not in vars(owner):  # a name another version of the library does not have: nothing to wrap
+            return
+        original = vars(owner)[name]
         self._patches.append((owner, name, original))
         setattr(owner, name, make(original))
 
