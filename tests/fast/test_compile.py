@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nn
 import nn.functional as F
@@ -438,3 +440,47 @@ def test_an_in_place_write_between_a_replayed_forward_and_its_backward_is_refuse
         model.lm_head.weight.mul_(0.5)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+OPS = {  # unary steps of a random program: each keeps the shape (rows, cols)
+    "relu": lambda t, w: t.relu(),
+    "tanh": lambda t, w: t.tanh(),
+    "scale": lambda t, w: t * 0.5 + 1,
+    "softmax": lambda t, w: F.softmax(t, dim=-1),
+    "linear": lambda t, w: t @ w,
+    "layer_norm": lambda t, w: F.layer_norm(t, (t.shape[-1],)),
+    "dropout": lambda t, w: F.dropout(t, 0.3),
+    "mask": lambda t, w: t.masked_fill(t > 0.5, 0.0),
+    "reuse": lambda t, w: t * t.exp().sum(dim=-1, keepdim=True),
+}
+
+
+@given(
+    program=st.lists(st.sampled_from(sorted(OPS)), min_size=1, max_size=6),
+    rows=st.integers(1, 4),
+    cols=st.integers(1, 5),
+)
+def test_a_random_program_replays_its_values_and_gradients(program, rows, cols):
+    def run(compiled):
+        tensor.manual_seed(11)
+        w = tensor.randn(cols, cols, requires_grad=True)
+
+        def f(x):
+            t = x @ w  # so that every program has a gradient to compute
+            for name in program:
+                t = OPS[name](t, w)
+            loss = (t * t).sum()
+            loss.backward()
+            return t
+
+        step = tensor.compile(f) if compiled else f
+        rng = np.random.default_rng(0)
+        outs = [step(tensor.tensor(rng.standard_normal((rows, cols)), dtype=tensor.float32)) for _ in range(4)]
+        return [o.detach().numpy().copy() for o in outs], w.grad.numpy().copy(), getattr(step, "counts", None)
+
+    eager, eager_grad, _ = run(False)
+    replayed, grad, counts = run(True)
+    assert counts["replayed"] == 2
+    for a, b in zip(eager, replayed):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(grad, eager_grad)
