@@ -484,3 +484,21 @@ def test_a_random_program_replays_its_values_and_gradients(program, rows, cols):
     for a, b in zip(eager, replayed):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(grad, eager_grad)
+
+
+def test_a_compiled_module_on_the_cupy_stand_in_matches_the_eager_module(fake_cuda):
+    tensor.manual_seed(0)
+    model = gpt_model(0.0).to("cuda")
+    compiled = tensor.compile(model)
+    for x, y in batches(3, device="cuda"):
+        model.zero_grad()
+        _, loss = model(x, y)
+        loss.backward()
+        eager = [p.grad.cpu().numpy().copy() for p in model.parameters()]
+        model.zero_grad()
+        _, replayed = compiled(x, y)
+        replayed.backward()
+        assert replayed.item() == loss.item()
+        for p, g in zip(model.parameters(), eager):
+            np.testing.assert_array_equal(p.grad.cpu().numpy(), g)
+    assert compiled._compiled_call.counts["replayed"] == 1
