@@ -32,7 +32,11 @@ from ..tensor import Tensor
 from . import graphs
 
 OP, CALL, HOST, BACKWARD = range(4)
-_PENDING = getattr(autograd, "PendingGradient", ())
+
+
+def _pending(grad):
+    """A gradient handed on unfinished (the engine's PendingGradient: it has compute()), not an array."""
+    return hasattr(grad, "compute")
 
 
 class _InstanceSet:
@@ -195,7 +199,7 @@ class Plan:
             for index in order:
                 fn = instances[index]
                 grad, fn.grad_output = fn.grad_output, None
-                if isinstance(grad, _PENDING):
+                if _pending(grad):
                     grad = grad.compute()
                 if grad is not None:
                     _send(fn.backward(grad), routes[index])
@@ -240,10 +244,10 @@ def _send(grads, routes):
         if grad.shape != shape:
             grad = autograd.unbroadcast(grad, shape)
         if leaf is not None:
-            leaf._accumulate_grad(grad.compute() if isinstance(grad, _PENDING) else grad)
+            leaf._accumulate_grad(grad.compute() if _pending(grad) else grad)
         elif producer.grad_output is None:
             producer.grad_output = grad
-        elif isinstance(grad, _PENDING):  # a pending gradient adds the others to itself
+        elif _pending(grad):  # a pending gradient adds the others to itself
             producer.grad_output = grad + producer.grad_output
         else:
             producer.grad_output = producer.grad_output + grad
