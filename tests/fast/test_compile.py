@@ -451,7 +451,7 @@ OPS = {  # unary steps of a random program: each keeps the shape (rows, cols)
     "layer_norm": lambda t, w: F.layer_norm(t, (t.shape[-1],)),
     "dropout": lambda t, w: F.dropout(t, 0.3),
     "mask": lambda t, w: t.masked_fill(t > 0.5, 0.0),
-    "reuse": lambda t, w: t * t.exp().sum(dim=-1, keepdim=True),
+    "reuse": lambda t, w: t * t.tanh().sum(dim=-1, keepdim=True),
 }
 
 
