@@ -1,12 +1,9 @@
-"""tensor.compile (tensor/fast/compile.py): a call recorded on its first calls and replayed after.
+"""tensor.compile (tensor/fast/compile.py) on functions: a call recorded on its first calls and replayed after.
 
-Each test compares a compiled run with the same run eager, from the same seed: a replay runs the eager
-call's array work in the same order, so losses, parameters and random draws are equal bit for bit.
-`counts` proves the replay happened. The tests set fast mode (compile is an engine-room device) and
-restore the mode after, so they run the same in either pass of CI.
+Each test compares a compiled run with the same run eager, from the same seed (tests/fast/compile_runs.py).
+The compiled module: tests/fast/test_compile_module.py; CUDA graphs: tests/cuda/test_compile_graphs.py.
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -18,63 +15,9 @@ import nn
 import nn.functional as F
 import tensor
 from tensor import kernels, optim
-from tinygrad_gpt import GPT, GPTConfig
+from tinygrad_gpt import GPTConfig
 
-VOCAB, BLOCK, BATCH = 13, 8, 3
-
-
-@pytest.fixture(autouse=True)
-def fast_mode():
-    previous = kernels.get_kernels()
-    kernels.set_kernels("fast")
-    yield
-    kernels.set_kernels(previous)
-
-
-def lecture_model(dropout):
-    from benchmarks.lecture_model import GPTLanguageModel
-
-    return GPTLanguageModel(VOCAB, BLOCK, 16, 2, 2, dropout)
-
-
-def gpt_model(dropout):
-    return GPT(GPTConfig(vocab_size=VOCAB, block_size=BLOCK, n_embd=16, n_head=2, n_layer=2, dropout=dropout))
-
-
-def warmup_cosine(steps, warmup=3):
-    return lambda t: (t + 1) / (warmup + 1) if t < warmup else 0.5 * (1 + math.cos(math.pi * (t - warmup) / steps))
-
-
-def batches(count, device="cpu", seed=1):
-    rng = np.random.default_rng(seed)
-    return [
-        tuple(tensor.tensor(rng.integers(VOCAB, size=(BATCH, BLOCK)), device=device) for _ in range(2))
-        for _ in range(count)
-    ]
-
-
-def training_run(make_model, compiled, steps=20, device="cpu", seed=0, dropout=0.2):
-    """Losses and final parameters of `steps` steps: dropout, AdamW, warm-up + cosine schedule, clipping."""
-    tensor.manual_seed(seed)
-    model = make_model(dropout).to(device)
-    optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-    scheduler = optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
-
-    def train_step(x, y):
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        optimizer.step()
-        return loss
-
-    step = tensor.compile(train_step) if compiled else train_step
-    losses = []
-    for x, y in batches(steps, device):
-        losses.append(step(x, y).item())
-        scheduler.step()
-    parameters = [p.detach().cpu().numpy().copy() for p in model.parameters()]
-    return losses, parameters, step
+from .compile_runs import gpt_model, lecture_model, training_run
 
 
 @pytest.mark.parametrize("make_model", [lecture_model, gpt_model], ids=["lecture", "gpt"])
@@ -86,33 +29,6 @@ def test_twenty_replayed_steps_equal_the_eager_steps_bit_for_bit(make_model):
     assert len(set(losses)) == len(losses)  # each step's own loss, not a stale one
     for p, q in zip(parameters, eager_parameters):
         np.testing.assert_array_equal(p, q)
-
-
-def graph_launches(compiled):
-    from tensor.fast.graphs import GraphSegment
-
-    plans = [entry.plan for entry in compiled._entries.values() if entry.plan is not None]
-    return [s.launches for plan in plans for s in plan.segments or () if isinstance(s, GraphSegment)]
-
-
-@pytest.mark.parametrize("make_model", [lecture_model, gpt_model], ids=["lecture", "gpt"])
-@pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_on_the_cupy_stand_in_replays_equal_the_eager_steps_as_cuda_graphs_without_dropout(
-    fake_cuda, make_model, dropout
-):
-    eager_losses, eager_parameters, _ = training_run(make_model, False, steps=6, device="cuda", dropout=dropout)
-    losses, parameters, step = training_run(make_model, True, steps=6, device="cuda", dropout=dropout)
-    assert step.counts["replayed"] == 4
-    # forward and backward, split by zero_grad, each one graph launched at every replay; with dropout
-    # the forward's capture fails (a random draw) and every replay runs op by op
-    assert graph_launches(step) == ([4, 4] if dropout == 0 else [0, 0])
-    if dropout:  # op by op: the same array calls, bit for bit
-        assert losses == eager_losses
-    else:  # a captured product runs through cuBLAS itself (tensor/fast/cublas.py), not CuPy's matmul
-        np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
-    for p, q in zip(parameters, eager_parameters):
-        # (biases whose gradient is round-off move by round-off under Adam: an absolute bound)
-        np.testing.assert_allclose(p, q, rtol=0 if dropout else 1e-4, atol=0 if dropout else 1e-4)
 
 
 def test_dropout_draws_a_fresh_mask_at_every_replay_from_the_same_stream():
@@ -255,60 +171,6 @@ def test_a_new_signature_records_again_and_the_cache_is_bounded():
         assert compiled(tensor.ones(1)).item() == 2
 
 
-def test_a_compiled_module_keeps_its_state_dict_keys_and_methods_and_its_backward_matches():
-    tensor.manual_seed(0)
-    model = gpt_model(0.0)
-    compiled = tensor.compile(model)
-    assert isinstance(compiled, GPT) and compiled._orig_mod is model
-    assert list(compiled.state_dict()) == list(model.state_dict())
-    prefixed = {"_orig_mod." + k: v for k, v in model.state_dict().items()}  # as nanoGPT's checkpoints hold it
-    compiled.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in prefixed.items()})
-    assert compiled.num_parameters() == model.num_parameters()
-    for x, y in batches(4):
-        model.zero_grad()
-        _, loss = model(x, y)
-        loss.backward()
-        eager = [p.grad.numpy().copy() for p in model.parameters()]
-        model.zero_grad()
-        _, replayed_loss = compiled(x, y)
-        replayed_loss.backward()
-        assert replayed_loss.item() == loss.item()
-        for p, g in zip(model.parameters(), eager):
-            np.testing.assert_array_equal(p.grad.numpy(), g)
-    assert compiled._compiled_call.counts["replayed"] == 2
-
-
-def test_a_compiled_module_follows_train_and_eval():
-    tensor.manual_seed(0)
-    model = lecture_model(0.5)
-    compiled = tensor.compile(model)
-    ((x, y),) = batches(1)
-    for _ in range(3):
-        compiled(x, y)
-    compiled.eval()
-    with tensor.no_grad():
-        outs = [compiled(x, y)[1].item() for _ in range(3)]
-        assert outs == [model(x, y)[1].item()] * 3  # no dropout in eval mode
-    assert compiled._compiled_call.counts["replayed"] == 2
-
-
-def test_two_calls_before_one_backward_keep_their_own_buffers():
-    tensor.manual_seed(0)
-    model = gpt_model(0.0)
-    compiled = tensor.compile(model)
-    (x1, y1), (x2, y2) = batches(2)
-    for _ in range(2):
-        compiled(x1, y1)
-    model.zero_grad()
-    (model(x1, y1)[1] + model(x2, y2)[1]).backward()
-    eager = [p.grad.numpy().copy() for p in model.parameters()]
-    model.zero_grad()
-    (compiled(x1, y1)[1] + compiled(x2, y2)[1]).backward()  # gradient accumulation over two micro-batches
-    assert compiled._compiled_call.counts["replayed"] == 2
-    for p, g in zip(model.parameters(), eager):
-        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-6, atol=1e-7)
-
-
 def test_reference_mode_returns_the_function_unchanged():
     def step(x):
         return x * 2
@@ -370,39 +232,6 @@ def test_train_with_compile_gives_the_eager_run_bit_for_bit(tmp_path, monkeypatc
     assert compiled_calls[-1].counts["replayed"] == 2
 
 
-def test_a_replay_checks_the_indices_as_the_eager_call_does():
-    tensor.manual_seed(0)
-    model = tensor.compile(gpt_model(0.0))
-    ((x, y),) = batches(1)
-    for _ in range(3):
-        model(x, y)
-    assert model._compiled_call.counts["replayed"] == 1
-    bad = x.detach().numpy().copy()
-    bad[0, 0] = -1  # NumPy would wrap it silently
-    with pytest.raises(IndexError, match="embedding: index -1 is out of range"):
-        model(tensor.tensor(bad), y)
-    assert model._compiled_call.counts["replayed"] == 2
-
-
-def test_compile_as_a_method_decorator_follows_each_instance_and_its_mode():
-    class Twice(nn.Module):
-        def __init__(self, p):
-            super().__init__()
-            self.p = p
-
-        @tensor.compile
-        def forward(self, x):
-            return F.dropout(x, self.p, self.training) * 2
-
-    a, b = Twice(0.5), Twice(0.0)
-    x = tensor.ones(16)
-    for _ in range(3):
-        assert a(x).sum().item() != 32 and b(x).sum().item() == 32
-    a.eval()
-    assert a(x).sum().item() == 32  # eval: a new signature, no dropout
-    assert Twice.forward.counts["replayed"] == 2
-
-
 def test_arguments_that_require_grad_or_may_change_run_eagerly_with_a_warning():
     weight = tensor.ones(3, requires_grad=True)
     compiled = tensor.compile(lambda w: (w * 2).sum())
@@ -414,32 +243,6 @@ def test_arguments_that_require_grad_or_may_change_run_eagerly_with_a_warning():
     with pytest.warns(RuntimeWarning, match="mutable argument \\(dict\\)"):
         for _ in range(3):
             assert filled(tensor.ones(2), {}).sum().item() == 4
-
-
-def test_a_compiled_modules_graph_runs_backward_once():
-    tensor.manual_seed(0)
-    model = tensor.compile(gpt_model(0.0))
-    ((x, y),) = batches(1)
-    for _ in range(2):
-        model(x, y)
-    logits, loss = model(x, y)
-    assert model._compiled_call.counts["replayed"] == 1
-    loss.backward()
-    with pytest.raises(RuntimeError, match="backward through a compiled call's graph a second time"):
-        logits.sum().backward()
-
-
-def test_an_in_place_write_between_a_replayed_forward_and_its_backward_is_refused():
-    tensor.manual_seed(0)
-    model = tensor.compile(gpt_model(0.0))
-    ((x, y),) = batches(1)
-    for _ in range(2):
-        model(x, y)
-    _, loss = model(x, y)
-    with tensor.no_grad():
-        model.lm_head.weight.mul_(0.5)
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-        loss.backward()
 
 
 OPS = {  # unary steps of a random program: each keeps the shape (rows, cols)
@@ -484,21 +287,3 @@ def test_a_random_program_replays_its_values_and_gradients(program, rows, cols):
     for a, b in zip(eager, replayed):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(grad, eager_grad)
-
-
-def test_a_compiled_module_on_the_cupy_stand_in_matches_the_eager_module(fake_cuda):
-    tensor.manual_seed(0)
-    model = gpt_model(0.0).to("cuda")
-    compiled = tensor.compile(model)
-    for x, y in batches(3, device="cuda"):
-        model.zero_grad()
-        _, loss = model(x, y)
-        loss.backward()
-        eager = [p.grad.cpu().numpy().copy() for p in model.parameters()]
-        model.zero_grad()
-        _, replayed = compiled(x, y)
-        replayed.backward()
-        assert replayed.item() == loss.item()
-        for p, g in zip(model.parameters(), eager):
-            np.testing.assert_array_equal(p.grad.cpu().numpy(), g)
-    assert compiled._compiled_call.counts["replayed"] == 1
