@@ -10,6 +10,8 @@ Each `make_step(name, config, device)` returns a zero-argument function running 
     torch-gpt      benchmarks/torch_reference.py (PyTorch's fused attention)
     ours-lecture-graph, ours-gpt-graph   on "cuda": the same steps recorded once as a CUDA graph
                    (tensor.cuda.CUDAGraph, AdamW(capturable=True)) and replayed
+    ours-lecture-compiled, ours-gpt-compiled   the same steps through tensor.compile: recorded on the
+                   first calls, their array work replayed after (tensor/fast/compile.py), cpu or cuda
 
 Each is timed in its own process (benchmarks/worker.py), as a user runs it.
 """
@@ -27,6 +29,8 @@ IMPLEMENTATIONS = (
     "torch-gpt",
     "ours-lecture-graph",
     "ours-gpt-graph",
+    "ours-lecture-compiled",  # tensor.compile (issue 30)
+    "ours-gpt-compiled",
 )
 
 
@@ -154,6 +158,14 @@ def make_step(name, config, device="cpu", seed=0):
         if name == "ours-lecture-graph":
             return _replayed(_lecture_step("ours", config, device, seed, capturable=True))
         return _replayed(build_step(config, device, seed, capturable=True))
+    if name in ("ours-lecture-compiled", "ours-gpt-compiled"):  # tensor.compile (issue 30)
+        import tensor
+
+        if name == "ours-lecture-compiled":
+            return tensor.compile(_lecture_step("ours", config, device, seed))
+        from .suites import build_step
+
+        return tensor.compile(build_step(config, device, seed))
     if name == "numpy":
         if device != "cpu":
             raise ValueError(f"the hand-written NumPy step runs on the CPU only, not {device!r}")

@@ -5,7 +5,8 @@ Times every Function's forward and backward (tensor.profile) over a few steps, a
 prints the ops by time and the split between array work and Python overhead, beside the
 hand-written NumPy step's time (benchmarks/handwritten.py, the floor without autograd).
 --model lecture profiles the lecture model as learners write it (one module per head);
---torch adds PyTorch's per-op profile of the same model.
+--torch adds PyTorch's per-op profile of the same model; --compiled profiles the step replayed by
+tensor.compile (after its recorded calls), whose time outside the ops is what a replay keeps of Python.
 """
 
 import argparse
@@ -19,8 +20,8 @@ from .suites import MODEL_CONFIGS
 MODELS = {"gpt": ("ours-gpt", "torch-gpt"), "lecture": ("ours-lecture", "torch-lecture")}
 
 
-def profile_step(config_name="small", device="cpu", steps=10, model="gpt"):
-    step = make_step(MODELS[model][0], MODEL_CONFIGS[config_name], device)
+def profile_step(config_name="small", device="cpu", steps=10, model="gpt", compiled=False):
+    step = make_step(MODELS[model][0] + ("-compiled" if compiled else ""), MODEL_CONFIGS[config_name], device)
     for _ in range(3):
         step()
     with tensor.profile() as profiler:
@@ -74,10 +75,11 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default="gpt", choices=sorted(MODELS), help="the project's GPT or the lecture model")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--compiled", action="store_true", help="profile the step replayed by tensor.compile")
     parser.add_argument("--torch", action="store_true", help="also profile the same step in PyTorch (if installed)")
     args = parser.parse_args(argv)
     tensor.backend.tune_malloc()
-    profiler, per_step, kernels = profile_step(args.config, args.device, args.steps, args.model)
+    profiler, per_step, kernels = profile_step(args.config, args.device, args.steps, args.model, args.compiled)
     print(
         f"{args.model} {args.config} step on {args.device}: {per_step * 1e3:.1f} ms, of which {kernels * 1e3:.1f} ms inside ops "
         f"({kernels / per_step:.0%}) and {(per_step - kernels) * 1e3:.1f} ms Python and optimizer ({1 - kernels / per_step:.0%})\n"

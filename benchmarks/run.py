@@ -218,6 +218,8 @@ def main(argv=None):
         suite_rows = [r for r in rows if r["suite"] == suite]
         if suite_rows:
             optional = ["ours-lecture-graph_ms", "ours-gpt-graph_ms", "lecture_graph_vs_torch", "cuda_speedup_vs_cpu"]
+            optional += ["ours-lecture-compiled_ms", "ours-gpt-compiled_ms", "lecture_compiled_vs_torch"]
+            optional += ["gpt_compiled_vs_numpy"]  # tensor.compile's rows (issue 30)
             columns = TABLE_COLUMNS[suite] + [c for c in optional if any(r.get(c) is not None for r in suite_rows)]
             table = markdown_table(suite_rows, columns)
             print(f"## {suite}\n\n{table}\n")

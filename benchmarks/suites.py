@@ -198,6 +198,7 @@ def model_suite(device, quick, reference):
     rows = []
     peak = gemm_peak_gflops(device)
     names = ["ours-lecture", "ours-gpt"] + (["numpy"] if device == "cpu" else ["ours-lecture-graph", "ours-gpt-graph"])
+    names += ["ours-lecture-compiled", "ours-gpt-compiled"]  # tensor.compile's replays (issue 30)
     if reference:
         names += ["torch-lecture"] if quick else ["torch-lecture", "torch-gpt"]
     for name in ["tiny", "small"] if quick else list(MODEL_CONFIGS):
@@ -245,6 +246,8 @@ def model_suite(device, quick, reference):
                 "gpt_vs_numpy": _ratio(ms, "ours-gpt", "numpy"),
                 "lecture_vs_torch": _ratio(ms, "ours-lecture", "torch-lecture"),
                 "lecture_graph_vs_torch": _ratio(ms, "ours-lecture-graph", "torch-lecture"),
+                "lecture_compiled_vs_torch": _ratio(ms, "ours-lecture-compiled", "torch-lecture"),  # issue 30
+                "gpt_compiled_vs_numpy": _ratio(ms, "ours-gpt-compiled", "numpy"),
                 "numpy_vs_torch": _ratio(ms, "numpy", "torch-lecture"),
                 "gpt_vs_torch_gpt": _ratio(ms, "ours-gpt", "torch-gpt"),
                 "tokens_per_s": c["batch"] * c["block"] / ours,

@@ -106,4 +106,5 @@ int = int32
 # The engine room (tensor/fast/): importing it registers its stand-ins, which run in fast mode only.
 # set_num_threads belongs to its BLAS thread policy; its docstring says what it does in reference mode.
 from . import fast  # noqa: E402
+from .fast.compile import compile  # noqa: A004, E402  torch.compile's name; in reference mode it returns its argument
 from .fast.threads import get_num_threads, set_num_threads  # noqa: E402

@@ -105,6 +105,11 @@ def build_parser():
         "(default: $TINYGRAD_GPT_KERNELS, else fast)",
     )
     t.add_argument(
+        "--compile",
+        action="store_true",
+        help="record the training step once and replay its array work after (tensor.compile; same losses)",
+    )
+    t.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar: a plain line per evaluation (what you get anyway when stderr is not a terminal)",
@@ -292,7 +297,9 @@ def run_train(args):
         f"kernels {tensor.kernels.get_kernels()}"
     )
     try:
-        result = train(model_config, train_config, text, resume=args.resume, progress=not args.no_progress)
+        result = train(
+            model_config, train_config, text, resume=args.resume, progress=not args.no_progress, compile=args.compile
+        )
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the first step
         print(f"\ninterrupted; {_saved(path)}", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None

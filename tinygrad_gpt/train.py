@@ -299,14 +299,14 @@ def _check_same_model(model_config, saved, path):
             )
 
 
-def train(model_config, train_config, text, resume=False, progress=True, log=print):
+def train(model_config, train_config, text, resume=False, progress=True, log=print, compile=False):  # noqa: A002
     """Train a GPT on `text`; with resume=True continue the checkpoint in train_config.out_dir.
 
     On resume, train_config applies as given (steps, learning rate, evaluation settings),
     while the model's shape and the tokenizer are the checkpoint's: a model_config that
     differs is an error. Every save is atomic; if one fails, CheckpointWriteError says
     where the previous checkpoint is. Ctrl-C stops after the current step, saves it, and
-    returns a result with interrupted=True.
+    returns a result with interrupted=True. compile=True runs the step through tensor.compile.
     """
     path = train_config.checkpoint_path()
     if resume:
@@ -361,6 +361,18 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
             ) from error
         result.saved_step = step
 
+    def train_step(x, y):
+        """Forward, backward, clipping and the update: the step that compile=True records and replays."""
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if train_config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+        optimizer.step()
+        return loss
+
+    if compile:  # --compile (issue 30): tensor.compile replays the step's array work after its first calls
+        train_step = tensor.compile(train_step)
     every = train_config.checkpoint_interval or train_config.eval_interval
     bar = _progress(train_config.steps, start_step, progress)
     tokens_per_step = train_config.batch_size * model_config.block_size
@@ -370,13 +382,8 @@ def train(model_config, train_config, text, resume=False, progress=True, log=pri
         for step in range(start_step + 1, train_config.steps + 1):
             step_started = time.perf_counter()
             x, y = dataset.batch("train", train_config.batch_size, data_generator, train_config.device)
-            _, loss = model(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train_config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
             result.learning_rates.append(scheduler.get_last_lr()[0])
-            optimizer.step()
+            loss = train_step(x, y)
             scheduler.step()
             loss_value = loss.item()
             if not math.isfinite(loss_value):
