@@ -163,8 +163,6 @@ def make_step(name, config, device="cpu", seed=0):
 
         if name == "ours-lecture-compiled":
             return tensor.compile(_lecture_step("ours", config, device, seed))
-        from .suites import build_step
-
         return tensor.compile(build_step(config, device, seed))
     if name == "numpy":
         if device != "cpu":
