@@ -1,19 +1,18 @@
-"""The speed devices of the fused ops in nn.functional, kept apart so that the ops read as their math.
+"""The row kernels behind nn/fast/blocked.py's stand-ins for the fused ops of nn.functional.
 
 Each function here computes what its docstring's plain NumPy line says (to rounding); the tests
-compare them with those lines (tests/nn/test_fast_paths.py). Four devices recur, each
-earning its place by a measured share of a training step (figures in benchmarks/README.md):
+compare them with those lines (tests/fast/test_nn_rows.py), and the stand-ins with the textbook ops
+(tests/fast/test_nn_blocked.py). Four devices recur; benchmarks/ measures what they buy (the ladder):
 
 - row sums as matrix-vector products: BLAS sums along a short last axis faster than NumPy's
   reduction does (on the CPU only: on "cuda" the plain reduction is one kernel, where the product
-  needs a vector of ones first and CuPy's einsum spends ~250 us of Python a call, measured on an
-  H100; that was a quarter of a medium GPT step there);
-- blocks of rows (tensor.parallel.for_each_block): an op's several passes run over one block of
-  rows at a time, which stays in cache between the passes, instead of over the whole array;
+  needs a vector of ones first and CuPy's einsum costs more Python per call than the kernel takes);
+- blocks of rows (tensor/fast/threads.py's for_each_block): an op's several passes run over one
+  block of rows at a time, which stays in cache between the passes, instead of over the whole array;
 - in-place updates (`out=`, `-=`): each pass writes into an array made once instead of a new
   temporary, which saves both the allocation and a trip through memory;
 - one shift per block before exp (`exp_minus_max`): the block's max instead of each row's, which
-  NumPy finds ~15x faster per element than the maxes of many short rows; rows far below it are
+  NumPy finds much faster per element than the maxes of many short rows; rows far below it are
   computed again with their own max.
 
 On "cuda" the same code runs with CuPy, in one block.
@@ -93,13 +92,13 @@ def exp_minus_max(xp, x, out, row_max=_row_max):
     row sums (..., 1).
 
     Softmax is the same whatever is subtracted before exp, as long as exp cannot overflow: the
-    textbook subtracts each row's max. NumPy finds the max of many short rows slowly (rows of 64:
-    120 us for a (32, 64, 64) block of scores, 40% of the softmax), the max of the whole block 15x
-    faster, so on the CPU the block's max is subtracted from every row instead. A row whose own max
-    lies far below the block's (its sum under eps) would lose precision to underflow, and is
-    computed again with its own max: every result is then within rounding of the textbook's, except
-    weights below about 1e-30 (float32), which may come out as denormals or 0. A block holding inf
-    or nan takes the textbook path whole, so their rows come out as the textbook's do.
+    textbook subtracts each row's max. NumPy finds the max of many short rows slowly (a large share
+    of a softmax over rows of 64), the max of the whole block much faster, so on the CPU the block's
+    max is subtracted from every row instead. A row whose own max lies far below the block's (its
+    sum under eps) would lose precision to underflow, and is computed again with its own max: every
+    result is then within rounding of the textbook's, except weights below about 1e-30 (float32),
+    which may come out as denormals or 0. A block holding inf or nan takes the textbook path whole,
+    so their rows come out as the textbook's do.
     """
     if xp is np and x.dtype in (np.float32, np.float64) and x.size:
         top = x.max()
