@@ -3,8 +3,6 @@ in reference mode none of them lies under fast/ (the textbook is all a learner h
 
 import functools
 
-import pytest
-
 from benchmarks.reading_path import lines_of_one_step, main, under_fast
 
 MICRO = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "vocab": 11}
@@ -21,7 +19,6 @@ def test_reference_mode_runs_no_line_of_nns_engine_room_and_fast_mode_does():
     assert {"nn/fast/blocked.py", "nn/fast/linear.py", "nn/fast/rows.py"} <= set(lines("fast"))
 
 
-@pytest.mark.xfail(reason="tensor/fast/threads.py runs for Matmul until tensor/'s side of issue 28 is merged")
 def test_reference_mode_runs_no_line_under_fast():
     assert [f for f in lines("reference") if under_fast(f)] == []
 
