@@ -36,7 +36,7 @@ class Linear(Function):
     the Linears that read one x then run their products together, when x's gradient is needed."""
 
     def forward(self, x, weight, *bias):
-        rows = x.reshape(-1, x.shape[-1])  # (N, in)
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, in); in may be 0
         y = matmul(rows, weight.T, self.xp)  # (N, out): rows @ weight.T on the cores its size earns
         if bias:
             y += bias[0]
@@ -46,7 +46,7 @@ class Linear(Function):
 
     def backward(self, grad):
         rows, weight = self.saved
-        grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        grad_rows = grad.reshape(math.prod(grad.shape[:-1]), grad.shape[-1])  # (N, out)
         x, w = self.parents[:2]
         if self.needs_input_grad[0] and x._ctx is not None:  # x made by an op: its other Linears may join in
             leaf_weight = w if self.needs_input_grad[1] and w._ctx is None else None  # receives dW from there
@@ -168,10 +168,14 @@ class LogSoftmax(Function):
 
 
 def softmax(input, dim):
+    if input.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+        return input.clone()
     return Softmax.apply(input, axis=dim)
 
 
 def log_softmax(input, dim):
+    if input.numel() == 0:
+        return input.clone()
     return LogSoftmax.apply(input, axis=dim)
 
 

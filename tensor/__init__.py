@@ -50,6 +50,8 @@ from .functions import (
     abs,
     all,
     allclose,
+    amax,
+    amin,
     any,
     argmax,
     argmin,

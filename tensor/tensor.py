@@ -149,6 +149,11 @@ class Tensor:
     # ----- gradients ----------------------------------------------------------------------
 
     def requires_grad_(self, requires_grad=True):
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad_(False) on a tensor made by an op: only leaves' flags can change; "
+                "use x.detach() for a copy outside the graph"
+            )
         if requires_grad and not dtypes.is_floating(self.dtype):
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = requires_grad
@@ -298,7 +303,13 @@ class Tensor:
 
     def __setitem__(self, key, value):
         """x[key] = value, in place; a tensor value is copied to x's device, as in PyTorch."""
-        key, _ = index_key(self, key)
+        key, is_basic = index_key(self, key)
+        if not is_basic and isinstance(value, Tensor) and value.dtype != self.dtype:
+            if value.ndim or any(getattr(item, "dtype", np.bool_) != np.bool_ for item in key):  # not a masked fill
+                raise RuntimeError(
+                    f"index put requires the source and destination dtypes to match (as PyTorch): writing "
+                    f"{value.dtype} into {self.dtype}; convert the values with .to({self.dtype})"
+                )
         array = self._in_place_value(value, copy_across_devices=True)
         self._write_in_place(lambda data: data.__setitem__(key, array), value)
 
@@ -344,14 +355,27 @@ class Tensor:
     # ----- arithmetic ---------------------------------------------------------------------
 
     def _operands(self, other):
-        """(self, other) as Tensors of one dtype; a Python scalar takes the tensor's dtype."""
+        """(self, other) as Tensors of one dtype: the dtype PyTorch's promotion gives (dtypes.result_type)."""
         if isinstance(other, Tensor):
-            dtype = dtypes.promote(self.data.dtype, other.data.dtype)  # NumPy's dtypes: compared fastest
+            if self.data.dtype == other.data.dtype:  # the common case, first
+                return self, other
+            dtype = dtypes.result_type(self.data, other.data)
             return _cast(self, dtype), _cast(other, dtype)
         if isinstance(other, (int, float, bool, np.number, np.bool_)):
-            dtype = dtypes.scalar_dtype(self.data.dtype, other)
+            dtype = dtypes.result_type(self.data, other)
             return _cast(self, dtype), Tensor._wrap(self._xp.asarray(other, dtype=dtype))
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
+
+    def _refuse_bool_subtraction(self, other):
+        if (
+            self.dtype == dtypes.bool_
+            or isinstance(other, (bool, np.bool_))
+            or getattr(other, "dtype", None) == dtypes.bool_
+        ):
+            raise RuntimeError(
+                "subtraction, the `-` operator, with a bool tensor is not supported (as in PyTorch): "
+                "to invert a mask use `~mask`; convert with .int() or .float() to subtract"
+            )
 
     def __add__(self, other):
         return ops.Add.apply(*self._operands(other))
@@ -361,9 +385,11 @@ class Tensor:
         return ops.Add.apply(b, a)
 
     def __sub__(self, other):
+        self._refuse_bool_subtraction(other)
         return ops.Sub.apply(*self._operands(other))
 
     def __rsub__(self, other):
+        self._refuse_bool_subtraction(other)
         a, b = self._operands(other)
         return ops.Sub.apply(b, a)
 
@@ -392,8 +418,10 @@ class Tensor:
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
             return ops.Pow.apply(*self._operands(exponent))
-        base = self if dtypes.is_floating(self.dtype) or isinstance(exponent, int) else self.float()
-        return ops.PowScalar.apply(base, exponent=exponent)
+        dtype = dtypes.result_type(self.data, exponent)
+        if not dtypes.is_floating(dtype) and exponent < 0:
+            raise RuntimeError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
+        return ops.PowScalar.apply(_cast(self, dtype), exponent=exponent)
 
     def __rpow__(self, base):
         a, b = self._operands(base)
@@ -409,6 +437,8 @@ class Tensor:
         raise TypeError(f"matmul needs two tensors, got {type(other).__name__} @ Tensor")
 
     def __neg__(self):
+        if self.dtype == dtypes.bool_:
+            raise RuntimeError("negation, the `-` operator, on a bool tensor is not supported: use `~mask`")
         return ops.Neg.apply(self)
 
     add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
@@ -416,9 +446,9 @@ class Tensor:
     # ----- comparisons (bool tensors) and ops without a gradient, outside the graph ----------------------------------------
 
     def _outside_graph(self, other, op):
-        """op(self, other) on the arrays, as a Tensor that records no graph (its result has no gradient)."""
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other))
+        """op(self, other) on the arrays, promoted to one dtype, as a Tensor that records no graph."""
+        a, b = self._operands(other)
+        return Tensor._wrap(op(a.data, b.data))
 
     def _refuse_gradient(self, other, symbol):
         if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
@@ -445,12 +475,12 @@ class Tensor:
     def __mod__(self, other):
         """Remainder (sign of the divisor, as PyTorch); outside the graph."""
         self._refuse_gradient(other, "%")
-        return self._outside_graph(other, lambda a, b: a % b)
+        return self._outside_graph(other, lambda a, b: _divide_checked(a, b, "%"))
 
     def __floordiv__(self, other):
         """Floor division; outside the graph."""
         self._refuse_gradient(other, "//")
-        return self._outside_graph(other, lambda a, b: a // b)
+        return self._outside_graph(other, lambda a, b: _divide_checked(a, b, "//"))
 
     def __invert__(self):
         if self.dtype != dtypes.bool_:
@@ -507,50 +537,81 @@ class Tensor:
 
     # ----- reductions ---------------------------------------------------------------------------
 
-    def sum(self, dim=None, keepdim=False):
-        return ops.Sum.apply(self, axis=_axis(dim), keepdims=keepdim)
+    # Signatures as PyTorch's, positional forms included (x.var(0, False): dim 0, unbiased False).
 
-    def mean(self, dim=None, keepdim=False):
-        x = self._as_float()
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and not dtypes.is_floating(x.dtype):
+            x = _cast(x, dtypes.int64)  # integer and bool sums are int64, as PyTorch's
+        return ops.Sum.apply(x, axis=_axis(dim), keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        _require_floating(x, "mean")
         return x.sum(dim, keepdim) / _count(self.shape, dim)
 
-    def var(self, dim=None, keepdim=False, correction=1, unbiased=None):
-        """Variance; correction=1 (Bessel's, PyTorch's default) divides by n - 1."""
-        if unbiased is not None:
-            correction = int(unbiased)
-        x = self._as_float()
-        centered = x - x.mean(dim, keepdim=True)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Variance, divided by n - correction: 1 (Bessel's, the default, unbiased=True) or 0 (unbiased=False).
+        PyTorch's forms: var(), var(unbiased), var(dim, unbiased, keepdim), var(dim, keepdim=..., correction=...)."""
+        if isinstance(dim, bool):  # var(unbiased)
+            dim, unbiased = None, dim
+        if unbiased is not None and not isinstance(unbiased, bool):
+            raise TypeError(f"var/std: unbiased must be a bool, got {unbiased!r} (for an int use correction=)")
+        if unbiased is not None and correction is not None:
+            raise TypeError("var/std: give either unbiased or correction, not both")
+        correction = int(unbiased) if unbiased is not None else 1 if correction is None else correction
+        _require_floating(self, "std and var")
+        centered = self - self.mean(dim, keepdim=True)
         return (centered * centered).sum(dim, keepdim) / max(_count(self.shape, dim) - correction, 0)
 
-    def std(self, dim=None, keepdim=False, correction=1, unbiased=None):
-        return self.var(dim, keepdim, correction, unbiased).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """sqrt(var), with var's forms; its gradient is 0 where it is 0 (a constant input), as PyTorch's."""
+        return ops.RootOfSquares.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The p-norm over dim (all elements when None): p = 2 or "fro", 1, inf, -inf, 0 (nonzeros), any other."""
+        x = self if dtype is None else self.to(dtype)
+        _require_floating(x, "norm")
+        axis = _axis(dim)
+        if p in (2, "fro"):
+            return ops.RootOfSquares.apply((x * x).sum(axis, keepdim))
+        if p == 1:
+            return x.abs().sum(axis, keepdim)
+        if p in (float("inf"), float("-inf")):
+            magnitude = x.abs()
+            return magnitude.amax(axis, keepdim) if p > 0 else magnitude.amin(axis, keepdim)
+        return ops.PowerNorm.apply(x, p=p, axis=axis, keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):
-        """max() of all elements, or max(dim) -> (values, indices) as in PyTorch."""
-        if dim is None:
-            return ops.Max.apply(self)
-        return values_and_indices(ops.Max.apply(self, axis=dim, keepdims=keepdim), self.argmax(dim, keepdim))
+        """max() of all elements; max(dim, keepdim) -> (values, indices); max(other) = maximum(self, other)."""
+        return self._extreme(dim, keepdim, largest=True)
 
     def min(self, dim=None, keepdim=False):
+        """min() of all elements; min(dim, keepdim) -> (values, indices); min(other) = minimum(self, other)."""
+        return self._extreme(dim, keepdim, largest=False)
+
+    def _extreme(self, dim, keepdim, largest):
+        if isinstance(dim, Tensor):
+            return (ops.Maximum if largest else ops.Minimum).apply(*self._operands(dim))
         if dim is None:
-            return ops.Min.apply(self)
-        return values_and_indices(ops.Min.apply(self, axis=dim, keepdims=keepdim), self.argmin(dim, keepdim))
+            return ops.Max.apply(self) if largest else ops.Min.apply(self)
+        values = ops.MaxAlongDim.apply(self, axis=dim, keepdims=keepdim, largest=largest)
+        return values_and_indices(values, self.argmax(dim, keepdim) if largest else self.argmin(dim, keepdim))
 
-    def amax(self, dim=None, keepdim=False):
-        return ops.Max.apply(self, axis=_axis(dim), keepdims=keepdim)
+    def amax(self, dim=(), keepdim=False):
+        return ops.Max.apply(self, axis=_axis(dim) if dim != () else None, keepdims=keepdim)
 
-    def amin(self, dim=None, keepdim=False):
-        return ops.Min.apply(self, axis=_axis(dim), keepdims=keepdim)
+    def amin(self, dim=(), keepdim=False):
+        return ops.Min.apply(self, axis=_axis(dim) if dim != () else None, keepdims=keepdim)
 
     def argmax(self, dim=None, keepdim=False):
+        if dim is None and keepdim:
+            return Tensor._wrap(self.data.reshape(-1).argmax().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
+        if dim is None and keepdim:
+            return Tensor._wrap(self.data.reshape(-1).argmin().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmin(axis=dim, keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
@@ -562,22 +623,25 @@ class Tensor:
     def softmax(self, dim):
         """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
         x = self._as_float()
+        if x.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+            return x.clone()
         exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim, composed from primitives."""
         x = self._as_float()
+        if x.numel() == 0:
+            return x.clone()
         shifted = x - x.amax(dim, keepdim=True).detach()
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
     # ----- shape ----------------------------------------------------------------------------------
 
     def reshape(self, *shape):
-        shape = _dims_tuple(shape)
-        if shape == self.shape:
-            return self
-        shape = resolve_shape(shape, self.shape)
+        """A view with another shape (a copy when the strides cannot express it); a new tensor even for
+        the same shape, as PyTorch's (not a leaf when self is in the graph)."""
+        shape = resolve_shape(_dims_tuple(shape), self.shape)
         return ops.Reshape.apply(self, shape=shape)
 
     def is_contiguous(self):
@@ -736,6 +800,20 @@ def _cast(t, dtype):
     if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
         return Tensor._wrap(t.data.astype(dtype))
     return ops.Cast.apply(t, dtype=dtype)
+
+
+def _divide_checked(a, b, symbol):
+    """a // b or a % b; integer division by zero raises, as in PyTorch (NumPy would give 0 and a warning)."""
+    if a.dtype.kind == "b":
+        raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
+    if a.dtype.kind in "iu" and bool((b == 0).any()):
+        raise ZeroDivisionError(f"integer division by zero in {a.dtype} {symbol} {b.dtype}")
+    return a // b if symbol == "//" else a % b
+
+
+def _require_floating(x, name):
+    if not dtypes.is_floating(x.dtype):
+        raise RuntimeError(f"{name} needs a floating point tensor (as PyTorch), got {x.dtype}: convert with .float()")
 
 
 def _axis(dim):

@@ -25,7 +25,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import Max, Min, Sum
+from .reductions import Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum
 
 __all__ = [
     "Abs",
@@ -42,16 +42,19 @@ __all__ = [
     "Log",
     "Matmul",
     "Max",
+    "MaxAlongDim",
     "Maximum",
     "Min",
     "Minimum",
     "Mul",
     "Neg",
     "Permute",
+    "PowerNorm",
     "Pow",
     "PowScalar",
     "Relu",
     "Reshape",
+    "RootOfSquares",
     "Sigmoid",
     "Sin",
     "Sqrt",

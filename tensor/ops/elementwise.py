@@ -67,7 +67,7 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)"""
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)  (0 for p = 0, also at x = 0, as PyTorch)"""
 
     def forward(self, x, exponent):
         self.save_for_backward(x)
@@ -77,13 +77,17 @@ class PowScalar(Function):
     def backward(self, grad):
         (x,) = self.saved
         p = self.exponent
+        if p == 0:  # x ** 0 is 1 everywhere; the formula would give 0 * 0 ** -1 = nan at x = 0
+            return self.xp.zeros_like(grad)
         if p == 2:
             return grad * 2 * x
         return grad * p * x ** (p - 1)
 
 
 class Pow(Function):
-    """z = x ** y for tensors;  dz/dx = y * x ** (y - 1),  dz/dy = z * ln(x)  (x > 0 for dz/dy)"""
+    """z = x ** y for tensors;  dz/dx = y * x ** (y - 1),  dz/dy = z * ln(x)  (x > 0 for dz/dy).
+
+    As PyTorch at the edges: dz/dx = 0 where y = 0, dz/dy = 0 where x = 0 and y >= 0 (no 0 * inf)."""
 
     def forward(self, x, y):
         z = x**y
@@ -92,8 +96,9 @@ class Pow(Function):
 
     def backward(self, grad):
         x, y, z = self.saved
-        grad_x = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None
-        grad_y = grad * z * self.xp.log(x) if self.needs_input_grad[1] else None
+        xp, zero = self.xp, grad.dtype.type(0)
+        grad_x = xp.where(y == 0, zero, grad * y * x ** (y - 1)) if self.needs_input_grad[0] else None
+        grad_y = xp.where((x == 0) & (y >= 0), zero, grad * z * xp.log(x)) if self.needs_input_grad[1] else None
         return grad_x, grad_y
 
 

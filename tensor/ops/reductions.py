@@ -59,3 +59,65 @@ class Min(Max):
         self.save_for_backward(x, z)
         self.axis, self.keepdims = axis, keepdims
         return z if keepdims else self._drop_dims(z, axis)
+
+
+class MaxAlongDim(Function):
+    """z = max (or min) of x along one axis, as max(dim) returns it with its indices;
+    dz/dx = 1 at the index returned (the first extreme), 0 elsewhere: with ties the whole
+    gradient goes to the returned index, as PyTorch's max(dim), where max() and amax split it."""
+
+    def forward(self, x, axis, keepdims=False, largest=True):
+        z = x.max(axis=axis, keepdims=True) if largest else x.min(axis=axis, keepdims=True)
+        indices = x.argmax(axis=axis, keepdims=True) if largest else x.argmin(axis=axis, keepdims=True)
+        self.save_for_backward(indices)
+        self.input_shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        return z if keepdims else z.squeeze(axis)
+
+    def backward(self, grad):
+        (indices,) = self.saved
+        grad = _restore_reduced_dims(grad, len(self.input_shape), self.axis, self.keepdims)
+        axis = self.axis % len(self.input_shape)
+        positions = self.xp.arange(self.input_shape[axis]).reshape(
+            [-1 if i == axis else 1 for i in range(len(self.input_shape))]
+        )
+        return self.xp.where(positions == indices, grad, grad.dtype.type(0))
+
+
+class RootOfSquares(Function):
+    """z = sqrt(s) for s a sum of squares (std from var, the 2-norm);  dz/ds = 1 / (2 z), taken as 0
+    where z = 0: there s is at its minimum, and PyTorch's std and norm give the gradient 0, not inf * 0."""
+
+    def forward(self, s):
+        z = self.xp.sqrt(s)
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return self.xp.where(z == 0, z.dtype.type(0), grad / (2 * z))
+
+
+class PowerNorm(Function):
+    """z = (sum |x|**p) ** (1/p) over axis, the p-norm (p = 0: the count of nonzeros);
+    dz/dx = sign(x) |x|**(p-1) / z**(p-1), taken as 0 where z = 0 or x = 0 (PyTorch's choice);
+    0 everywhere for p = 0."""
+
+    def forward(self, x, p, axis=None, keepdims=False):
+        magnitude = self.xp.abs(x)
+        if p == 0:
+            z = (magnitude != 0).sum(axis=axis, keepdims=keepdims).astype(x.dtype)
+        else:
+            z = (magnitude**p).sum(axis=axis, keepdims=keepdims) ** (1 / p)
+        self.save_for_backward(x, z)
+        self.p, self.axis, self.keepdims = p, axis, keepdims
+        return z
+
+    def backward(self, grad):
+        x, z = self.saved
+        zero = x.dtype.type(0)
+        if self.p == 0:
+            return self.xp.zeros_like(x)
+        z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
+        grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
+        scaled = self.xp.where(x == 0, zero, self.xp.sign(x) * self.xp.abs(x) ** (self.p - 1))
+        return self.xp.where(z == 0, zero, scaled * grad / z ** (self.p - 1))
