@@ -170,12 +170,14 @@ class LogSoftmax(Function):
 def softmax(input, dim):
     if input.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
         return input.clone()
+    tensor.dtypes.require(input.dtype, "f", "softmax")
     return Softmax.apply(input, axis=dim)
 
 
 def log_softmax(input, dim):
     if input.numel() == 0:
         return input.clone()
+    tensor.dtypes.require(input.dtype, "f", "log_softmax")
     return LogSoftmax.apply(input, axis=dim)
 
 
@@ -306,6 +308,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     the module that calls it) is the one the GPT trains with, because it is faster and keeps
     less memory for backward.
     """
+    tensor.dtypes.require(input.dtype, "f", "layer_norm")
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(normalized_shape) :] != normalized_shape:
         raise ValueError(
@@ -358,6 +361,7 @@ class GELU(Function):
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    tensor.dtypes.require(input.dtype, "f", "gelu")
     return GELU.apply(input, approximate=approximate)
 
 

@@ -99,6 +99,14 @@ def infer_dtype(data):
     raise TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
 
 
+def require(dtype, kinds, op):
+    """Refuse an op on a dtype PyTorch refuses it for: kinds lists the accepted ones, NumPy's letters
+    ("f" floats, "iu" integers, "b" bool). NumPy would compute a value where PyTorch raises."""
+    if dtype.kind not in kinds:
+        accepted = " or ".join({"f": "floating point", "i": "integer", "b": "bool"}[k] for k in kinds if k != "u")
+        raise TypeError(f"{op} needs a {accepted} tensor (as PyTorch), got {named(dtype)}")
+
+
 def category(dtype):
     """0 for bool, 1 for the integers, 2 for the floats: the order in which dtypes win a promotion."""
     return 2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0

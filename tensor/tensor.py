@@ -32,7 +32,16 @@ def _dims_tuple(dims):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version_counter", "_spare_grad", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_ctx",
+        "_version_counter",
+        "_spare_grad",
+        "_no_grad_view",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -41,7 +50,7 @@ class Tensor:
 
         made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
         self.data, self.grad, self.requires_grad, self._ctx = made.data, None, made.requires_grad, None
-        self._version_counter, self._spare_grad = VersionCounter(), None
+        self._version_counter, self._spare_grad, self._no_grad_view = VersionCounter(), None, False
 
     @classmethod
     def _wrap(cls, array, requires_grad=False, ctx=None, version_counter=None):
@@ -55,7 +64,7 @@ class Tensor:
         out.data = np.asarray(array) if isinstance(array, np.generic) else array
         out.grad, out.requires_grad, out._ctx = None, requires_grad, ctx
         out._version_counter = VersionCounter() if version_counter is None else version_counter
-        out._spare_grad = None
+        out._spare_grad, out._no_grad_view = None, False
         return out
 
     # ----- what it is ------------------------------------------------------------------
@@ -184,6 +193,8 @@ class Tensor:
         run_backward(self, seed, retain_graph=retain_graph)
 
     def _accumulate_grad(self, grad):
+        if self._no_grad_view:  # as PyTorch: such a view requires grad but never receives one
+            return
         if self.grad is not None:
             self.grad = Tensor._wrap(self.grad.data + grad)
             return
@@ -233,6 +244,15 @@ class Tensor:
     # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
 
     def _write_in_place(self, write, *values):
+        if (
+            self._no_grad_view
+            and is_grad_enabled()
+            and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
+        ):
+            raise RuntimeError(
+                f"a view of shape {self.shape} was created in no_grad mode and is being modified in place with "
+                "grad mode on (PyTorch forbids it): write it inside `with torch.no_grad():` or take the view in grad mode"
+            )
         if is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values)):
             if self.requires_grad and self.is_leaf:
                 raise RuntimeError(
@@ -277,6 +297,7 @@ class Tensor:
         return self._in_place_ufunc(self._xp.add, other if alpha == 1 else other * alpha)
 
     def sub_(self, other, alpha=1):
+        self._refuse_bool_subtraction(other)
         return self._in_place_ufunc(self._xp.subtract, other if alpha == 1 else other * alpha)
 
     def mul_(self, other):
@@ -417,7 +438,9 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            return ops.Pow.apply(*self._operands(exponent))
+            base, exponent = self._operands(exponent)
+            dtypes.require(base.dtype, "fiu", "pow")
+            return ops.Pow.apply(base, exponent)
         dtype = dtypes.result_type(self.data, exponent)
         if not dtypes.is_floating(dtype) and exponent < 0:
             raise RuntimeError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
@@ -473,18 +496,28 @@ class Tensor:
         return self._outside_graph(other, lambda a, b: a != b)
 
     def __mod__(self, other):
-        """Remainder (sign of the divisor, as PyTorch); outside the graph."""
-        self._refuse_gradient(other, "%")
-        return self._outside_graph(other, lambda a, b: _divide_checked(a, b, "%"))
+        """Remainder with the sign of the divisor, as PyTorch's."""
+        a, b = self._operands(other)
+        _divide_checked(a.data, b.data, "%")
+        return ops.Remainder.apply(a, b)
+
+    def __rmod__(self, other):
+        b, a = self._operands(other)
+        _divide_checked(a.data, b.data, "%")
+        return ops.Remainder.apply(a, b, x_is_number=not isinstance(other, Tensor))
 
     def __floordiv__(self, other):
         """Floor division; outside the graph."""
         self._refuse_gradient(other, "//")
         return self._outside_graph(other, lambda a, b: _divide_checked(a, b, "//"))
 
+    def __rfloordiv__(self, other):
+        self._refuse_gradient(other, "//")
+        return Tensor._wrap(self._xp.asarray(other)) // self if not isinstance(other, Tensor) else other // self
+
     def __invert__(self):
-        if self.dtype != dtypes.bool_:
-            raise TypeError(f"~ is logical not and needs a bool tensor, got {self.dtype}")
+        """Logical not of a bool tensor, bitwise not of an integer one (as PyTorch)."""
+        dtypes.require(self.dtype, "biu", "~")
         return Tensor._wrap(~self.data)
 
     def __and__(self, other):
@@ -520,9 +553,11 @@ class Tensor:
         return ops.Sigmoid.apply(self._as_float())
 
     def relu(self):
+        dtypes.require(self.dtype, "fiu", "relu")
         return ops.Relu.apply(self)
 
     def abs(self):
+        dtypes.require(self.dtype, "fiu", "abs")
         return ops.Abs.apply(self)
 
     def _as_float(self):
@@ -543,7 +578,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if dtype is None and not dtypes.is_floating(x.dtype):
             x = _cast(x, dtypes.int64)  # integer and bool sums are int64, as PyTorch's
-        return ops.Sum.apply(x, axis=_axis(dim), keepdims=keepdim)
+        return ops.Sum.apply(x, axis=_axis(dim, self.ndim), keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype)
@@ -572,7 +607,7 @@ class Tensor:
         """The p-norm over dim (all elements when None): p = 2 or "fro", 1, inf, -inf, 0 (nonzeros), any other."""
         x = self if dtype is None else self.to(dtype)
         _require_floating(x, "norm")
-        axis = _axis(dim)
+        axis = _axis(dim, self.ndim)
         if p in (2, "fro"):
             return ops.RootOfSquares.apply((x * x).sum(axis, keepdim))
         if p == 1:
@@ -595,44 +630,56 @@ class Tensor:
             return (ops.Maximum if largest else ops.Minimum).apply(*self._operands(dim))
         if dim is None:
             return ops.Max.apply(self) if largest else ops.Min.apply(self)
+        if self.ndim == 0:  # the one element, at index 0
+            _axis(dim, 0)
+            return values_and_indices(self.reshape(()), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
         values = ops.MaxAlongDim.apply(self, axis=dim, keepdims=keepdim, largest=largest)
-        return values_and_indices(values, self.argmax(dim, keepdim) if largest else self.argmin(dim, keepdim))
+        indices = (
+            self.data.argmax(axis=dim, keepdims=keepdim) if largest else self.data.argmin(axis=dim, keepdims=keepdim)
+        )
+        return values_and_indices(values, Tensor._wrap(indices))  # bool too: argmax refuses it, max(dim) does not
 
     def amax(self, dim=(), keepdim=False):
-        return ops.Max.apply(self, axis=_axis(dim) if dim != () else None, keepdims=keepdim)
+        return ops.Max.apply(self, axis=_axis(dim if dim != () else None, self.ndim), keepdims=keepdim)
 
     def amin(self, dim=(), keepdim=False):
-        return ops.Min.apply(self, axis=_axis(dim) if dim != () else None, keepdims=keepdim)
+        return ops.Min.apply(self, axis=_axis(dim if dim != () else None, self.ndim), keepdims=keepdim)
 
     def argmax(self, dim=None, keepdim=False):
+        dtypes.require(self.dtype, "fiu", "argmax")
+        dim = _axis(dim, self.ndim)
         if dim is None and keepdim:
             return Tensor._wrap(self.data.reshape(-1).argmax().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
+        dtypes.require(self.dtype, "fiu", "argmin")
+        dim = _axis(dim, self.ndim)
         if dim is None and keepdim:
             return Tensor._wrap(self.data.reshape(-1).argmin().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmin(axis=dim, keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.all(axis=_axis(dim), keepdims=keepdim))
+        return Tensor._wrap(self.data.all(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.any(axis=_axis(dim), keepdims=keepdim))
+        return Tensor._wrap(self.data.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def softmax(self, dim):
         """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
-        x = self._as_float()
-        if x.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
-            return x.clone()
+        if self.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+            return self.clone()
+        dtypes.require(self.dtype, "f", "softmax")
+        x = self
         exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim, composed from primitives."""
-        x = self._as_float()
-        if x.numel() == 0:
-            return x.clone()
+        if self.numel() == 0:
+            return self.clone()
+        dtypes.require(self.dtype, "f", "log_softmax")
+        x = self
         shifted = x - x.amax(dim, keepdim=True).detach()
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
@@ -642,7 +689,7 @@ class Tensor:
         """A view with another shape (a copy when the strides cannot express it); a new tensor even for
         the same shape, as PyTorch's (not a leaf when self is in the graph)."""
         shape = resolve_shape(_dims_tuple(shape), self.shape)
-        return ops.Reshape.apply(self, shape=shape)
+        return self._view_of_self(ops.Reshape.apply(self, shape=shape))
 
     def is_contiguous(self):
         """True when the elements lie in memory in row-major order with no gaps (C order)."""
@@ -659,16 +706,19 @@ class Tensor:
         return out
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Dims start_dim..end_dim merged into one; self itself when that is one dim already (as PyTorch)."""
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start == end:
+            return self
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
 
     def permute(self, *dims):
         dims = tuple(d % self.ndim for d in _dims_tuple(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not an ordering of the {self.ndim} dims of shape {self.shape}")
-        return ops.Permute.apply(self, dims=dims)
+        return self._view_of_self(ops.Permute.apply(self, dims=dims))
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
@@ -693,7 +743,7 @@ class Tensor:
         sizes = _dims_tuple(sizes)
         offset = len(sizes) - self.ndim
         shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
-        return ops.Expand.apply(self, shape=shape)
+        return self._view_of_self(ops.Expand.apply(self, shape=shape))
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
@@ -701,7 +751,15 @@ class Tensor:
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
-        return ops.Index.apply(self, key=key, is_basic=is_basic)
+        return self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
+
+    def _view_of_self(self, out):
+        """out, made by a view op from self. A view made under no_grad is marked, as in PyTorch: it requires
+        grad when self does (a leaf without grad_fn that never gets a .grad), and an in-place write to it
+        with grad mode on is refused (which graph should it enter?)."""
+        if not is_grad_enabled() and out._version_counter is self._version_counter:
+            out._no_grad_view, out.requires_grad = True, self.requires_grad
+        return out
 
     # ----- what PyTorch programs use beyond the lecture (issue 10: conformance gaps) --------------------
 
@@ -803,7 +861,7 @@ def _cast(t, dtype):
 
 
 def _divide_checked(a, b, symbol):
-    """a // b or a % b; integer division by zero raises, as in PyTorch (NumPy would give 0 and a warning)."""
+    """a // b (a % b: only the checks); integer division by zero raises, as in PyTorch (NumPy would give 0)."""
     if a.dtype.kind == "b":
         raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
     if a.dtype.kind in "iu" and bool((b == 0).any()):
@@ -816,7 +874,13 @@ def _require_floating(x, name):
         raise RuntimeError(f"{name} needs a floating point tensor (as PyTorch), got {x.dtype}: convert with .float()")
 
 
-def _axis(dim):
+def _axis(dim, ndim=None):
+    """A reduction's dim as NumPy's axis: a list becomes a tuple; on a 0-d tensor dim 0 or -1 means all."""
+    if ndim == 0 and dim is not None:
+        for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+            if d not in (0, -1):
+                raise IndexError(f"dimension out of range (expected to be in range of [-1, 0], but got {d})")
+        return None
     return tuple(dim) if isinstance(dim, list) else dim
 
 
@@ -825,4 +889,4 @@ def _count(shape, dim):
     if dim is None:
         return int(np.prod(shape))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return int(np.prod([shape[d] for d in dims]))
+    return int(np.prod([shape[d] for d in dims])) if shape else 1
