@@ -92,6 +92,18 @@ def run_program(lines, expected=TORCH, actual=OURS):
     return session
 
 
+def minimize(lines, expected=TORCH, actual=OURS):
+    """The program with every line dropped whose removal keeps a divergence (the last line stays)."""
+    kept = list(lines)
+    for i in reversed(range(len(kept) - 1)):
+        candidate = kept[:i] + kept[i + 1 :]
+        try:
+            run_program(candidate, expected, actual)
+        except Divergence:
+            kept = candidate
+    return kept
+
+
 def _execute(line, namespace):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

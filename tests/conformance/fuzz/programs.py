@@ -71,6 +71,20 @@ class Drawer:
             if isinstance(u, torch.Tensor)
         )
 
+    def has_no_grad_views(self, t):
+        """Whether a view made under no_grad looks into t's memory with t requiring grad: PyTorch then refuses
+        the view's later use in grad mode after any in-place write to t's memory; ours has no view-to-base
+        link to know it: not drawn (a known divergence, docs/pytorch_api.md)."""
+        storage = t.untyped_storage().data_ptr()
+        for u in self.namespace.values():
+            if isinstance(u, torch.Tensor) and u.untyped_storage().data_ptr() == storage and u._is_view():
+                try:
+                    if u.requires_grad and u.grad_fn is None:
+                        return True
+                except RuntimeError:  # PyTorch refuses already
+                    return True
+        return False
+
     def dim(self, t, allow_none=False):
         """A valid dim of t (negative ones too), or None."""
         if allow_none and self.chance(20):
@@ -342,6 +356,8 @@ class Drawer:
         )
 
     def in_place(self, a, t):
+        if self.has_no_grad_views(t):
+            return self.unary(a, t)
         b = self.operand(t, apart=True)
         write = self.pick(
             [
