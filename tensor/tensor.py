@@ -193,10 +193,11 @@ class Tensor:
         run_backward(self, seed, retain_graph=retain_graph)
 
     def _accumulate_grad(self, grad):
-        if self._no_grad_view:  # as PyTorch: such a view requires grad but never receives one
+        if _is_no_grad_view(self):  # as PyTorch: such a view requires grad but never receives one
             return
-        if self.grad is not None:
-            self.grad = Tensor._wrap(self.grad.data + grad)
+        if self.grad is not None:  # added in place, as PyTorch: whoever holds x.grad sees the sum
+            self._xp.add(self.grad.data, grad, out=self.grad.data)
+            self.grad._version_counter.value += 1
             return
         spare, self._spare_grad = self._spare_grad, None  # what the last zero_grad let go of (_drop_grad)
         data = self.data
@@ -245,7 +246,7 @@ class Tensor:
 
     def _write_in_place(self, write, *values):
         if (
-            self._no_grad_view
+            _is_no_grad_view(self)
             and is_grad_enabled()
             and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
         ):
@@ -264,7 +265,7 @@ class Tensor:
                 "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
                 "torch.where, torch.cat), or inside `with torch.no_grad():`"
             )
-        if any(stride == 0 and size > 1 for size, stride in zip(self.data.shape, self.data.strides)):
+        if self.data.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(self.data.shape, self.data.strides)):
             raise RuntimeError(
                 f"in-place operation on an expanded tensor of shape {self.shape} (strides {self.data.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
@@ -442,6 +443,8 @@ class Tensor:
             dtypes.require(base.dtype, "fiu", "pow")
             return ops.Pow.apply(base, exponent)
         dtype = dtypes.result_type(self.data, exponent)
+        if dtype == dtypes.bool_:  # bool ** bool: NumPy computes it in int8
+            return _cast(_cast(self, dtypes.int64) ** int(exponent), dtypes.bool_)
         if not dtypes.is_floating(dtype) and exponent < 0:
             raise RuntimeError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
         return ops.PowScalar.apply(_cast(self, dtype), exponent=exponent)
@@ -507,13 +510,15 @@ class Tensor:
         return ops.Remainder.apply(a, b, x_is_number=not isinstance(other, Tensor))
 
     def __floordiv__(self, other):
-        """Floor division; outside the graph."""
-        self._refuse_gradient(other, "//")
-        return self._outside_graph(other, lambda a, b: _divide_checked(a, b, "//"))
+        """Floor division (no derivative: as in PyTorch, backward through it raises)."""
+        a, b = self._operands(other)
+        _divide_checked(a.data, b.data, "//")
+        return ops.FloorDivide.apply(a, b)
 
     def __rfloordiv__(self, other):
-        self._refuse_gradient(other, "//")
-        return Tensor._wrap(self._xp.asarray(other)) // self if not isinstance(other, Tensor) else other // self
+        b, a = self._operands(other)
+        _divide_checked(a.data, b.data, "//")
+        return ops.FloorDivide.apply(a, b)
 
     def __invert__(self):
         """Logical not of a bool tensor, bitwise not of an integer one (as PyTorch)."""
@@ -596,8 +601,7 @@ class Tensor:
             raise TypeError("var/std: give either unbiased or correction, not both")
         correction = int(unbiased) if unbiased is not None else 1 if correction is None else correction
         _require_floating(self, "std and var")
-        centered = self - self.mean(dim, keepdim=True)
-        return (centered * centered).sum(dim, keepdim) / max(_count(self.shape, dim) - correction, 0)
+        return ops.Var.apply(self, axis=_axis(dim, self.ndim), keepdims=keepdim, correction=correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """sqrt(var), with var's forms; its gradient is 0 where it is 0 (a constant input), as PyTorch's."""
@@ -632,7 +636,7 @@ class Tensor:
             return ops.Max.apply(self) if largest else ops.Min.apply(self)
         if self.ndim == 0:  # the one element, at index 0
             _axis(dim, 0)
-            return values_and_indices(self.reshape(()), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
+            return values_and_indices(self.clone(), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
         values = ops.MaxAlongDim.apply(self, axis=dim, keepdims=keepdim, largest=largest)
         indices = (
             self.data.argmax(axis=dim, keepdims=keepdim) if largest else self.data.argmin(axis=dim, keepdims=keepdim)
@@ -861,12 +865,18 @@ def _cast(t, dtype):
 
 
 def _divide_checked(a, b, symbol):
-    """a // b (a % b: only the checks); integer division by zero raises, as in PyTorch (NumPy would give 0)."""
+    """The checks of a // b and a % b: not on bools, and integer division by zero raises, as in PyTorch
+    (NumPy would give 0)."""
     if a.dtype.kind == "b":
         raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
     if a.dtype.kind in "iu" and bool((b == 0).any()):
         raise ZeroDivisionError(f"integer division by zero in {a.dtype} {symbol} {b.dtype}")
-    return a // b if symbol == "//" else a % b
+
+
+def _is_no_grad_view(t):
+    """Whether t is a view made under no_grad (Tensor._view_of_self); a subclass built without
+    Tensor.__init__ (nn.Parameter) may not have set the slot: it is no such view."""
+    return getattr(t, "_no_grad_view", False)
 
 
 def _require_floating(x, name):

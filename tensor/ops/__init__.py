@@ -8,6 +8,7 @@ from .elementwise import (
     Div,
     Erf,
     Exp,
+    FloorDivide,
     Log,
     Maximum,
     Minimum,
@@ -26,7 +27,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum
+from .reductions import Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
 
 __all__ = [
     "Abs",
@@ -39,6 +40,7 @@ __all__ = [
     "Erf",
     "Exp",
     "Expand",
+    "FloorDivide",
     "Index",
     "Log",
     "Matmul",
@@ -63,6 +65,7 @@ __all__ = [
     "Sub",
     "Sum",
     "Tanh",
+    "Var",
     "ToDevice",
     "Where",
 ]

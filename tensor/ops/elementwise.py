@@ -333,3 +333,14 @@ class Remainder(Function):
             raise RuntimeError("the derivative of number % y with respect to y is not implemented (as in PyTorch)")
         grad_y = -grad * self.xp.floor(x / y) if self.needs_input_grad[1] else None
         return grad, grad_y
+
+
+class FloorDivide(Function):
+    """z = floor(x / y). PyTorch defines no derivative for it: the output is in the graph, and a
+    backward that reaches it raises."""
+
+    def forward(self, x, y):
+        return self.xp.floor_divide(x, y)
+
+    def backward(self, grad):
+        raise RuntimeError("the derivative of floor division (x // y) is not implemented (as in PyTorch)")

@@ -3,6 +3,8 @@
 The backward of a reduction puts the reduced dims back (size 1) so the gradient
 broadcasts over everything that was reduced."""
 
+import math
+
 from ..autograd import Function
 
 
@@ -121,3 +123,26 @@ class PowerNorm(Function):
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         scaled = self.xp.where(x == 0, zero, self.xp.sign(x) * self.xp.abs(x) ** (self.p - 1))
         return self.xp.where(z == 0, zero, scaled * grad / z ** (self.p - 1))
+
+
+class Var(Function):
+    """z = sum((x - mean)**2) / (n - correction) over axis;  dz/dx = 2 (x - mean) / (n - correction).
+
+    n counts the elements reduced; as PyTorch, forward divides by max(n - correction, 0) (inf or nan
+    at 0) and backward by n - correction itself. x is saved, so an in-place write to it before backward is caught."""
+
+    def forward(self, x, axis=None, keepdims=False, correction=1):
+        n = x.size if axis is None else math.prod(x.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,)))
+        self.divisor, self.backward_divisor = max(n - correction, 0), n - correction  # as PyTorch: unclamped
+        self.axis, self.keepdims = axis, keepdims
+        self.save_for_backward(x)
+        centered = x - x.mean(axis=axis, keepdims=True)
+        return (centered * centered).sum(axis=axis, keepdims=keepdims) / x.dtype.type(self.divisor)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
+        centered = x - x.mean(axis=self.axis, keepdims=True)
+        if self.axis is None and self.backward_divisor <= 0:  # PyTorch's full variance there: +-inf by grad's sign
+            return self.xp.where(centered == 0, x.dtype.type("nan"), grad * x.dtype.type("inf"))
+        return grad * centered * (x.dtype.type(2) / x.dtype.type(self.backward_divisor))

@@ -166,6 +166,36 @@ FOUND_LATER = {
         "v4.sum().backward()",
         "v3.sum().backward()",
     ],
+    "a_second_backward_adds_into_the_grad_tensor_in_place": [
+        "v0 = torch.arange(1, dtype=torch.float64).requires_grad_()",
+        "v0.sum().backward()",
+        "v1 = v0.grad",
+        "v0.sum().backward(retain_graph=True)",
+    ],
+    "max_along_dim_0_of_a_0d_tensor_is_a_copy": [
+        "v0 = torch.tensor(2, dtype=torch.int32)",
+        "v1 = v0.max(-1, True)",
+        "with torch.no_grad(): v0 += 3",
+    ],
+    "bool_to_a_bool_power_stays_bool": ["v0 = torch.tensor([True, False])", "v1 = v0.pow(True)", "v2 = v0 ** False"],
+    "var_refuses_backward_after_its_input_changed_in_place": [
+        "v0 = torch.tensor([-2.0, -1.5], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 * 2",
+        "v2 = v1.var(dim=0, unbiased=True, keepdim=True)",
+        "with torch.no_grad(): v1.mul_(3)",
+        "v2.backward()",
+    ],
+    "var_with_correction_beyond_the_count_has_pytorch_s_gradient": [
+        "v0 = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.var(correction=2)",
+        "v1.backward()",
+    ],
+    "floor_division_of_a_tensor_that_requires_grad_is_in_the_graph_without_a_derivative": [
+        "v0 = torch.tensor([1.5, -2.5], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 // 2",
+        "v2 = 3.0 // v0",
+        "v1.sum().backward()",
+    ],
 }
 
 # Issue 31's optimizer bullets: the optimizer rewrite (another change) fixes them; xfail until it lands.
