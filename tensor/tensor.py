@@ -321,6 +321,8 @@ class Tensor:
     def copy_(self, src):
         """Copy src's values into self (src broadcasts to self's shape; it may be on another device)."""
         array = self._in_place_value(src, copy_across_devices=True)
+        if np.ndim(array) > self.ndim:  # NumPy would drop leading 1s; PyTorch's copy_ only broadcasts src up
+            raise RuntimeError(f"copy_: src of shape {tuple(np.shape(array))} does not broadcast to {self.shape}")
         return self._write_in_place(lambda data: data.__setitem__(Ellipsis, array), src)
 
     def __setitem__(self, key, value):

@@ -196,6 +196,11 @@ FOUND_LATER = {
         "v2 = 3.0 // v0",
         "v1.sum().backward()",
     ],
+    "copy_from_a_source_with_more_dims_raises": [
+        "v0 = torch.tensor([-1.0, 0.0], dtype=torch.float64)",
+        "v1 = torch.tensor([[0.25, -1.5]], dtype=torch.float64)",
+        "with torch.no_grad(): v0.copy_(v1)",
+    ],
 }
 
 # Issue 31's optimizer bullets: the optimizer rewrite (another change) fixes them; xfail until it lands.

@@ -65,21 +65,25 @@ class Drawer:
         """Whether a variable looks into t's memory: PyTorch's views then follow t's later requires_grad_(),
         which ours (no view-to-base link) do not: not drawn (a known divergence, docs/pytorch_api.md)."""
         storage = t.untyped_storage().data_ptr()
-        return any(
-            u is not t and u.untyped_storage().data_ptr() == storage
-            for u in self.namespace.values()
-            if isinstance(u, torch.Tensor)
-        )
+        return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
+
+    def all_tensors(self):
+        """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
+        for value in self.namespace.values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, torch.Tensor):
+                    yield item
 
     def has_no_grad_views(self, t):
-        """Whether a view made under no_grad looks into t's memory with t requiring grad: PyTorch then refuses
-        the view's later use in grad mode after any in-place write to t's memory; ours has no view-to-base
-        link to know it: not drawn (a known divergence, docs/pytorch_api.md)."""
+        """Whether a view looks into t's memory that PyTorch will refuse to use in grad mode after an in-place
+        write to that memory: one made under no_grad of a tensor requiring grad, or a piece of unbind/split/
+        chunk (or a view of one) in the graph. Ours has no view-to-base link to know it: such writes are not
+        drawn (a known divergence, issue 31's report)."""
         storage = t.untyped_storage().data_ptr()
-        for u in self.namespace.values():
-            if isinstance(u, torch.Tensor) and u.untyped_storage().data_ptr() == storage and u._is_view():
+        for u in self.all_tensors():
+            if u.untyped_storage().data_ptr() == storage and u._is_view():
                 try:
-                    if u.requires_grad and u.grad_fn is None:
+                    if u.requires_grad and (u.grad_fn is None or _from_a_multi_output_view(u.grad_fn)):
                         return True
                 except RuntimeError:  # PyTorch refuses already
                     return True
@@ -510,6 +514,34 @@ class Drawer:
             if scheduler:
                 lines += ["sched.step()", f"lr{len(lines)} = opt.param_groups[0]['lr']"]
         return lines
+
+
+def _from_a_multi_output_view(node):
+    """Whether a view's grad_fn chain reaches unbind/split/chunk through view ops only."""
+    for _ in range(8):
+        name = type(node).__name__
+        if name.startswith(("Unbind", "Split", "Chunk")):
+            return True
+        if not name.startswith(
+            (
+                "Select",
+                "Slice",
+                "View",
+                "Unsqueeze",
+                "Squeeze",
+                "Permute",
+                "Transpose",
+                "Expand",
+                "Alias",
+                "AsStrided",
+                "Reshape",
+            )
+        ):
+            return False
+        if not node.next_functions or node.next_functions[0][0] is None:
+            return False
+        node = node.next_functions[0][0]
+    return False
 
 
 def _nest(values, shape):
