@@ -158,6 +158,8 @@ class Tensor:
     # ----- gradients ----------------------------------------------------------------------
 
     def requires_grad_(self, requires_grad=True):
+        if _is_no_grad_view(self):  # its flag is its base's, as in PyTorch: setting it changes nothing
+            return self
         if not requires_grad and self._ctx is not None:
             raise RuntimeError(
                 "requires_grad_(False) on a tensor made by an op: only leaves' flags can change; "
@@ -170,7 +172,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=False):
         """Compute the gradient of this tensor with respect to every leaf that requires grad."""
-        if not self.requires_grad:
+        if not self.requires_grad or _is_no_grad_view(self):  # PyTorch's no_grad view leads to no leaf
             raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
         if gradient is None:
             if self.data.size != 1:

@@ -36,17 +36,18 @@ class Max(Function):
     """z = max of x over axis;  dz/dx = 1 at the maximum (split evenly between ties), else 0"""
 
     def forward(self, x, axis=None, keepdims=False):
-        z = x.max(axis=axis, keepdims=True)
+        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims)
+
+    def _keep(self, x, z, axis, keepdims):
+        """Save x and the output itself (an in-place write to the output is then caught, as in PyTorch)."""
+        z = self.xp.asarray(z)  # NumPy's full reduction gives a scalar
         self.save_for_backward(x, z)
         self.axis, self.keepdims = axis, keepdims
-        return z if keepdims else self._drop_dims(z, axis)
-
-    @staticmethod
-    def _drop_dims(z, axis):
-        return z.reshape(()) if axis is None else z.squeeze(axis)
+        return z
 
     def backward(self, grad):
         x, z = self.saved
+        z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         is_max = x == z
         count = is_max.sum(axis=self.axis, keepdims=True)
@@ -57,10 +58,7 @@ class Min(Max):
     """z = min of x over axis;  dz/dx = 1 at the minimum (split evenly between ties), else 0"""
 
     def forward(self, x, axis=None, keepdims=False):
-        z = x.min(axis=axis, keepdims=True)
-        self.save_for_backward(x, z)
-        self.axis, self.keepdims = axis, keepdims
-        return z if keepdims else self._drop_dims(z, axis)
+        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims)
 
 
 class MaxAlongDim(Function):
@@ -102,7 +100,7 @@ class RootOfSquares(Function):
 class PowerNorm(Function):
     """z = (sum |x|**p) ** (1/p) over axis, the p-norm (p = 0: the count of nonzeros);
     dz/dx = sign(x) |x|**(p-1) / z**(p-1), taken as 0 where z = 0 or x = 0 (PyTorch's choice);
-    0 everywhere for p = 0."""
+    none for p = 0."""
 
     def forward(self, x, p, axis=None, keepdims=False):
         magnitude = self.xp.abs(x)
@@ -117,8 +115,8 @@ class PowerNorm(Function):
     def backward(self, grad):
         x, z = self.saved
         zero = x.dtype.type(0)
-        if self.p == 0:
-            return self.xp.zeros_like(x)
+        if self.p == 0:  # as PyTorch: no gradient at all (the input's .grad stays None)
+            return None
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         scaled = self.xp.where(x == 0, zero, self.xp.sign(x) * self.xp.abs(x) ** (self.p - 1))

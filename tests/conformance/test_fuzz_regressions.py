@@ -201,6 +201,27 @@ FOUND_LATER = {
         "v1 = torch.tensor([[0.25, -1.5]], dtype=torch.float64)",
         "with torch.no_grad(): v0.copy_(v1)",
     ],
+    "amax_refuses_backward_after_its_output_changed_in_place": [
+        "v0 = torch.tensor([[-0.5], [0.25]], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.amax(-1)",
+        "with torch.no_grad(): v1.sub_(0.25)",
+        "v1.sum().backward()",
+    ],
+    "backward_from_a_view_made_under_no_grad_raises": [
+        "v0 = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)",
+        "with torch.no_grad(): v1 = v0[None]",
+        "v1.sum().backward()",
+    ],
+    "requires_grad_false_on_a_view_made_under_no_grad_changes_nothing": [
+        "v0 = torch.tensor(-1.0, dtype=torch.float64, requires_grad=True)",
+        "with torch.no_grad(): v1 = v0.view(-1)",
+        "v1.requires_grad_(False)",
+    ],
+    "norm_p_0_gives_no_gradient": [
+        "v0 = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.norm(0, -1)",
+        "v1.sum().backward()",
+    ],
 }
 
 # Issue 31's optimizer bullets: the optimizer rewrite (another change) fixes them; xfail until it lands.
