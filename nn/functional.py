@@ -29,7 +29,7 @@ class Linear(Function):
     over all rows (N, in) instead of one per batch element."""
 
     def forward(self, x, weight, *bias):
-        rows = x.reshape(-1, x.shape[-1])  # (N, in)
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, in); in may be 0
         self.save_for_backward(rows, weight)
         y = rows @ weight.T  # (N, out)
         if bias:
@@ -38,7 +38,7 @@ class Linear(Function):
 
     def backward(self, grad):
         rows, weight = self.saved
-        grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        grad_rows = grad.reshape(math.prod(grad.shape[:-1]), grad.shape[-1])  # (N, out)
         dx = (grad_rows @ weight).reshape(grad.shape[:-1] + (weight.shape[1],))
         dweight = grad_rows.T @ rows
         dbias = grad_rows.sum(axis=0)
@@ -97,10 +97,16 @@ class LogSoftmax(Function):
 
 
 def softmax(input, dim):
+    if input.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+        return input.clone()
+    tensor.dtypes.require(input.dtype, "f", "softmax")
     return Softmax.apply(input, axis=dim)
 
 
 def log_softmax(input, dim):
+    if input.numel() == 0:
+        return input.clone()
+    tensor.dtypes.require(input.dtype, "f", "log_softmax")
     return LogSoftmax.apply(input, axis=dim)
 
 
@@ -212,6 +218,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     the module that calls it) is the one the GPT trains with, because it is faster and keeps
     less memory for backward.
     """
+    tensor.dtypes.require(input.dtype, "f", "layer_norm")
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if input.shape[input.ndim - len(normalized_shape) :] != normalized_shape:
         raise ValueError(
@@ -261,6 +268,7 @@ class GELU(Function):
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    tensor.dtypes.require(input.dtype, "f", "gelu")
     return GELU.apply(input, approximate=approximate)
 
 

@@ -52,6 +52,8 @@ from .functions import (
     abs,
     all,
     allclose,
+    amax,
+    amin,
     any,
     argmax,
     argmin,

@@ -229,7 +229,7 @@ def tril(input, diagonal=0):
     xp = input._xp
     rows, cols = input.shape[-2:]
     keep = xp.tril(xp.ones((rows, cols), dtype=bool), diagonal)
-    return where(Tensor._wrap(keep), input, 0)
+    return where(Tensor._wrap(keep), input, Tensor._wrap(xp.zeros((), dtype=input.dtype)))  # keeps input's dtype
 
 
 def triu(input, diagonal=0):
@@ -237,7 +237,7 @@ def triu(input, diagonal=0):
     xp = input._xp
     rows, cols = input.shape[-2:]
     keep = xp.triu(xp.ones((rows, cols), dtype=bool), diagonal)
-    return where(Tensor._wrap(keep), input, 0)
+    return where(Tensor._wrap(keep), input, Tensor._wrap(xp.zeros((), dtype=input.dtype)))  # keeps input's dtype
 
 
 def where(condition, input, other):
@@ -246,13 +246,16 @@ def where(condition, input, other):
         raise TypeError(
             f"where needs a bool condition tensor, got {getattr(condition, 'dtype', type(condition).__name__)}"
         )
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError("where needs at least one of input, other to be a tensor")
-    if isinstance(input, Tensor):
-        a, b = input._operands(other)
-    else:
-        b, a = other._operands(input)
+    dtype = dtypes.result_type(*[x.data if isinstance(x, Tensor) else x for x in (input, other)])
+    a, b = (_as_tensor_of(x, dtype, condition) for x in (input, other))
     return ops.Where.apply(a, b, condition)
+
+
+def _as_tensor_of(x, dtype, like):
+    """x (a tensor or a Python scalar) as a tensor of dtype, on like's device."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.to(dtype)
+    return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
 
 
 def cat(tensors, dim=0):

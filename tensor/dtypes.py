@@ -1,8 +1,10 @@
-"""The dtypes a Tensor can have, and how Python scalars and mixed dtypes combine.
+"""The dtypes a Tensor can have, and how mixed operands combine (PyTorch's promotion rule).
 
-Rules as PyTorch's: floats default to float32; a Python scalar takes the
-tensor's dtype (a float32 tensor times 0.5 stays float32); int with float
-gives the float; float32 with float64 gives float64.
+Floats default to float32. An op on mixed operands takes the dtype `result_type` gives:
+categories bool < integer < float; the highest category present wins; within it, tensors
+with dims decide, and 0-d tensors and Python scalars count only by their category (a
+float32 tensor times a float64 0-d tensor or times 0.5 stays float32; an int32 tensor
+times 1.5 is float32, the default float).
 """
 
 import numpy as np
@@ -97,19 +99,21 @@ def infer_dtype(data):
     raise TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
 
 
-def scalar_dtype(tensor_dtype, scalar):
-    """The result dtype of `tensor op scalar` for a Python (or NumPy) scalar."""
-    if isinstance(scalar, (bool, np.bool_)):
-        return tensor_dtype
-    if isinstance(scalar, (int, np.integer)):
-        return int64 if tensor_dtype == bool_ else tensor_dtype
-    if is_floating(tensor_dtype):
-        return tensor_dtype
-    return default_float
+def require(dtype, kinds, op):
+    """Refuse an op on a dtype PyTorch refuses it for: kinds lists the accepted ones, NumPy's letters
+    ("f" floats, "iu" integers, "b" bool). NumPy would compute a value where PyTorch raises."""
+    if dtype.kind not in kinds:
+        accepted = " or ".join({"f": "floating point", "i": "integer", "b": "bool"}[k] for k in kinds if k != "u")
+        raise TypeError(f"{op} needs a {accepted} tensor (as PyTorch), got {named(dtype)}")
+
+
+def category(dtype):
+    """0 for bool, 1 for the integers, 2 for the floats: the order in which dtypes win a promotion."""
+    return 2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0
 
 
 def promote(a, b):
-    """The result dtype of an op on tensors of dtypes a and b."""
+    """The result dtype of an op on two tensors with dims, of dtypes a and b."""
     if a == b:
         return a
     if is_floating(a) and is_floating(b):
@@ -117,3 +121,36 @@ def promote(a, b):
     if is_floating(a) or is_floating(b):
         return a if is_floating(a) else b
     return named(np.promote_types(a, b))
+
+
+def scalar_dtype_of(value):
+    """The dtype a Python (or NumPy) scalar stands for: bool, int64, or the default float."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return default_float
+    raise TypeError(f"unsupported operand: {type(value).__name__} (expected a tensor or a Python number)")
+
+
+def result_type(*operands):
+    """The dtype PyTorch gives an op on these operands (tensors, or anything with .dtype and .ndim,
+    and Python scalars), as torch.result_type.
+
+    Three groups are promoted separately: tensors with dims, 0-d tensors, Python scalars. The
+    groups then combine from the strongest down: a weaker group replaces the result only where
+    its category is higher (an int32 tensor with a 0-d int64 stays int32; with a 0-d
+    float64 it is float64; with the scalar 1.5 it is float32, the default float)."""
+    groups = [None, None, None]  # tensors with dims, 0-d tensors, Python scalars
+    for operand in operands:
+        if hasattr(operand, "ndim") and not isinstance(operand, np.generic):
+            group, dtype = (0 if operand.ndim else 1), named(operand.dtype)
+        else:
+            group, dtype = 2, scalar_dtype_of(operand)
+        groups[group] = dtype if groups[group] is None else promote(groups[group], dtype)
+    result = None
+    for dtype in groups:
+        if dtype is not None and (result is None or category(dtype) > category(result)):
+            result = dtype
+    return result

@@ -82,44 +82,61 @@ def matmul(input, other):
     return input @ other
 
 
-def sum(input, dim=None, keepdim=False):
-    return input.sum(dim, keepdim)
+# The reductions take PyTorch's signatures, positional forms included: the Tensor methods parse them.
 
 
-def mean(input, dim=None, keepdim=False):
-    return input.mean(dim, keepdim)
+def sum(input, *args, **kwargs):
+    return input.sum(*args, **kwargs)
 
 
-def var(input, dim=None, keepdim=False, correction=1):
-    return input.var(dim, keepdim, correction)
+def mean(input, *args, **kwargs):
+    return input.mean(*args, **kwargs)
 
 
-def std(input, dim=None, keepdim=False, correction=1):
-    return input.std(dim, keepdim, correction)
+def var(input, *args, **kwargs):
+    return input.var(*args, **kwargs)
 
 
-def max(input, dim=None, keepdim=False):
-    return input.max(dim, keepdim)
+def std(input, *args, **kwargs):
+    return input.std(*args, **kwargs)
 
 
-def min(input, dim=None, keepdim=False):
-    return input.min(dim, keepdim)
+def max(input, *args, **kwargs):
+    """max(x), max(x, dim, keepdim) -> (values, indices), and max(x, other) = maximum(x, other)."""
+    return input.max(*args, **kwargs)
 
 
-def argmax(input, dim=None, keepdim=False):
-    return input.argmax(dim, keepdim)
+def min(input, *args, **kwargs):
+    """min(x), min(x, dim, keepdim) -> (values, indices), and min(x, other) = minimum(x, other)."""
+    return input.min(*args, **kwargs)
 
 
-def all(input, dim=None, keepdim=False):
-    return input.all(dim, keepdim)
+def amax(input, *args, **kwargs):
+    return input.amax(*args, **kwargs)
 
 
-def any(input, dim=None, keepdim=False):
-    return input.any(dim, keepdim)
+def amin(input, *args, **kwargs):
+    return input.amin(*args, **kwargs)
 
 
-def norm(input, p=2, dim=None, keepdim=False):
-    return input.norm(p, dim, keepdim)
+def argmax(input, *args, **kwargs):
+    return input.argmax(*args, **kwargs)
+
+
+def argmin(input, *args, **kwargs):
+    return input.argmin(*args, **kwargs)
+
+
+def all(input, *args, **kwargs):
+    return input.all(*args, **kwargs)
+
+
+def any(input, *args, **kwargs):
+    return input.any(*args, **kwargs)
+
+
+def norm(input, *args, **kwargs):
+    return input.norm(*args, **kwargs)
 
 
 def softmax(input, dim):
@@ -172,10 +189,6 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 def pow(input, exponent):
     return input**exponent
-
-
-def argmin(input, dim=None, keepdim=False):
-    return input.argmin(dim, keepdim)
 
 
 def unbind(input, dim=0):

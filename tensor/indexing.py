@@ -13,7 +13,9 @@ from .backend import to_device
 def index_key(x, key):
     """Turn a PyTorch-style index into a NumPy one on x's device, checking integer indices.
 
-    Returns (key, is_basic): is_basic is False when an integer or bool array is in the key.
+    Returns (key, is_basic): is_basic is False when an integer or bool array (or True/False) is in
+    the key. A basic key ends in an Ellipsis, so that picking one element (x[0] of a 1-d x) gives a
+    0-d view of x's memory, as PyTorch's, where NumPy would give a copy (a NumPy scalar).
     """
     items = key if isinstance(key, tuple) else (key,)
     n_indexing = sum(_dims_consumed(item) for item in items if item is not Ellipsis and item is not None)
@@ -23,7 +25,7 @@ def index_key(x, key):
     for item in items:
         if hasattr(item, "_ctx"):  # a Tensor used as an index
             item = item.data
-        if isinstance(item, list):
+        if isinstance(item, (list, bool, np.bool_)):  # x[True] adds a dim of size 1, x[False] an empty one
             item = np.asarray(item)
         if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
             item = int(item)
@@ -41,6 +43,8 @@ def index_key(x, key):
         elif item is not None:
             dim += _dims_consumed(item)
         converted.append(item)
+    if is_basic and not any(item is Ellipsis for item in items):
+        converted.append(Ellipsis)
     return tuple(converted), is_basic
 
 
@@ -52,8 +56,11 @@ def _private_copy(array, device):
 
 
 def _dims_consumed(item):
+    """How many dims of x an index item uses up: a bool mask its own ndim (True and False: none), else one."""
+    if isinstance(item, (bool, np.bool_)):
+        return 0
     dtype = getattr(item, "dtype", None)
-    if dtype is not None and dtype == np.bool_ and getattr(item, "ndim", 0) > 0:
+    if dtype is not None and dtype == np.bool_:
         return item.ndim
     return 1
 

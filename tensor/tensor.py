@@ -32,7 +32,17 @@ def _dims_tuple(dims):
 
 class Tensor:
     # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version_counter", "_spare_grad", "__weakref__")
+    # _no_grad_view: True for a view made under no_grad (_view_of_self)
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_ctx",
+        "_version_counter",
+        "_spare_grad",
+        "_no_grad_view",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -41,7 +51,7 @@ class Tensor:
 
         made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
         self.data, self.grad, self.requires_grad, self._ctx = made.data, None, made.requires_grad, None
-        self._version_counter, self._spare_grad = VersionCounter(), None
+        self._version_counter, self._spare_grad, self._no_grad_view = VersionCounter(), None, False
 
     @classmethod
     def _wrap(cls, array, requires_grad=False, ctx=None, version_counter=None):
@@ -55,7 +65,7 @@ class Tensor:
         out.data = np.asarray(array) if isinstance(array, np.generic) else array
         out.grad, out.requires_grad, out._ctx = None, requires_grad, ctx
         out._version_counter = VersionCounter() if version_counter is None else version_counter
-        out._spare_grad = None
+        out._spare_grad, out._no_grad_view = None, False
         return out
 
     # ----- what it is ------------------------------------------------------------------
@@ -149,6 +159,13 @@ class Tensor:
     # ----- gradients ----------------------------------------------------------------------
 
     def requires_grad_(self, requires_grad=True):
+        if _is_no_grad_view(self):  # its flag is its base's, as in PyTorch: setting it changes nothing
+            return self
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError(
+                "requires_grad_(False) on a tensor made by an op: only leaves' flags can change; "
+                "use x.detach() for a copy outside the graph"
+            )
         if requires_grad and not dtypes.is_floating(self.dtype):
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = requires_grad
@@ -156,7 +173,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=False):
         """Compute the gradient of this tensor with respect to every leaf that requires grad."""
-        if not self.requires_grad:
+        if not self.requires_grad or _is_no_grad_view(self):  # PyTorch's no_grad view leads to no leaf
             raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
         if gradient is None:
             if self.data.size != 1:
@@ -181,11 +198,15 @@ class Tensor:
     @replaceable  # the engine room writes into the array zero_grad let go of (tensor/fast/grad_buffers.py)
     def _accumulate_grad(self, grad):
         """Add a gradient that backward computed into this leaf's .grad: a copy of it the first time (the
-        array backward made may be shared with other gradients), the sum after."""
+        array backward made may be shared with other gradients), added in place after, as PyTorch: whoever
+        holds x.grad sees the sum."""
+        if _is_no_grad_view(self):  # as PyTorch: such a view requires grad but never receives one
+            return
         if self.grad is None:
             self.grad = Tensor._wrap(grad.astype(self.data.dtype, copy=True))
         else:
-            self.grad = Tensor._wrap(self.grad.data + grad)
+            self._xp.add(self.grad.data, grad, out=self.grad.data)
+            self.grad._version_counter.value += 1
 
     def detach(self):
         """The same data, cut out of the graph (a view: in-place writes to either show in both)."""
@@ -200,6 +221,15 @@ class Tensor:
     # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
 
     def _write_in_place(self, write, *values):
+        if (
+            _is_no_grad_view(self)
+            and is_grad_enabled()
+            and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
+        ):
+            raise RuntimeError(
+                f"a view of shape {self.shape} was created in no_grad mode and is being modified in place with "
+                "grad mode on (PyTorch forbids it): write it inside `with torch.no_grad():` or take the view in grad mode"
+            )
         if is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values)):
             if self.requires_grad and self.is_leaf:
                 raise RuntimeError(
@@ -211,7 +241,7 @@ class Tensor:
                 "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
                 "torch.where, torch.cat), or inside `with torch.no_grad():`"
             )
-        if any(stride == 0 and size > 1 for size, stride in zip(self.data.shape, self.data.strides)):
+        if self.data.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(self.data.shape, self.data.strides)):
             raise RuntimeError(
                 f"in-place operation on an expanded tensor of shape {self.shape} (strides {self.data.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
@@ -244,6 +274,7 @@ class Tensor:
         return self._in_place_ufunc(self._xp.add, other if alpha == 1 else other * alpha)
 
     def sub_(self, other, alpha=1):
+        self._refuse_bool_subtraction(other)
         return self._in_place_ufunc(self._xp.subtract, other if alpha == 1 else other * alpha)
 
     def mul_(self, other):
@@ -266,11 +297,19 @@ class Tensor:
     def copy_(self, src):
         """Copy src's values into self (src broadcasts to self's shape; it may be on another device)."""
         array = self._in_place_value(src, copy_across_devices=True)
+        if np.ndim(array) > self.ndim:  # NumPy would drop leading 1s; PyTorch's copy_ only broadcasts src up
+            raise RuntimeError(f"copy_: src of shape {tuple(np.shape(array))} does not broadcast to {self.shape}")
         return self._write_in_place(lambda data: data.__setitem__(Ellipsis, array), src)
 
     def __setitem__(self, key, value):
         """x[key] = value, in place; a tensor value is copied to x's device, as in PyTorch."""
-        key, _ = index_key(self, key)
+        key, is_basic = index_key(self, key)
+        if not is_basic and isinstance(value, Tensor) and value.dtype != self.dtype:
+            if value.ndim or any(getattr(item, "dtype", np.bool_) != np.bool_ for item in key):  # not a masked fill
+                raise RuntimeError(
+                    f"index put requires the source and destination dtypes to match (as PyTorch): writing "
+                    f"{value.dtype} into {self.dtype}; convert the values with .to({self.dtype})"
+                )
         array = self._in_place_value(value, copy_across_devices=True)
         self._write_in_place(lambda data: data.__setitem__(key, array), value)
 
@@ -316,14 +355,27 @@ class Tensor:
     # ----- arithmetic ---------------------------------------------------------------------
 
     def _operands(self, other):
-        """(self, other) as Tensors of one dtype; a Python scalar takes the tensor's dtype."""
+        """(self, other) as Tensors of one dtype: the dtype PyTorch's promotion gives (dtypes.result_type)."""
         if isinstance(other, Tensor):
-            dtype = dtypes.promote(self.data.dtype, other.data.dtype)  # NumPy's dtypes: compared fastest
+            if self.data.dtype == other.data.dtype:  # the common case, first
+                return self, other
+            dtype = dtypes.result_type(self.data, other.data)
             return _cast(self, dtype), _cast(other, dtype)
         if isinstance(other, (int, float, bool, np.number, np.bool_)):
-            dtype = dtypes.scalar_dtype(self.data.dtype, other)
+            dtype = dtypes.result_type(self.data, other)
             return _cast(self, dtype), Tensor._wrap(self._xp.asarray(other, dtype=dtype))
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
+
+    def _refuse_bool_subtraction(self, other):
+        if (
+            self.dtype == dtypes.bool_
+            or isinstance(other, (bool, np.bool_))
+            or getattr(other, "dtype", None) == dtypes.bool_
+        ):
+            raise RuntimeError(
+                "subtraction, the `-` operator, with a bool tensor is not supported (as in PyTorch): "
+                "to invert a mask use `~mask`; convert with .int() or .float() to subtract"
+            )
 
     def __add__(self, other):
         return ops.Add.apply(*self._operands(other))
@@ -333,9 +385,11 @@ class Tensor:
         return ops.Add.apply(b, a)
 
     def __sub__(self, other):
+        self._refuse_bool_subtraction(other)
         return ops.Sub.apply(*self._operands(other))
 
     def __rsub__(self, other):
+        self._refuse_bool_subtraction(other)
         a, b = self._operands(other)
         return ops.Sub.apply(b, a)
 
@@ -363,9 +417,15 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            return ops.Pow.apply(*self._operands(exponent))
-        base = self if dtypes.is_floating(self.dtype) or isinstance(exponent, int) else self.float()
-        return ops.PowScalar.apply(base, exponent=exponent)
+            base, exponent = self._operands(exponent)
+            dtypes.require(base.dtype, "fiu", "pow")
+            return ops.Pow.apply(base, exponent)
+        dtype = dtypes.result_type(self.data, exponent)
+        if dtype == dtypes.bool_:  # bool ** bool: NumPy computes it in int8
+            return _cast(_cast(self, dtypes.int64) ** int(exponent), dtypes.bool_)
+        if not dtypes.is_floating(dtype) and exponent < 0:
+            raise RuntimeError(f"integers to negative integer powers are not allowed ({self.dtype} ** {exponent})")
+        return ops.PowScalar.apply(_cast(self, dtype), exponent=exponent)
 
     def __rpow__(self, base):
         a, b = self._operands(base)
@@ -381,6 +441,8 @@ class Tensor:
         raise TypeError(f"matmul needs two tensors, got {type(other).__name__} @ Tensor")
 
     def __neg__(self):
+        if self.dtype == dtypes.bool_:
+            raise RuntimeError("negation, the `-` operator, on a bool tensor is not supported: use `~mask`")
         return ops.Neg.apply(self)
 
     add, sub, mul, div, matmul, pow = __add__, __sub__, __mul__, __truediv__, __matmul__, __pow__
@@ -388,9 +450,9 @@ class Tensor:
     # ----- comparisons (bool tensors) and ops without a gradient, outside the graph ----------------------------------------
 
     def _outside_graph(self, other, op):
-        """op(self, other) on the arrays, as a Tensor that records no graph (its result has no gradient)."""
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other))
+        """op(self, other) on the arrays, promoted to one dtype, as a Tensor that records no graph."""
+        a, b = self._operands(other)
+        return Tensor._wrap(op(a.data, b.data))
 
     def _refuse_gradient(self, other, symbol):
         if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
@@ -415,18 +477,30 @@ class Tensor:
         return self._outside_graph(other, lambda a, b: a != b)
 
     def __mod__(self, other):
-        """Remainder (sign of the divisor, as PyTorch); outside the graph."""
-        self._refuse_gradient(other, "%")
-        return self._outside_graph(other, lambda a, b: a % b)
+        """Remainder with the sign of the divisor, as PyTorch's."""
+        a, b = self._operands(other)
+        _divide_checked(a.data, b.data, "%")
+        return ops.Remainder.apply(a, b)
+
+    def __rmod__(self, other):
+        b, a = self._operands(other)
+        _divide_checked(a.data, b.data, "%")
+        return ops.Remainder.apply(a, b, x_is_number=not isinstance(other, Tensor))
 
     def __floordiv__(self, other):
-        """Floor division; outside the graph."""
-        self._refuse_gradient(other, "//")
-        return self._outside_graph(other, lambda a, b: a // b)
+        """Floor division (no derivative: as in PyTorch, backward through it raises)."""
+        a, b = self._operands(other)
+        _divide_checked(a.data, b.data, "//")
+        return ops.FloorDivide.apply(a, b)
+
+    def __rfloordiv__(self, other):
+        b, a = self._operands(other)
+        _divide_checked(a.data, b.data, "//")
+        return ops.FloorDivide.apply(a, b)
 
     def __invert__(self):
-        if self.dtype != dtypes.bool_:
-            raise TypeError(f"~ is logical not and needs a bool tensor, got {self.dtype}")
+        """Logical not of a bool tensor, bitwise not of an integer one (as PyTorch)."""
+        dtypes.require(self.dtype, "biu", "~")
         return Tensor._wrap(~self.data)
 
     def __and__(self, other):
@@ -462,9 +536,11 @@ class Tensor:
         return ops.Sigmoid.apply(self._as_float())
 
     def relu(self):
+        dtypes.require(self.dtype, "fiu", "relu")
         return ops.Relu.apply(self)
 
     def abs(self):
+        dtypes.require(self.dtype, "fiu", "abs")
         return ops.Abs.apply(self)
 
     def _as_float(self):
@@ -479,78 +555,123 @@ class Tensor:
 
     # ----- reductions ---------------------------------------------------------------------------
 
-    def sum(self, dim=None, keepdim=False):
-        return ops.Sum.apply(self, axis=_axis(dim), keepdims=keepdim)
+    # Signatures as PyTorch's, positional forms included (x.var(0, False): dim 0, unbiased False).
 
-    def mean(self, dim=None, keepdim=False):
-        x = self._as_float()
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and not dtypes.is_floating(x.dtype):
+            x = _cast(x, dtypes.int64)  # integer and bool sums are int64, as PyTorch's
+        return ops.Sum.apply(x, axis=_axis(dim, self.ndim), keepdims=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        _require_floating(x, "mean")
         return x.sum(dim, keepdim) / _count(self.shape, dim)
 
-    def var(self, dim=None, keepdim=False, correction=1, unbiased=None):
-        """Variance; correction=1 (Bessel's, PyTorch's default) divides by n - 1."""
-        if unbiased is not None:
-            correction = int(unbiased)
-        x = self._as_float()
-        centered = x - x.mean(dim, keepdim=True)
-        return (centered * centered).sum(dim, keepdim) / max(_count(self.shape, dim) - correction, 0)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """Variance, divided by n - correction: 1 (Bessel's, the default, unbiased=True) or 0 (unbiased=False).
+        PyTorch's forms: var(), var(unbiased), var(dim, unbiased, keepdim), var(dim, keepdim=..., correction=...)."""
+        if isinstance(dim, bool):  # var(unbiased)
+            dim, unbiased = None, dim
+        if unbiased is not None and not isinstance(unbiased, bool):
+            raise TypeError(f"var/std: unbiased must be a bool, got {unbiased!r} (for an int use correction=)")
+        if unbiased is not None and correction is not None:
+            raise TypeError("var/std: give either unbiased or correction, not both")
+        correction = int(unbiased) if unbiased is not None else 1 if correction is None else correction
+        _require_floating(self, "std and var")
+        return ops.Var.apply(self, axis=_axis(dim, self.ndim), keepdims=keepdim, correction=correction)
 
-    def std(self, dim=None, keepdim=False, correction=1, unbiased=None):
-        return self.var(dim, keepdim, correction, unbiased).sqrt()
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """sqrt(var), with var's forms; its gradient is 0 where it is 0 (a constant input), as PyTorch's."""
+        return ops.RootOfSquares.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """The p-norm over dim (all elements when None): p = 2 or "fro", 1, inf, -inf, 0 (nonzeros), any other."""
+        x = self if dtype is None else self.to(dtype)
+        _require_floating(x, "norm")
+        axis = _axis(dim, self.ndim)
+        if p in (2, "fro"):
+            return ops.RootOfSquares.apply((x * x).sum(axis, keepdim))
+        if p == 1:
+            return x.abs().sum(axis, keepdim)
+        if p in (float("inf"), float("-inf")):
+            magnitude = x.abs()
+            return magnitude.amax(axis, keepdim) if p > 0 else magnitude.amin(axis, keepdim)
+        return ops.PowerNorm.apply(x, p=p, axis=axis, keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):
-        """max() of all elements, or max(dim) -> (values, indices) as in PyTorch."""
-        if dim is None:
-            return ops.Max.apply(self)
-        return values_and_indices(ops.Max.apply(self, axis=dim, keepdims=keepdim), self.argmax(dim, keepdim))
+        """max() of all elements; max(dim, keepdim) -> (values, indices); max(other) = maximum(self, other)."""
+        return self._extreme(dim, keepdim, largest=True)
 
     def min(self, dim=None, keepdim=False):
+        """min() of all elements; min(dim, keepdim) -> (values, indices); min(other) = minimum(self, other)."""
+        return self._extreme(dim, keepdim, largest=False)
+
+    def _extreme(self, dim, keepdim, largest):
+        if isinstance(dim, Tensor):
+            return (ops.Maximum if largest else ops.Minimum).apply(*self._operands(dim))
         if dim is None:
-            return ops.Min.apply(self)
-        return values_and_indices(ops.Min.apply(self, axis=dim, keepdims=keepdim), self.argmin(dim, keepdim))
+            return ops.Max.apply(self) if largest else ops.Min.apply(self)
+        if self.ndim == 0:  # the one element, at index 0
+            _axis(dim, 0)
+            return values_and_indices(self.clone(), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
+        values = ops.MaxAlongDim.apply(self, axis=dim, keepdims=keepdim, largest=largest)
+        indices = (
+            self.data.argmax(axis=dim, keepdims=keepdim) if largest else self.data.argmin(axis=dim, keepdims=keepdim)
+        )
+        return values_and_indices(values, Tensor._wrap(indices))  # bool too: argmax refuses it, max(dim) does not
 
-    def amax(self, dim=None, keepdim=False):
-        return ops.Max.apply(self, axis=_axis(dim), keepdims=keepdim)
+    def amax(self, dim=(), keepdim=False):
+        return ops.Max.apply(self, axis=_axis(dim if dim != () else None, self.ndim), keepdims=keepdim)
 
-    def amin(self, dim=None, keepdim=False):
-        return ops.Min.apply(self, axis=_axis(dim), keepdims=keepdim)
+    def amin(self, dim=(), keepdim=False):
+        return ops.Min.apply(self, axis=_axis(dim if dim != () else None, self.ndim), keepdims=keepdim)
 
     def argmax(self, dim=None, keepdim=False):
+        dtypes.require(self.dtype, "fiu", "argmax")
+        dim = _axis(dim, self.ndim)
+        if dim is None and keepdim:
+            return Tensor._wrap(self.data.reshape(-1).argmax().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
+        dtypes.require(self.dtype, "fiu", "argmin")
+        dim = _axis(dim, self.ndim)
+        if dim is None and keepdim:
+            return Tensor._wrap(self.data.reshape(-1).argmin().reshape((1,) * self.ndim))
         return Tensor._wrap(self.data.argmin(axis=dim, keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.all(axis=_axis(dim), keepdims=keepdim))
+        return Tensor._wrap(self.data.all(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.any(axis=_axis(dim), keepdims=keepdim))
+        return Tensor._wrap(self.data.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def softmax(self, dim):
         """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
-        x = self._as_float()
+        if self.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+            return self.clone()
+        dtypes.require(self.dtype, "f", "softmax")
+        x = self
         exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim, composed from primitives."""
-        x = self._as_float()
+        if self.numel() == 0:
+            return self.clone()
+        dtypes.require(self.dtype, "f", "log_softmax")
+        x = self
         shifted = x - x.amax(dim, keepdim=True).detach()
         return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
     # ----- shape ----------------------------------------------------------------------------------
 
     def reshape(self, *shape):
-        shape = _dims_tuple(shape)
-        if shape == self.shape:
-            return self
-        shape = resolve_shape(shape, self.shape)
-        return ops.Reshape.apply(self, shape=shape)
+        """A view with another shape (a copy when the strides cannot express it); a new tensor even for
+        the same shape, as PyTorch's (not a leaf when self is in the graph)."""
+        shape = resolve_shape(_dims_tuple(shape), self.shape)
+        return self._view_of_self(ops.Reshape.apply(self, shape=shape))
 
     def is_contiguous(self):
         """True when the elements lie in memory in row-major order with no gaps (C order)."""
@@ -567,16 +688,19 @@ class Tensor:
         return out
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Dims start_dim..end_dim merged into one; self itself when that is one dim already (as PyTorch)."""
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start == end:
+            return self
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
 
     def permute(self, *dims):
         dims = tuple(d % self.ndim for d in _dims_tuple(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not an ordering of the {self.ndim} dims of shape {self.shape}")
-        return ops.Permute.apply(self, dims=dims)
+        return self._view_of_self(ops.Permute.apply(self, dims=dims))
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
@@ -601,7 +725,7 @@ class Tensor:
         sizes = _dims_tuple(sizes)
         offset = len(sizes) - self.ndim
         shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
-        return ops.Expand.apply(self, shape=shape)
+        return self._view_of_self(ops.Expand.apply(self, shape=shape))
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
@@ -609,7 +733,15 @@ class Tensor:
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
-        return ops.Index.apply(self, key=key, is_basic=is_basic)
+        return self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
+
+    def _view_of_self(self, out):
+        """out, made by a view op from self. A view made under no_grad is marked, as in PyTorch: it requires
+        grad when self does (a leaf without grad_fn that never gets a .grad), and an in-place write to it
+        with grad mode on is refused (which graph should it enter?)."""
+        if not is_grad_enabled() and out._version_counter is self._version_counter:
+            out._no_grad_view, out.requires_grad = True, self.requires_grad
+        return out
 
     # ----- what PyTorch programs use beyond the lecture (issue 10: conformance gaps) --------------------
 
@@ -713,7 +845,33 @@ def _cast(t, dtype):
     return ops.Cast.apply(t, dtype=dtype)
 
 
-def _axis(dim):
+def _divide_checked(a, b, symbol):
+    """The checks of a // b and a % b: not on bools, and integer division by zero raises, as in PyTorch
+    (NumPy would give 0)."""
+    if a.dtype.kind == "b":
+        raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
+    if a.dtype.kind in "iu" and bool((b == 0).any()):
+        raise ZeroDivisionError(f"integer division by zero in {a.dtype} {symbol} {b.dtype}")
+
+
+def _is_no_grad_view(t):
+    """Whether t is a view made under no_grad (Tensor._view_of_self); a subclass built without
+    Tensor.__init__ (nn.Parameter) may not have set the slot: it is no such view."""
+    return getattr(t, "_no_grad_view", False)
+
+
+def _require_floating(x, name):
+    if not dtypes.is_floating(x.dtype):
+        raise RuntimeError(f"{name} needs a floating point tensor (as PyTorch), got {x.dtype}: convert with .float()")
+
+
+def _axis(dim, ndim=None):
+    """A reduction's dim as NumPy's axis: a list becomes a tuple; on a 0-d tensor dim 0 or -1 means all."""
+    if ndim == 0 and dim is not None:
+        for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+            if d not in (0, -1):
+                raise IndexError(f"dimension out of range (expected to be in range of [-1, 0], but got {d})")
+        return None
     return tuple(dim) if isinstance(dim, list) else dim
 
 
@@ -722,4 +880,4 @@ def _count(shape, dim):
     if dim is None:
         return int(np.prod(shape))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return int(np.prod([shape[d] for d in dims]))
+    return int(np.prod([shape[d] for d in dims])) if shape else 1

@@ -7,6 +7,8 @@ as products not yet run, `LinearGradients`, which the engine adds up and runs as
 when x's gradient is needed. Its products run on the cores their size earns (tensor/fast/threads.py).
 """
 
+import math
+
 from tensor.autograd import PendingGradient
 from tensor.backend import concatenate
 from tensor.fast.threads import matmul
@@ -21,7 +23,7 @@ class Linear(textbook.Linear):
     a weight made by an op gets its gradient at once; with x a leaf, both products run at once."""
 
     def forward(self, x, weight, *bias):
-        rows = x.reshape(-1, x.shape[-1])  # (N, in)
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # (N, in); in may be 0
         y = matmul(rows, weight.T, self.xp)  # (N, out): rows @ weight.T on the cores its size earns
         if bias:
             y += bias[0]
@@ -31,7 +33,7 @@ class Linear(textbook.Linear):
 
     def backward(self, grad):
         rows, weight = self.saved
-        grad_rows = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        grad_rows = grad.reshape(math.prod(grad.shape[:-1]), grad.shape[-1])  # (N, out)
         x, w = self.parents[:2]
         if self.needs_input_grad[0] and x._ctx is not None:  # x made by an op: its other Linears may join in
             leaf_weight = w if self.needs_input_grad[1] and w._ctx is None else None  # receives dW from there

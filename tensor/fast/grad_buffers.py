@@ -48,8 +48,11 @@ def drop_grad(t):
 
 def accumulate_into_spare(t, grad):
     """Tensor._accumulate_grad, writing a first gradient into the array that zero_grad let go of."""
-    if t.grad is not None:
-        t.grad = Tensor._wrap(t.grad.data + grad)
+    if getattr(t, "_no_grad_view", False):  # a view made under no_grad never receives a gradient
+        return
+    if t.grad is not None:  # added in place, as the textbook's
+        t._xp.add(t.grad.data, grad, out=t.grad.data)
+        t.grad._version_counter.value += 1
         return
     spare, t._spare_grad = t._spare_grad, None
     data = t.data

@@ -8,6 +8,7 @@ from .elementwise import (
     Div,
     Erf,
     Exp,
+    FloorDivide,
     Log,
     Maximum,
     Minimum,
@@ -16,6 +17,7 @@ from .elementwise import (
     Pow,
     PowScalar,
     Relu,
+    Remainder,
     Sigmoid,
     Sin,
     Sqrt,
@@ -25,7 +27,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import Max, Min, Sum
+from .reductions import Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
 
 __all__ = [
     "Abs",
@@ -38,26 +40,32 @@ __all__ = [
     "Erf",
     "Exp",
     "Expand",
+    "FloorDivide",
     "Index",
     "Log",
     "Matmul",
     "Max",
+    "MaxAlongDim",
     "Maximum",
     "Min",
     "Minimum",
     "Mul",
     "Neg",
     "Permute",
+    "PowerNorm",
     "Pow",
     "PowScalar",
     "Relu",
+    "Remainder",
     "Reshape",
+    "RootOfSquares",
     "Sigmoid",
     "Sin",
     "Sqrt",
     "Sub",
     "Sum",
     "Tanh",
+    "Var",
     "ToDevice",
     "Where",
 ]

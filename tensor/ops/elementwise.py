@@ -67,7 +67,7 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)"""
+    """z = x ** p for a constant p;  dz/dx = p * x ** (p - 1)  (0 for p = 0, also at x = 0, as PyTorch)"""
 
     def forward(self, x, exponent):
         self.save_for_backward(x)
@@ -77,24 +77,40 @@ class PowScalar(Function):
     def backward(self, grad):
         (x,) = self.saved
         p = self.exponent
+        if p == 0:  # x ** 0 is 1 everywhere; the formula would give 0 * 0 ** -1 = nan at x = 0
+            return self.xp.zeros_like(grad)
         if p == 2:
             return grad * 2 * x
         return grad * p * x ** (p - 1)
 
 
 class Pow(Function):
-    """z = x ** y for tensors;  dz/dx = y * x ** (y - 1),  dz/dy = z * ln(x)  (x > 0 for dz/dy)"""
+    """z = x ** y for tensors;  dz/dx = y * x ** (y - 1),  dz/dy = z * ln(x)  (x > 0 for dz/dy).
+
+    As PyTorch at the edges: dz/dx = 0 where y = 0, dz/dy = 0 where x = 0 and y >= 0 (no 0 * inf)."""
 
     def forward(self, x, y):
+        if y.dtype.kind in "iu" and (y < 0).any():  # integer powers below 0, as PyTorch: 1, -1 or 0
+            return _integer_power(self.xp, x, y)
         z = x**y
         self.save_for_backward(x, y, z)
         return z
 
     def backward(self, grad):
         x, y, z = self.saved
-        grad_x = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None
-        grad_y = grad * z * self.xp.log(x) if self.needs_input_grad[1] else None
+        xp, zero = self.xp, grad.dtype.type(0)
+        grad_x = xp.where(y == 0, zero, grad * y * x ** (y - 1)) if self.needs_input_grad[0] else None
+        grad_y = xp.where((x == 0) & (y >= 0), zero, grad * z * xp.log(x)) if self.needs_input_grad[1] else None
         return grad_x, grad_y
+
+
+def _integer_power(xp, x, y):
+    """x ** y for integer arrays with some y < 0, where NumPy refuses: 1 ** y = 1, (-1) ** y = +-1
+    by the parity of y, anything else 0 (the integer part of 1 / x ** -y), as PyTorch computes it."""
+    z = x ** xp.maximum(y, 0)
+    one = xp.ones_like(z)
+    negative_power = xp.where(x == 1, one, xp.where(x == -1, xp.where(y % 2 == 0, one, -one), 0 * one))
+    return xp.where(y < 0, negative_power, z)
 
 
 class Exp(Function):
@@ -294,3 +310,37 @@ class Cast(Function):
 
     def backward(self, grad):
         return grad.astype(self.input_dtype)
+
+
+class Remainder(Function):
+    """z = x % y with the sign of y, as PyTorch's (and Python's);  dz/dx = 1,  dz/dy = -floor(x / y).
+
+    For floats PyTorch takes fmod (the sign of x) and adds y where the signs differ, so
+    2.0 % -2.0 is +0.0, where NumPy's remainder gives -0.0 (and 1 / z an inf of the other sign).
+    `number % y` (x a Python number) has no derivative for y in PyTorch: refused here too."""
+
+    def forward(self, x, y, x_is_number=False):
+        if x.dtype.kind != "f":
+            return x % y  # integers: NumPy's floor remainder is PyTorch's
+        self.save_for_backward(x, y)
+        self.x_is_number = x_is_number
+        z = self.xp.fmod(x, y)
+        return self.xp.where((z != 0) & ((y < 0) != (z < 0)), z + y, z)
+
+    def backward(self, grad):
+        x, y = self.saved
+        if self.needs_input_grad[1] and self.x_is_number:
+            raise RuntimeError("the derivative of number % y with respect to y is not implemented (as in PyTorch)")
+        grad_y = -grad * self.xp.floor(x / y) if self.needs_input_grad[1] else None
+        return grad, grad_y
+
+
+class FloorDivide(Function):
+    """z = floor(x / y). PyTorch defines no derivative for it: the output is in the graph, and a
+    backward that reaches it raises."""
+
+    def forward(self, x, y):
+        return self.xp.floor_divide(x, y)
+
+    def backward(self, grad):
+        raise RuntimeError("the derivative of floor division (x // y) is not implemented (as in PyTorch)")

@@ -42,7 +42,10 @@ class Expand(Function):
 
     def forward(self, x, shape):
         self.input_shape = x.shape
-        return self.xp.broadcast_to(x, shape)
+        z = self.xp.broadcast_to(x, shape)
+        if self.xp.__name__ == "numpy" and x.flags.writeable:
+            z.flags.writeable = True  # NumPy's broadcast view is read-only; PyTorch's lets z[0] be written
+        return z
 
     def backward(self, grad):
         return unbroadcast(grad, self.input_shape)

@@ -288,12 +288,15 @@ def test_an_ops_failure_is_chained_to_the_original_error(device):
     assert isinstance(caught.value.__cause__, ValueError)
 
 
-def test_remainder_and_floor_division_refuse_a_tensor_that_requires_grad(device):
-    x = leaf([5.0, 7.0], device)
-    for op in (lambda: x % 2, lambda: x // 2, lambda: 2.0 + tensor.ones(2, device=device) % x):
-        with pytest.raises(RuntimeError, match="records no gradient"):
-            op()
-    assert (x.detach() % 2).tolist() == [1.0, 1.0] and (x.detach() // 2).tolist() == [2.0, 3.0]
+def test_remainder_has_pytorch_s_gradient_and_floor_division_refuses_backward(device):
+    """As PyTorch: d(x % y)/dx = 1, d(x % y)/dy = -floor(x / y); x // y is in the graph, without a derivative."""
+    x, y = leaf([5.0, -7.0], device), leaf([2.0, 3.0], device)
+    (x % y).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [-2.0, 3.0]
+    quotient = x // 2
+    assert quotient.requires_grad and quotient.tolist() == [2.0, -4.0]
+    with pytest.raises(RuntimeError, match="floor division"):
+        quotient.sum().backward()
     with tensor.no_grad():
         assert (x % 2).tolist() == [1.0, 1.0]
 
