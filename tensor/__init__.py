@@ -8,7 +8,7 @@ The namespace mirrors PyTorch's, so `import tensor as torch` reads naturally:
     loss.backward()          # x.grad now holds d(loss)/dx
 """
 
-from . import cuda, optim, viz
+from . import cuda, optim, utils, viz
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import device
 from .creation import (
