@@ -23,6 +23,9 @@ imports rewritten (IMPORTS below: `import torch` -> `import tensor as torch`, `t
   - shortening (SHORTEN below): in notebooks, `max_steps = N` and `range(N)` with N >= 1000 become
     --steps; makemore.py gets `--max-steps 501` (its test loss is measured at step 500) and minGPT's
     projects `--trainer.max_iters` (their own command-line options, no edit).
+  - makemore.py gets `--num-workers 0` and minGPT's trainer `--trainer.num_workers=0` (their options):
+    PyTorch's default of 4 worker processes crowds a small shared machine (an RNN run took 23 minutes),
+    and here loading is in the calling process either way. Same batches, in the same process.
   - chargpt reads input.txt (tiny Shakespeare, not in minGPT's repository): --text names the file,
     makemore's names.txt by default.
 The losses printed are paired line by line (ours | PyTorch); each run's exit status and its last error
@@ -161,6 +164,7 @@ def prepare(program, side, args, root):
         (root / "makemore.py").write_text(rewrite(source))
         shutil.copy(names, root / "names.txt")
         base = [sys.executable, "makemore.py", "-i", "names.txt", "-o", "out", "--type", program.split("-", 1)[1]]
+        base += ["--num-workers", "0"]  # see the module docstring: no worker processes on either side
         return [base + ["--max-steps", str(args.makemore_steps)], base + ["--sample-only"]], root, []
     mingpt = root / "minGPT"
     shutil.rmtree(mingpt, ignore_errors=True)
@@ -178,7 +182,7 @@ def prepare(program, side, args, root):
     if program == "chargpt":
         shutil.copy(args.text or names, project / "input.txt")
     iters = args.chargpt_iters if program == "chargpt" else args.adder_iters
-    command = [sys.executable, f"{program}.py", f"--trainer.max_iters={iters}"]  # writes under ./out/<program>
+    command = [sys.executable, f"{program}.py", f"--trainer.max_iters={iters}", "--trainer.num_workers=0"]
     return [command], project, [str(mingpt)]
 
 
