@@ -100,3 +100,9 @@ def test_default_collate_names_what_it_cannot_batch():
 def test_num_workers_and_pin_memory_are_accepted_and_change_nothing():
     plain = [b.tolist() for b in DataLoader(list(range(5)), batch_size=2)]
     assert [b.tolist() for b in DataLoader(list(range(5)), batch_size=2, num_workers=4, pin_memory=True)] == plain
+
+
+def test_get_worker_info_is_none_as_in_pytorchs_main_process():
+    from tensor.utils.data import get_worker_info
+
+    assert get_worker_info() is None

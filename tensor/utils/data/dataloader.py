@@ -184,3 +184,8 @@ class DataLoader:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+
+
+def get_worker_info():
+    """None: there are no worker processes here, and PyTorch answers None in the main process too."""
+    return None
