@@ -246,6 +246,8 @@ def report(program, results, width=70):
     for side in ("ours", "torch"):
         status, output, seconds = results[side]
         verdict = "ran to the end" if status == 0 else f"STOPPED ({status}): {error_line(output)}"
+        if side == "ours" and status == 0 and not reached_end(results):
+            verdict = "ran to the end, but cells failed that PyTorch ran through"
         print(f"  {side:5s} {seconds:6.0f}s  {verdict}")
         for number, error in failed_cells(output).items():
             also = "" if side == "torch" or number in failed_cells(results["torch"][1]) else "  <- here only"
