@@ -15,7 +15,7 @@ class BatchNorm1d(Module):
     every batch so far (momentum 1 / batches seen). In eval() the running estimates normalize, so
     one example's output no longer depends on the rest of its batch.
     track_running_stats=False keeps no estimates: batch statistics in training and in eval.
-    affine=False drops weight and bias.
+    affine=False drops weight and bias; bias=False drops only the bias.
     """
 
     def __init__(
@@ -27,13 +27,16 @@ class BatchNorm1d(Module):
         track_running_stats=True,
         device=None,
         dtype=None,
+        *,
+        bias=True,
     ):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
+        self.use_bias = affine and bias
         if affine:
             self.weight = Parameter(tensor.ones(num_features, device=device, dtype=dtype))
-            self.bias = Parameter(tensor.zeros(num_features, device=device, dtype=dtype))
+            self.bias = Parameter(tensor.zeros(num_features, device=device, dtype=dtype)) if bias else None
         else:
             self.weight = self.bias = None
         if track_running_stats:
@@ -76,5 +79,5 @@ class BatchNorm1d(Module):
     def extra_repr(self):
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
+            f"bias={self.use_bias}, track_running_stats={self.track_running_stats}"
         )

@@ -32,6 +32,7 @@ def x(*shape):
         {"momentum": 0.3, "eps": 1e-3},
         {"affine": False},
         {"track_running_stats": False},
+        {"bias": False},
     ],
     ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default",
 )
@@ -52,6 +53,7 @@ def test_batch_norm_1d_matches_pytorch_in_train_and_eval_across_steps(shape, opt
         compare(t_in.grad, o_in.grad, F64, what=f"step {step} input gradient")
         if options.get("affine", True):
             compare(theirs.weight.grad, ours.weight.grad, F64, what="weight gradient")
+        if options.get("affine", True) and options.get("bias", True):
             compare(theirs.bias.grad, ours.bias.grad, F64, what="bias gradient")
         for name, buffer in theirs.named_buffers():
             compare(buffer, dict(tensor_module.named_buffers())[name], F64, what=f"step {step} {name}")
@@ -182,6 +184,8 @@ def test_small_layers_print_as_pytorch():
     for make in (lambda ns: ns.nn.Identity(), lambda ns: ns.nn.Sigmoid(), lambda ns: ns.nn.Flatten(1, 2)):
         assert repr(make(OURS)) == repr(make(TORCH))
     assert repr(OURS.nn.CrossEntropyLoss()) == repr(TORCH.nn.CrossEntropyLoss())
+    for options in ({}, {"momentum": None, "affine": False}, {"bias": False, "track_running_stats": False}):
+        assert repr(OURS.nn.BatchNorm1d(3, **options)) == repr(TORCH.nn.BatchNorm1d(3, **options))
 
 
 def test_functional_sigmoid_matches_pytorch():
