@@ -23,6 +23,7 @@ if __name__ == "__main__":
             "train": ["tqdm", "threadpoolctl"],  # the progress bar; BLAS thread control (tensor/fast/threads.py)
             "plot": ["matplotlib"],
             "viz": ["graphviz"],
+            "tensorboard": ["tensorboard"],  # tensor.utils.tensorboard.SummaryWriter writes through it, as PyTorch
             "test": ["pytest", "hypothesis", "threadpoolctl"],
             "lint": ["ruff"],
         },

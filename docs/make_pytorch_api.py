@@ -41,7 +41,7 @@ NAMESPACES = {
         "nn",
         "Module Parameter Linear Embedding LayerNorm Dropout ReLU GELU Tanh Sequential ModuleList ModuleDict "
         "MultiheadAttention Softmax Sigmoid SiLU BatchNorm1d Conv1d Conv2d RMSNorm Identity CrossEntropyLoss "
-        "MSELoss ParameterList ParameterDict init functional utils",
+        "MSELoss ParameterList ParameterDict init functional utils Flatten",
     ),
     "torch.nn.Module": (
         "nn.Module",
@@ -60,6 +60,12 @@ NAMESPACES = {
         "normal_ zeros_ ones_ xavier_uniform_ xavier_normal_ kaiming_uniform_ kaiming_normal_ uniform_ trunc_normal_",
     ),
     "torch.nn.utils": ("nn.utils", "clip_grad_norm_ clip_grad_value_ parameters_to_vector vector_to_parameters"),
+    "torch.utils.data": (
+        "tensor.utils.data",
+        "Dataset TensorDataset IterableDataset Subset ConcatDataset DataLoader Sampler SequentialSampler "
+        "RandomSampler SubsetRandomSampler BatchSampler WeightedRandomSampler random_split default_collate "
+        "default_convert get_worker_info",
+    ),
     "torch.optim": ("tensor.optim", "SGD Adam AdamW Optimizer lr_scheduler RMSprop Adagrad"),
     "torch.cuda": (
         "tensor.cuda",
@@ -110,6 +116,16 @@ DIFFERENCES = [
         "random numbers",
         "the same seed gives different draws from PyTorch's (NumPy's generator): programs agree "
         "on everything but the values drawn.",
+    ),
+    (
+        "`torch.utils.data.DataLoader`",
+        "loads in the calling process: `num_workers`, `pin_memory`, `timeout`, `worker_init_fn`, "
+        "`prefetch_factor` and `persistent_workers` are accepted and change nothing.",
+    ),
+    (
+        "`torch.utils.tensorboard`",
+        "`SummaryWriter` has `add_scalar`, `add_scalars`, `flush`, `close` and writes through the `tensorboard` "
+        'package, an optional extra (`pip install -e ".[tensorboard]"`), as PyTorch needs it too.',
     ),
     ("`multinomial`", "draws with NumPy (inverse CDF, or Gumbel top-k without replacement)."),
     (

@@ -8,12 +8,20 @@ import nn.functional as F
 # fast: the engine room, whose import registers its stand-ins of nn.functional's ops (tensor/kernels.py)
 from . import composed, fast, functional, init, utils  # noqa: F401
 from .attention import MultiHeadAttention, bidirectional_mask, causal_mask, padding_mask, prefix_lm_mask
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
+from .batchnorm import BatchNorm1d
+from .layers import GELU, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, ReLU, Sigmoid, Tanh
+from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
 
 __all__ = [
+    "BatchNorm1d",
+    "CrossEntropyLoss",
+    "Flatten",
     "GELU",
+    "Identity",
+    "MSELoss",
+    "Sigmoid",
     "Dropout",
     "Embedding",
     "LayerNorm",

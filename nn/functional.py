@@ -154,14 +154,23 @@ class CrossEntropy(Function):
         return (xp.exp(log_p) - q) * row_scale[:, None], None
 
 
-def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0
+):
     """Mean (or sum, or per-row) negative log-likelihood of `target` under softmax(`input`).
 
     input: (N, C) logits (or (N, C, d1, ...), with the class dim second, as PyTorch);
     target: (N,) (or (N, d1, ...)) class indices; rows whose target is ignore_index are skipped.
+    Class weights, probability targets and an unbatched (C,) input are composed of primitives in
+    weighted_cross_entropy (end of this file); size_average and reduce are PyTorch's deprecated
+    spellings of reduction, accepted and ignored when None.
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    probabilities = target.is_floating_point() and target.shape == input.shape
+    if weight is not None or probabilities or input.ndim == 1:
+        return weighted_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
     if input.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
@@ -448,3 +457,140 @@ __all__ = [
     "embedding",
     "scaled_dot_product_attention",
 ]
+
+
+# ----- more layers' ops: one_hot, sigmoid, mse_loss, batch_norm, the general cross_entropy ---------------------
+# Compositions of tensor primitives: autograd derives their backward from the primitives'.
+
+_arange = tensor.arange  # one_hot's argument is called `tensor`, as PyTorch's, hiding the module inside it
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated size_average/reduce flags, when given, decide the reduction (each defaults to True)."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def one_hot(tensor, num_classes=-1):
+    """out[..., c] = 1 where tensor[...] == c, else 0: int64 of shape tensor.shape + (num_classes,).
+
+    num_classes=-1 takes the largest class present plus one, as PyTorch."""
+    if tensor.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor (got {tensor.dtype}).")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(tensor.max().item()) + 1
+    if tensor.numel() and int(tensor.min().item()) < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if tensor.numel() and int(tensor.max().item()) >= num_classes:
+        raise RuntimeError(f"Class values must be smaller than num_classes ({num_classes}).")
+    return (tensor.unsqueeze(-1) == _arange(num_classes, device=tensor.device)).long()
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x))"""
+    return input.sigmoid()
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean (or sum, or per-element) squared error (input - target)^2; shapes broadcast as PyTorch."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    squared = (input - target) ** 2
+    return squared if reduction == "none" else squared.sum() if reduction == "sum" else squared.mean()
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dim 1) of an (N, C) or (N, C, L) input.
+
+    training: mean and var are the batch's, over every dim but 1 (var biased, dividing by n), and the
+    running stats, when given, move towards them: r = (1 - momentum) r + momentum * batch stat, the
+    variance unbiased (dividing by n - 1) as PyTorch. Not training: the running stats normalize.
+    """
+    dims = (0,) + tuple(range(2, input.ndim))  # every dim but the channels
+    stat_shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)  # broadcasts a (C,) vector against input
+    if training:
+        n = input.numel() // input.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+        mean = input.mean(dims, keepdim=True)
+        var = input.var(dims, keepdim=True, correction=0)
+        if running_mean is not None:
+            with tensor.no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach().reshape(-1) * (momentum * n / (n - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        mean, var = running_mean.reshape(stat_shape), running_var.reshape(stat_shape)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(stat_shape)
+    if bias is not None:
+        out = out + bias.reshape(stat_shape)
+    return out
+
+
+def weighted_cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """cross_entropy's general forms, composed of primitives (cross_entropy sends them here):
+
+    class indices:  loss_i = -w[t_i] log p_i[t_i] (with smoothing s: (1 - s) of that plus
+                    s/C * sum_c -w_c log p_ic); "mean" divides by the sum of w[t_i] over rows kept.
+    probabilities:  target of input's shape, loss_i = -sum_c w_c q_ic log p_ic, q = (1 - s) target + s/C;
+                    "mean" divides by the number of rows.
+    An unbatched (C,) input (target () or (C,)) is one row.
+    """
+    if input.ndim == 1:
+        out = cross_entropy(
+            input.unsqueeze(0),
+            target.unsqueeze(0),
+            weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
+        return out.squeeze(0) if reduction == "none" else out
+    classes = input.shape[1]
+    if weight is not None and tuple(weight.shape) != (classes,):
+        raise RuntimeError(
+            f"weight tensor should be defined either for all {classes} classes or no classes "
+            f"but got weight tensor of shape: {list(weight.shape)}"
+        )
+    class_shape = (1, classes) + (1,) * (input.ndim - 2)  # broadcasts a (C,) vector along dim 1
+    log_p = log_softmax(input, dim=1)
+    weighted_log_p = log_p * weight.reshape(class_shape) if weight is not None else log_p
+    if target.is_floating_point():
+        if target.shape != input.shape:
+            raise ValueError(f"cross_entropy: probability targets need input's shape {input.shape}, got {target.shape}")
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        losses = -(weighted_log_p * target).sum(1)  # (N, d1, ...)
+        return losses if reduction == "none" else losses.sum() if reduction == "sum" else losses.mean()
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
+    if target.shape != (input.shape[0],) + input.shape[2:]:
+        raise ValueError(
+            f"cross_entropy: expected input (N, C, ...) and target (N, ...), got {input.shape} and {target.shape}"
+        )
+    if target.device == "cpu":
+        _check_indices("cross_entropy: target", target.data, classes, "classes", ignore_index)
+    rows = weighted_log_p.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)  # (M, C): one row per target
+    targets = target.reshape(-1)
+    keep = targets != ignore_index
+    safe_targets = tensor.where(keep, targets, 0)
+    picked = rows[tensor.arange(rows.shape[0], device=rows.device), safe_targets]  # w[t_i] log p_i[t_i]
+    kept = keep.type_as(rows)
+    row_weights = (weight[safe_targets] if weight is not None else 1.0) * kept  # w[t_i], 0 where ignored
+    losses = -picked * kept
+    if label_smoothing:
+        losses = (1 - label_smoothing) * losses - (label_smoothing / classes) * rows.sum(1) * kept
+    if reduction == "none":
+        return losses.reshape(target.shape)
+    return losses.sum() if reduction == "sum" else losses.sum() / row_weights.sum()

@@ -157,7 +157,10 @@ class Module:
                             p.grad = p.grad.to(*args, **kwargs)
                 for name, b in module._buffers.items():
                     if b is not None:
-                        module._buffers[name] = moved = b.to(*args, **kwargs)
+                        moved = b.to(*args, **kwargs)
+                        if not b.is_floating_point() and moved.dtype != b.dtype:  # a cast leaves integer buffers
+                            moved = moved.to(b.dtype)  # (BatchNorm's num_batches_tracked) as they are, as PyTorch
+                        module._buffers[name] = moved
                         object.__setattr__(module, name, moved)
         return self
 

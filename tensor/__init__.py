@@ -11,7 +11,7 @@ tensor.set_kernels("reference") (or TINYGRAD_GPT_KERNELS=reference) runs the tex
 default, lets the engine room (tensor/fast/, nn/fast/) stand in for the ops it speeds up (tensor/kernels.py).
 """
 
-from . import cuda, optim, viz
+from . import cuda, optim, utils, viz
 from .autograd import Function
 from .backend import device
 from .creation import (

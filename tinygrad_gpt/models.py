@@ -111,6 +111,12 @@ class GPTVer3(GPTVer2):
         super().__init__(contextualizer, vocab_size, block_size, embed_size)
         self.register_buffer("pos_encoding", POSITION_ENCODINGS[encoding](block_size, embed_size), persistent=False)
 
+    # The four encodings, called as the course calls them: GPTVer3.pos_encodings_v1(T, C).
+    pos_encodings_v1 = staticmethod(pos_encodings_v1)
+    pos_encodings_v2 = staticmethod(pos_encodings_v2)
+    pos_encodings_v3 = staticmethod(pos_encodings_v3)
+    pos_encodings_v4 = staticmethod(pos_encodings_v4)
+
     def embed(self, indices):
         T = indices.shape[1]
         return self.token_embedding_table(indices) + self.pos_encoding[:T]  # (B, T, C) + (T, C)

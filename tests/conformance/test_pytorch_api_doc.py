@@ -35,3 +35,20 @@ def test_the_page_names_what_this_issue_added():
         "ModuleDict",
         "clip_grad_norm_",
     } <= present
+
+
+def test_the_page_names_the_learner_layers_and_data_tools():
+    present = {name for names, _ in make_pytorch_api.table().values() for name in names}
+    assert {
+        "BatchNorm1d",
+        "CrossEntropyLoss",
+        "MSELoss",
+        "Identity",
+        "Flatten",
+        "one_hot",
+        "mse_loss",
+        "DataLoader",
+        "TensorDataset",
+        "RandomSampler",
+        "random_split",
+    } <= present

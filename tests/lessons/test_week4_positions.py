@@ -76,3 +76,14 @@ def test_models_without_positions_cannot_tell_positions_apart(make):
 def test_gpt_ver3_with_positions_can():
     logits = repeated_token_logits(GPTVer3(HeadVer3(), 10, 8, C))
     assert np.abs(logits - logits[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
+def test_the_course_calls_each_encoding_as_a_static_method_of_gpt_ver3(version):
+    """The course writes GPTVer3.pos_encodings_v1(T, C): the class holds the four encodings."""
+    module_function = {"v1": pos_encodings_v1, "v2": pos_encodings_v2, "v3": pos_encodings_v3}.get(
+        version, pos_encodings_v4
+    )
+    from_class = getattr(GPTVer3, f"pos_encodings_{version}")(8, C)
+    assert from_class.shape == (8, C)
+    np.testing.assert_array_equal(from_class.numpy(), module_function(8, C).numpy())

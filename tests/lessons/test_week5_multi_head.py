@@ -1,5 +1,8 @@
 """Week 5: multi-head attention. Do several small heads beat one big head, and is the batched version the same?"""
 
+import os
+import timeit
+
 import numpy as np
 import pytest
 
@@ -43,3 +46,51 @@ def test_the_course_scales_by_the_embedding_width_so_each_heads_scores_have_vari
     head.key.weight.data[...] = features[head_size : 2 * head_size]  # k = the next ones, independent of q
     head(tensor.randn(64, 32, embed_size))  # unit-variance features: q.k has variance head_size
     assert 0.85 < head.var.item() / (head_size / embed_size) < 1.15
+
+
+@pytest.mark.skipif(
+    os.environ.get("TINYGRAD_GPT_TIMING_TESTS") != "1",
+    reason="a timing: run on a quiet machine with TINYGRAD_GPT_TIMING_TESTS=1",
+)
+def test_multi_head_ver2_is_faster_than_ver1_timed_as_the_course_times_it():
+    """The course's own test: 10 forward calls of each (grad mode on, as in training), v1 first, by timeit.
+    The issue asks v2/v1 <= 0.85 at this shape."""
+    B, T, C, n_heads = 32, 64, 512, 8
+    x = tensor.randn(B, T, C)
+    multi_head_v1, multi_head_v2 = MultiHeadVer1(T, C, n_heads), MultiHeadVer2(T, C, n_heads)
+    time_taken_v1 = timeit.timeit(lambda: multi_head_v1(x), number=10)
+    time_taken_v2 = timeit.timeit(lambda: multi_head_v2(x), number=10)
+    assert time_taken_v2 / time_taken_v1 <= 0.85, (time_taken_v1, time_taken_v2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tensor/fast/threads.py: a product sent to OpenBLAS's threads restarts the 0.1 s spin window, so "
+    "products coming closer than that never return to the second thread (issue 29; see the docstring)",
+)
+def test_multi_head_ver2_timed_right_after_ver1_gets_the_second_core(monkeypatch):
+    """Why the course's timing finds v2 no faster than v1: v1's mid-sized products go to OpenBLAS's threads,
+    whose idle worker then spins for BLAS_SPIN_SECONDS, in which the second thread of our own stays off.
+    v2, timed right after, sends its large products to OpenBLAS too (each restarting the window), so its
+    batched attention products (which OpenBLAS runs on one core) and its softmax never get the second core.
+    On a quiet machine a product comes every few ms, well inside the 0.1 s window; here the window is
+    stretched to 30 s so that a slow, shared machine shows the same dispatch. Counts, not timings."""
+    threads = pytest.importorskip("tensor.fast.threads")
+    if threads.threadpoolctl is None or threads.get_num_threads() < 2:
+        pytest.skip("the second thread needs threadpoolctl and two cores")
+    monkeypatch.setattr(threads, "other_programs_busy", lambda now: False)  # the quiet machine's view
+    monkeypatch.setattr(threads, "BLAS_SPIN_SECONDS", 30.0)
+    large_products_on_blas_threads = []
+    blas_threads_for = threads.blas_threads_for
+
+    def counting_blas_threads_for(multiply_adds, xp):
+        large_products_on_blas_threads.append(multiply_adds >= threads.SPLIT_WORK)
+        return blas_threads_for(multiply_adds, xp)
+
+    monkeypatch.setattr(threads, "blas_threads_for", counting_blas_threads_for)
+    T, C, n_heads = 64, 512, 8
+    x = tensor.randn(32, T, C)
+    MultiHeadVer1(T, C, n_heads)(x)
+    large_products_on_blas_threads.clear()
+    MultiHeadVer2(T, C, n_heads)(x)
+    assert sum(large_products_on_blas_threads) == 0, "v2's large products went to OpenBLAS's threads, not split"
