@@ -7,6 +7,7 @@ import nn.functional as F
 
 from . import composed, functional, init, utils
 from .attention import MultiHeadAttention, bidirectional_mask, causal_mask, padding_mask, prefix_lm_mask
+from .fast import gelu as _fast_gelu  # noqa: F401  registers the fused GELU stand-in (tensor/kernels.py)
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, Tanh
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
