@@ -10,7 +10,9 @@ four devices:
   into the polynomial's coefficients;
 - the derivative in forward: forward saves dy/dx itself, and backward is one product, grad * dy/dx
   (it saves one array where the textbook saves two, x and Phi(x));
-- in-place passes (`out=`) into a few scratch arrays per block, instead of a new array per step;
+- in-place passes (`out=`) into four scratch arrays of one block, kept by each thread from call to call,
+  instead of a new array per step (glibc hands a freed array of this size back to the system, and taking
+  it again costs a page fault per 4 KiB: measured, more than the passes themselves);
 - blocks (tensor/fast/threads.py's for_each_block): the passes run over one cache-sized block of
   elements at a time, and a large array in two halves on two threads when the second core is free.
 
@@ -29,6 +31,7 @@ tests/fast/test_gelu_fast.py holds this op equal to the textbook one.
 """
 
 import math
+import threading
 
 import numpy as np
 
@@ -46,6 +49,15 @@ _K = math.sqrt(2) / ABRAMOWITZ_STEGUN_P
 _MILLS = [a * _K ** (i + 1) * math.sqrt(2 * math.pi) / 2 for i, a in enumerate(ABRAMOWITZ_STEGUN_COEFFICIENTS)]
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _TANH_K, _TANH_C = math.sqrt(2 / math.pi), 0.044715
+_kept = threading.local()  # .arrays: this thread's scratch arrays
+
+
+def scratch(n):
+    """Four float32 arrays of n elements, this thread's own, the same memory from call to call."""
+    arrays = getattr(_kept, "arrays", None)
+    if arrays is None or arrays[0].size < n:
+        arrays = _kept.arrays = [np.empty(max(n, BLOCK_ELEMENTS), np.float32) for _ in range(4)]
+    return [a[:n] for a in arrays]
 
 
 class FastGELU(GELU):
@@ -64,7 +76,8 @@ class FastGELU(GELU):
         def run(part):
             # x^2 overflows for |x| > 1.8e19 (where y = x all the same); nan in, nan out
             with np.errstate(over="ignore", invalid="ignore"):
-                one_block(flat[part], y[part], None if slope is None else slope[part])
+                block = flat[part]
+                one_block(block, y[part], None if slope is None else slope[part], scratch(block.size))
 
         # each element a "row" of BLOCK_BYTES / BLOCK_ELEMENTS bytes: for_each_block then makes blocks of
         # BLOCK_ELEMENTS elements, in two halves on two threads for a large array
@@ -80,19 +93,21 @@ class FastGELU(GELU):
         return grad * slope
 
 
-def exact_block(x, y, slope):
-    """y = x Phi(x) and (if slope is not None) slope = Phi(x) + x phi(x), Phi by A&S 7.1.26, into y and slope.
+def exact_block(x, y, slope, scratch):
+    """y = x Phi(x) and (if slope is not None) slope = Phi(x) + x phi(x), Phi by A&S 7.1.26, into y and slope,
+    with scratch: four arrays of x's size.
 
     With q = Phi(-|x|) and r = 1/2 - q, both without x's sign: y = x / 2 + |x| r (x > 0: x (1 - q); x < 0: x q)
     and slope = 1/2 + sign(x) (r + |x| phi(x)). (A masked step, "1 - q where x > 0", costs NumPy ten passes.)"""
-    phi = np.multiply(x, x)  # phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    phi, a, s, r = scratch
+    np.multiply(x, x, out=phi)  # phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
     phi *= -0.5
     np.exp(phi, out=phi)
     phi *= _INV_SQRT_2PI
-    a = np.abs(x)
-    s = np.add(a, _K)  # s = 1 / (|x| + k)
+    np.abs(x, out=a)
+    np.add(a, _K, out=s)  # s = 1 / (|x| + k)
     np.reciprocal(s, out=s)
-    r = np.multiply(s, _MILLS[-1])  # q = Phi(-|x|) = phi(x) (c1 s + c2 s^2 + ... + c5 s^5), by Horner's rule
+    np.multiply(s, _MILLS[-1], out=r)  # q = Phi(-|x|) = phi(x) (c1 s + c2 s^2 + ... + c5 s^5), by Horner's rule
     for c in reversed(_MILLS[:-1]):
         r += c
         r *= s
@@ -107,11 +122,13 @@ def exact_block(x, y, slope):
         slope += 0.5
 
 
-def tanh_block(x, y, slope):
+def tanh_block(x, y, slope, scratch):
     """y = x sigma(2u), u = sqrt(2/pi) (x + 0.044715 x^3), and (if slope is not None) its derivative
-    sigma + 2 x sigma (1 - sigma) u'(x) with u'(x) = sqrt(2/pi) (1 + 3 * 0.044715 x^2), into y and slope."""
-    x2 = np.multiply(x, x)
-    sigma = np.multiply(x2, -2 * _TANH_K * _TANH_C)  # -2u = x (-2k - 2kc x^2)
+    sigma + 2 x sigma (1 - sigma) u'(x) with u'(x) = sqrt(2/pi) (1 + 3 * 0.044715 x^2), into y and slope,
+    with scratch: two arrays (or more) of x's size."""
+    x2, sigma = scratch[:2]
+    np.multiply(x, x, out=x2)
+    np.multiply(x2, -2 * _TANH_K * _TANH_C, out=sigma)  # -2u = x (-2k - 2kc x^2)
     sigma -= 2 * _TANH_K
     sigma *= x
     np.exp(sigma, out=sigma)  # inf for very negative x (overflow ignored): sigma = 1 / inf = 0, as it should
