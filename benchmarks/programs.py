@@ -36,16 +36,17 @@ FRAMEWORKS = ("torch", "ours")
 
 # How a learner's imports map (docs: the design notes): torch -> tensor, torch.nn -> nn, submodules included.
 IMPORT_RULES = [
-    (r"^(\s*)import torch\.nn\.functional as (\w+)[ \t]*$", r"\1import nn.functional as \2"),
-    (r"^(\s*)import torch\.nn as (\w+)[ \t]*$", r"\1import nn as \2"),
-    (r"^(\s*)from torch\.nn import functional as (\w+)[ \t]*$", r"\1import nn.functional as \2"),
-    (r"^(\s*)from torch import nn[ \t]*$", r"\1import nn"),
-    (r"^(\s*)from torch\.nn((?:\.\w+)*) import ", r"\1from nn\2 import "),
-    (r"^(\s*)from torch((?:\.\w+)*) import ", r"\1from tensor\2 import "),
-    (r"^(\s*)import torch((?:\.\w+)+) as (\w+)[ \t]*$", r"\1import tensor\2 as \3"),
-    (r"^(\s*)import torch[ \t]*$", r"\1import tensor as torch"),
+    (r"^([ \t]*)import torch\.nn\.functional as (\w+)[ \t]*$", r"\1import nn.functional as \2"),
+    (r"^([ \t]*)import torch\.nn as nn[ \t]*$", r"\1import nn"),
+    (r"^([ \t]*)import torch\.nn as (\w+)[ \t]*$", r"\1import nn as \2"),
+    (r"^([ \t]*)from torch\.nn import functional as (\w+)[ \t]*$", r"\1import nn.functional as \2"),
+    (r"^([ \t]*)from torch import nn[ \t]*$", r"\1import nn"),
+    (r"^([ \t]*)from torch\.nn((?:\.\w+)*) import ", r"\1from nn\2 import "),
+    (r"^([ \t]*)from torch((?:\.\w+)*) import ", r"\1from tensor\2 import "),
+    (r"^([ \t]*)import torch((?:\.\w+)+) as (\w+)[ \t]*$", r"\1import tensor\2 as \3"),
+    (r"^([ \t]*)import torch[ \t]*$", r"\1import tensor as torch"),
 ]
-BINDS_NN = re.compile(r"^\s*import nn(\s+as\s+nn)?\s*$", re.MULTILINE)  # a module-level name nn, bound to ours
+BINDS_NN = re.compile(r"^[ \t]*import nn(\s+as\s+nn)?[ \t]*$", re.MULTILINE)  # a module-level name nn, bound to ours
 
 
 def rewrite_imports(source):
@@ -57,7 +58,7 @@ def rewrite_imports(source):
     if re.search(r"\btorch\.nn\b", source):
         source = re.sub(r"\btorch\.nn\b", "nn", source)
         if not BINDS_NN.search(source):
-            import_torch = r"^(\s*)import tensor as torch$"
+            import_torch = r"^([ \t]*)import tensor as torch$"
             source = re.sub(import_torch, r"\1import tensor as torch\n\1import nn", source, count=1, flags=re.M)
     left = [line for line in source.splitlines() if re.match(r"\s*(import|from)\s+torch\b", line)]
     if left:

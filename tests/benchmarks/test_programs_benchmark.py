@@ -34,7 +34,7 @@ def test_rewrite_imports_maps_torch_to_ours_and_leaves_the_rest():
     assert rewritten[:7] == [
         "import math",
         "import tensor as torch",
-        "import nn as nn",
+        "import nn",
         "import nn.functional as F",
         "from tensor.utils.data import Dataset",
         "from tensor.utils.data.dataloader import DataLoader",
@@ -45,8 +45,16 @@ def test_rewrite_imports_maps_torch_to_ours_and_leaves_the_rest():
 
 
 def test_rewrite_imports_binds_nn_for_an_attribute_path_in_a_file_that_never_imports_it():
-    source = "import torch\n\ndef clip(model):\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
-    assert programs.rewrite_imports(source).splitlines()[:2] == ["import tensor as torch", "import nn"]
+    source = (
+        "import math\n\nimport torch\n\ndef clip(model):\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+    )
+    assert programs.rewrite_imports(source).splitlines()[:5] == [
+        "import math",
+        "",
+        "import tensor as torch",
+        "import nn",
+        "",
+    ]
     assert "    nn.utils.clip_grad_norm_(model.parameters(), 1.0)" in programs.rewrite_imports(source)
 
 
