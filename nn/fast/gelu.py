@@ -18,7 +18,7 @@ four devices:
 
 The tanh form, Phi(x) ~ (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), is computed as
 the logistic function 1 / (1 + exp(-2u)), which equals it and costs one exp where NumPy's tanh
-costs about three; its derivative follows from sigma' = sigma (1 - sigma).
+costs about two; its derivative follows from sigma' = sigma (1 - sigma).
 
 Counting passes over the array (one NumPy call each, exp the only costly one):
   exact form, forward with the derivative: 26 (inference: 22); backward: 1.
