@@ -1,9 +1,9 @@
-"""`python -m benchmarks [reading-path | ladder] ...`: the suites (benchmarks/run.py), or one of the two
-programs named by the first argument."""
+"""`python -m benchmarks [reading-path | ladder | programs] ...`: the suites (benchmarks/run.py), or one of the
+programs named by the first argument (programs: real programs learners port, benchmarks/programs.py)."""
 
 import sys
 
-PROGRAMS = {"reading-path": "benchmarks.reading_path", "ladder": "benchmarks.ladder"}
+PROGRAMS = {"reading-path": "benchmarks.reading_path", "ladder": "benchmarks.ladder", "programs": "benchmarks.programs"}
 
 if sys.argv[1:2] and sys.argv[1] in PROGRAMS:
     import importlib

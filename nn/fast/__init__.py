@@ -8,6 +8,7 @@ in this order, which is the order the benchmarks' ladder adds them in:
     batched Linear gradients   the Linears that read one input run their gradient products as one (linear.py)
     flat embedding gradient    Embedding's gradient as a scatter-add over one dimension, and its index check
                                recorded while a CUDA graph is captured (embedding.py)
+    fused GELU                 GELU in few passes over memory, its derivative computed in forward (gelu.py)
 
 In reference mode (TINYGRAD_GPT_KERNELS=reference, tensor.kernels.set_kernels("reference")) none runs.
 """
@@ -21,3 +22,5 @@ for name in ("Softmax", "LogSoftmax", "CrossEntropy", "LayerNorm", "ScaledDotPro
     register_stand_in(getattr(textbook, name), getattr(blocked, name), "row blocks")
 register_stand_in(textbook.Linear, linear.Linear, "batched Linear gradients")
 register_stand_in(textbook.Embedding, embedding.Embedding, "flat embedding gradient")
+
+from . import gelu  # noqa: E402, F401  registers itself, last: the ladder's order

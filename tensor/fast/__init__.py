@@ -9,8 +9,9 @@ them all off.
     cuda_graphs.py   CUDA graphs (tensor.cuda.CUDAGraph) and what a capture records differently
     cublas.py        cuBLAS's product through ctypes, for captures
     malloc.py        glibc's mmap and trim thresholds (tensor.backend.tune_malloc)
+    powers.py        x ** n for whole n in 3..8 by products (PowScalar's stand-in)
 """
 
-from . import adam, cuda_graphs, grad_buffers, malloc, threads
+from . import adam, cuda_graphs, grad_buffers, malloc, powers, threads
 
-__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "threads"]
+__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "powers", "threads"]
