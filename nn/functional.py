@@ -182,7 +182,7 @@ def cross_entropy(
     if input.ndim != 2 or target.ndim != 1 or input.shape[0] != target.shape[0]:
         raise ValueError(f"cross_entropy: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
     if target.device == "cpu":  # on "cuda" a bad target gives a NaN loss, so the step reads nothing back
-        _check_indices("cross_entropy: target", target.data, input.shape[1], "classes", ignore_index)
+        _check_indices("cross_entropy: target", target._array, input.shape[1], "classes", ignore_index)
     out = CrossEntropy.apply(
         input, target, ignore_index=ignore_index, reduction=reduction, label_smoothing=float(label_smoothing)
     )
@@ -428,9 +428,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                 f"attention: attn_mask of shape {attn_mask.shape} does not broadcast to (..., {q_len}, {k_len})"
             )
         if attn_mask.dtype == tensor.bool:
-            bias = xp.where(attn_mask.data, query.dtype.type(0), query.dtype.type(-xp.inf))
+            bias = xp.where(attn_mask._array, query.dtype.type(0), query.dtype.type(-xp.inf))
         else:
-            bias = attn_mask.data.astype(query.dtype)
+            bias = attn_mask._array.astype(query.dtype)
     scale = 1 / math.sqrt(d) if scale is None else scale
     return ScaledDotProductAttention.apply(
         query,
@@ -580,7 +580,7 @@ def weighted_cross_entropy(input, target, weight=None, ignore_index=-100, reduct
             f"cross_entropy: expected input (N, C, ...) and target (N, ...), got {input.shape} and {target.shape}"
         )
     if target.device == "cpu":
-        _check_indices("cross_entropy: target", target.data, classes, "classes", ignore_index)
+        _check_indices("cross_entropy: target", target._array, classes, "classes", ignore_index)
     rows = weighted_log_p.permute(0, *range(2, input.ndim), 1).reshape(-1, classes)  # (M, C): one row per target
     targets = target.reshape(-1)
     keep = targets != ignore_index

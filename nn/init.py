@@ -9,7 +9,7 @@ import tensor
 
 
 def _fill(t, array):
-    t.data[...] = array.astype(t.dtype)
+    t._array[...] = array.astype(t.dtype)
     return t
 
 
@@ -31,7 +31,7 @@ def uniform_(t, a=0.0, b=1.0):
 
 
 def constant_(t, value):
-    t.data[...] = value
+    t._array[...] = value
     return t
 
 

@@ -29,7 +29,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         source = data if isinstance(data, Tensor) else tensor.tensor(data)
-        self.data, self.grad, self._ctx, self._spare_grad = source.data, None, None, None
+        self._array, self.grad, self._ctx, self._spare_grad = source._array, None, None, None
         self._version_counter = source._version_counter  # same storage: in-place writes show in both
         self.requires_grad = False
         self.requires_grad_(requires_grad)
@@ -152,7 +152,7 @@ class Module:
             for module in self.modules():
                 for p in module._parameters.values():
                     if p is not None:
-                        p.data = p.to(*args, **kwargs).data
+                        p._array = p.to(*args, **kwargs)._array
                         if p.grad is not None:
                             p.grad = p.grad.to(*args, **kwargs)
                 for name, b in module._buffers.items():
@@ -221,11 +221,11 @@ class Module:
                         f"size mismatch for {key!r}: {value.shape} in the state dict, {target.shape} in the model"
                     )
                 else:
-                    values[key] = value.to(target.device).data.astype(target.dtype)
+                    values[key] = value.to(target.device)._array.astype(target.dtype)
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems))
         for key, value in values.items():
-            own[key].data[...] = value
+            own[key]._array[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _encode(value, arrays):
     """JSON-able description of value; tensors and arrays go into `arrays` under generated names."""
     if isinstance(value, Tensor):
         name = f"tensor_{len(arrays)}"
-        arrays[name] = tensor.backend.to_device(value.data, "cpu")
+        arrays[name] = tensor.backend.to_device(value._array, "cpu")
         return {"__tensor__": name}
     if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
         name = f"array_{len(arrays)}"
@@ -162,11 +162,11 @@ def _safetensors_bytes(state_dict, path):
                 f"save: {path}: a .safetensors file holds only name -> tensor (a model's state_dict), "
                 f"but {name!r} is a {type(value).__name__}; save checkpoints with nested state under another suffix (.npz)"
             )
-        names_of_array.setdefault(id(value.data), []).append(name)
+        names_of_array.setdefault(id(value._array), []).append(name)
     arrays, metadata = {}, {"format": "pt"}  # "pt": the tensors are laid out as PyTorch's modules expect them
     for names in names_of_array.values():
         kept, *dropped = sorted(names)
-        arrays[kept] = np.asarray(tensor.backend.to_device(state_dict[kept].data, "cpu"), order="C")
+        arrays[kept] = np.asarray(tensor.backend.to_device(state_dict[kept]._array, "cpu"), order="C")
         metadata.update({name: kept for name in dropped})
     return safetensors.numpy.save(arrays, metadata=metadata)
 

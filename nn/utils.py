@@ -27,10 +27,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     xp = grads[0]._xp
     if math.isinf(norm_type):
-        norms = [xp.abs(g.data).max() if g.data.size else xp.zeros((), g.dtype) for g in grads]
+        norms = [xp.abs(g._array).max() if g._array.size else xp.zeros((), g.dtype) for g in grads]
         total = stack(xp, norms).max() if norm_type > 0 else stack(xp, norms).min()
     else:
-        norms = [(xp.abs(g.data) ** norm_type).sum() ** (1.0 / norm_type) for g in grads]
+        norms = [(xp.abs(g._array) ** norm_type).sum() ** (1.0 / norm_type) for g in grads]
         total = (stack(xp, norms) ** norm_type).sum() ** (1.0 / norm_type)
     total = xp.asarray(total, dtype=grads[0].dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -42,7 +42,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     # back to the host would make every step on a GPU wait for it (and a CUDA graph capture cannot read)
     scale = xp.minimum(float(max_norm) / (total + 1e-6), 1.0).astype(total.dtype)
     for g in grads:
-        g.data *= scale
+        g._array *= scale
     return Tensor._wrap(total)
 
 
@@ -50,4 +50,4 @@ def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element into [-clip_value, clip_value] in place; returns None."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        g._xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        g._xp.clip(g._array, -clip_value, clip_value, out=g._array)

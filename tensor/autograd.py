@@ -90,9 +90,9 @@ class Function:
         expressions (each of which costs a few hundred nanoseconds to start)."""
         cls = _stand_ins.get(cls, cls)  # fast mode: the engine room's stand-in for this op, if it has one
         first = inputs[0]
-        array_type, requires_grad = type(first.data), False
+        array_type, requires_grad = type(first._array), False
         for t in inputs:
-            if type(t.data) is not array_type and t.device != first.device:  # one array type: one device
+            if type(t._array) is not array_type and t.device != first.device:  # one array type: one device
                 devices = ", ".join(f"{t.device} {t.shape}" for t in inputs)
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
             requires_grad = requires_grad or t.requires_grad
@@ -100,7 +100,7 @@ class Function:
         xp = np if array_type is np.ndarray else first._xp
         fn = cls(xp, tuple([t if t._ctx is None else MadeInput(t) for t in inputs]) if requires_grad else ())
         try:
-            array = fn.forward(*[t.data for t in inputs], **params)
+            array = fn.forward(*[t._array for t in inputs], **params)
         except ValueError as error:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
@@ -126,8 +126,8 @@ class MadeInput:
         self._ctx, self.requires_grad, self.shape, self.array_dtype = (
             t._ctx,
             t.requires_grad,
-            t.data.shape,
-            t.data.dtype,
+            t._array.shape,
+            t._array.dtype,
         )
 
 
@@ -229,7 +229,7 @@ def _send_to_inputs(fn, input_grads):
             continue
         producer = parent._ctx
         shape, dtype = (
-            (parent.data.shape, parent.data.dtype) if producer is None else (parent.shape, parent.array_dtype)
+            (parent._array.shape, parent._array.dtype) if producer is None else (parent.shape, parent.array_dtype)
         )
         summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
         if summed.shape != shape or summed.dtype != dtype:

@@ -105,7 +105,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     unless given; the device is the data's own unless given.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     is_array = hasattr(data, "dtype") and hasattr(data, "shape")
     device = normalize_device(device) if device is not None else (device_of(data) if is_array else "cpu")
     host = to_device(data, "cpu") if is_array else data
@@ -198,7 +198,7 @@ def randperm(n, device=None):
 
 def multinomial(input, num_samples, replacement=False):
     """Draw num_samples category indices from each row of (unnormalized) probabilities."""
-    probs = input.data
+    probs = input._array
     xp = input._xp
     if probs.ndim not in (1, 2):
         raise RuntimeError(f"multinomial needs 1-D or 2-D probabilities, got shape {input.shape}")
@@ -246,7 +246,7 @@ def where(condition, input, other):
         raise TypeError(
             f"where needs a bool condition tensor, got {getattr(condition, 'dtype', type(condition).__name__)}"
         )
-    dtype = dtypes.result_type(*[x.data if isinstance(x, Tensor) else x for x in (input, other)])
+    dtype = dtypes.result_type(*[x._array if isinstance(x, Tensor) else x for x in (input, other)])
     a, b = (_as_tensor_of(x, dtype, condition) for x in (input, other))
     return ops.Where.apply(a, b, condition)
 

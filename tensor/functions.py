@@ -9,7 +9,7 @@ from .tensor import Tensor
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._array if isinstance(x, Tensor) else x
 
 
 def maximum(input, other):
@@ -21,21 +21,21 @@ def minimum(input, other):
 
 
 def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-    return Tensor._wrap(input._xp.isclose(input.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return Tensor._wrap(input._xp.isclose(input._array, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-    return bool(input._xp.allclose(input.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(input._xp.allclose(input._array, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(input, other):
     """True when both have the same shape and the same elements."""
-    return input.shape == other.shape and bool((input.data == other.data).all())
+    return input.shape == other.shape and bool((input._array == other._array).all())
 
 
 def round(input, decimals=0):
     """Round half to even, as PyTorch; the result is outside the graph (its gradient is zero)."""
-    return Tensor._wrap(input._xp.round(input.data, decimals))
+    return Tensor._wrap(input._xp.round(input._array, decimals))
 
 
 def abs(input):

@@ -32,7 +32,7 @@ def _prepare(fn, inputs, seed):
 
     def loss():
         with no_grad():
-            return float((fn(*inputs).data * upstream).sum())
+            return float((fn(*inputs)._array * upstream).sum())
 
     return differentiable, upstream, loss, rng
 
@@ -42,7 +42,7 @@ def _analytic_gradients(fn, inputs, upstream):
         x.grad = None
     out = fn(*inputs)
     out.backward(Tensor._wrap(upstream))
-    return [None if x.grad is None else x.grad.data for x in inputs]
+    return [None if x.grad is None else x.grad._array for x in inputs]
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
@@ -55,7 +55,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     analytic = _analytic_gradients(fn, inputs, upstream)
     worst = None
     for i in differentiable:
-        x = inputs[i].data
+        x = inputs[i]._array
         expected = analytic[i] if analytic[i] is not None else x * 0
         for index in np.ndindex(x.shape):
             original = x[index].item()
@@ -87,11 +87,11 @@ def gradcheck_directional(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     analytic = _analytic_gradients(fn, inputs, upstream)
     directions = {i: inputs[i]._xp.asarray(rng.standard_normal(inputs[i].shape)) for i in differentiable}
     predicted = sum(float((analytic[i] * directions[i]).sum()) for i in differentiable if analytic[i] is not None)
-    originals = {i: inputs[i].data.copy() for i in differentiable}
+    originals = {i: inputs[i]._array.copy() for i in differentiable}
 
     def shifted_loss(step):
         for i in differentiable:
-            inputs[i].data[...] = originals[i] + step * directions[i]
+            inputs[i]._array[...] = originals[i] + step * directions[i]
         return loss()
 
     numerical = (shifted_loss(eps) - shifted_loss(-eps)) / (2 * eps)

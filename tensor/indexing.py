@@ -24,7 +24,7 @@ def index_key(x, key):
     converted, is_basic, dim = [], True, 0
     for item in items:
         if hasattr(item, "_ctx"):  # a Tensor used as an index
-            item = item.data
+            item = item._array
         if isinstance(item, (list, bool, np.bool_)):  # x[True] adds a dim of size 1, x[False] an empty one
             item = np.asarray(item)
         if isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):

@@ -1,6 +1,6 @@
 """class Tensor: an array (NumPy on "cpu", CuPy on "cuda") plus what autograd needs.
 
-A Tensor holds `data` (the array, never a NumPy scalar), `requires_grad`, `grad`
+A Tensor holds `_array` (the array, never a NumPy scalar), `requires_grad`, `grad`
 (a Tensor or None), `_ctx`, the Function that made it (None for leaves), and a
 version counter that it shares with every view of its storage. Every differentiable
 method below is a call to a Function from tensor/ops or a composition of such
@@ -34,7 +34,7 @@ class Tensor:
     # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
     # _no_grad_view: True for a view made under no_grad (_view_of_self)
     __slots__ = (
-        "data",
+        "_array",
         "grad",
         "requires_grad",
         "_ctx",
@@ -50,7 +50,7 @@ class Tensor:
         from .creation import tensor
 
         made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
-        self.data, self.grad, self.requires_grad, self._ctx = made.data, None, made.requires_grad, None
+        self._array, self.grad, self.requires_grad, self._ctx = made._array, None, made.requires_grad, None
         self._version_counter, self._spare_grad, self._no_grad_view = VersionCounter(), None, False
 
     @classmethod
@@ -62,7 +62,7 @@ class Tensor:
         tensor's storage passes that tensor's version_counter; anything else gets a new one.
         """
         out = object.__new__(cls)
-        out.data = np.asarray(array) if isinstance(array, np.generic) else array
+        out._array = np.asarray(array) if isinstance(array, np.generic) else array
         out.grad, out.requires_grad, out._ctx = None, requires_grad, ctx
         out._version_counter = VersionCounter() if version_counter is None else version_counter
         out._spare_grad, out._no_grad_view = None, False
@@ -72,23 +72,23 @@ class Tensor:
 
     @property
     def shape(self):
-        return self.data.shape
+        return self._array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def dtype(self):
-        return dtypes.named(self.data.dtype)
+        return dtypes.named(self._array.dtype)
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self._array)
 
     @property
     def _xp(self):
-        return np if type(self.data) is np.ndarray else array_module(self.device)  # the first test: the common case
+        return np if type(self._array) is np.ndarray else array_module(self.device)  # the first test: the common case
 
     @property
     def _version(self):
@@ -111,22 +111,22 @@ class Tensor:
         return self.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._array.size)
 
     def item(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self):
-        return to_device(self.data, "cpu").tolist()
+        return to_device(self._array, "cpu").tolist()
 
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: use tensor.detach().numpy()")
         if self.device != "cpu":
             raise TypeError(f"numpy() on a {self.device} tensor: copy it first with tensor.cpu()")
-        return self.data
+        return self._array
 
     def __len__(self):
         if self.ndim == 0:
@@ -137,14 +137,14 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous: use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self._array.item())
 
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(to_device(self.data, "cpu"), precision=4, separator=", ", prefix="tensor(")
+        body = np.array2string(to_device(self._array, "cpu"), precision=4, separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -176,7 +176,7 @@ class Tensor:
         if not self.requires_grad or _is_no_grad_view(self):  # PyTorch's no_grad view leads to no leaf
             raise RuntimeError("backward() on a tensor that does not require grad and has no grad_fn")
         if gradient is None:
-            if self.data.size != 1:
+            if self._array.size != 1:
                 raise RuntimeError(
                     f"backward() without a gradient needs a scalar output, got shape {self.shape}: "
                     "call .sum() first or pass gradient= of the same shape"
@@ -188,7 +188,7 @@ class Tensor:
                     f"backward(): gradient is on {gradient.device} but the tensor is on {self.device}: "
                     f"pass gradient.to({self.device!r})"
                 )
-            seed = gradient.data.astype(self.dtype, copy=False)
+            seed = gradient._array.astype(self.dtype, copy=False)
         else:
             seed = self._xp.asarray(gradient, dtype=self.dtype)
         if seed.shape != self.shape:
@@ -203,20 +203,20 @@ class Tensor:
         if _is_no_grad_view(self):  # as PyTorch: such a view requires grad but never receives one
             return
         if self.grad is None:
-            self.grad = Tensor._wrap(grad.astype(self.data.dtype, copy=True))
+            self.grad = Tensor._wrap(grad.astype(self._array.dtype, copy=True))
         else:
-            self._xp.add(self.grad.data, grad, out=self.grad.data)
+            self._xp.add(self.grad._array, grad, out=self.grad._array)
             self.grad._version_counter.value += 1
 
     def detach(self):
         """The same data, cut out of the graph (a view: in-place writes to either show in both)."""
-        return Tensor._wrap(self.data, version_counter=self._version_counter)
+        return Tensor._wrap(self._array, version_counter=self._version_counter)
 
     def clone(self):
         return ops.Clone.apply(self)
 
     # ----- in-place writes ---------------------------------------------------------------------------
-    # Each writes into self.data and bumps the version counter this tensor shares with its views,
+    # Each writes into self._array and bumps the version counter this tensor shares with its views,
     # so a backward that saved this storage refuses to use it. The engine records no in-place op,
     # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
 
@@ -241,12 +241,14 @@ class Tensor:
                 "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
                 "torch.where, torch.cat), or inside `with torch.no_grad():`"
             )
-        if self.data.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(self.data.shape, self.data.strides)):
+        if self._array.size > 1 and any(
+            stride == 0 and n > 1 for n, stride in zip(self._array.shape, self._array.strides)
+        ):
             raise RuntimeError(
-                f"in-place operation on an expanded tensor of shape {self.shape} (strides {self.data.strides}): "
+                f"in-place operation on an expanded tensor of shape {self.shape} (strides {self._array.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
             )
-        write(self.data)
+        write(self._array)
         self._version_counter.value += 1
         return self
 
@@ -256,7 +258,7 @@ class Tensor:
             return value
         if value.device != self.device and not copy_across_devices:
             raise RuntimeError(f"in-place operation on a {self.device} tensor with a {value.device} tensor")
-        return to_device(value.data, self.device)
+        return to_device(value._array, self.device)
 
     def _in_place_ufunc(self, ufunc, other):
         """self = ufunc(self, other), broadcasting other to self's shape; casting as NumPy's same_kind
@@ -267,7 +269,7 @@ class Tensor:
         except (ValueError, TypeError) as error:
             raise RuntimeError(
                 f"{ufunc.__name__} in place: cannot write {getattr(array, 'shape', type(array).__name__)} "
-                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self.data.dtype}: {error}"
+                f"{getattr(array, 'dtype', '')} into a tensor of shape {self.shape} and dtype {self._array.dtype}: {error}"
             ) from error
 
     def add_(self, other, alpha=1):
@@ -357,12 +359,12 @@ class Tensor:
     def _operands(self, other):
         """(self, other) as Tensors of one dtype: the dtype PyTorch's promotion gives (dtypes.result_type)."""
         if isinstance(other, Tensor):
-            if self.data.dtype == other.data.dtype:  # the common case, first
+            if self._array.dtype == other._array.dtype:  # the common case, first
                 return self, other
-            dtype = dtypes.result_type(self.data, other.data)
+            dtype = dtypes.result_type(self._array, other._array)
             return _cast(self, dtype), _cast(other, dtype)
         if isinstance(other, (int, float, bool, np.number, np.bool_)):
-            dtype = dtypes.result_type(self.data, other)
+            dtype = dtypes.result_type(self._array, other)
             return _cast(self, dtype), Tensor._wrap(self._xp.asarray(other, dtype=dtype))
         raise TypeError(f"unsupported operand: Tensor and {type(other).__name__}")
 
@@ -420,7 +422,7 @@ class Tensor:
             base, exponent = self._operands(exponent)
             dtypes.require(base.dtype, "fiu", "pow")
             return ops.Pow.apply(base, exponent)
-        dtype = dtypes.result_type(self.data, exponent)
+        dtype = dtypes.result_type(self._array, exponent)
         if dtype == dtypes.bool_:  # bool ** bool: NumPy computes it in int8
             return _cast(_cast(self, dtypes.int64) ** int(exponent), dtypes.bool_)
         if not dtypes.is_floating(dtype) and exponent < 0:
@@ -452,7 +454,7 @@ class Tensor:
     def _outside_graph(self, other, op):
         """op(self, other) on the arrays, promoted to one dtype, as a Tensor that records no graph."""
         a, b = self._operands(other)
-        return Tensor._wrap(op(a.data, b.data))
+        return Tensor._wrap(op(a._array, b._array))
 
     def _refuse_gradient(self, other, symbol):
         if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
@@ -479,29 +481,29 @@ class Tensor:
     def __mod__(self, other):
         """Remainder with the sign of the divisor, as PyTorch's."""
         a, b = self._operands(other)
-        _divide_checked(a.data, b.data, "%")
+        _divide_checked(a._array, b._array, "%")
         return ops.Remainder.apply(a, b)
 
     def __rmod__(self, other):
         b, a = self._operands(other)
-        _divide_checked(a.data, b.data, "%")
+        _divide_checked(a._array, b._array, "%")
         return ops.Remainder.apply(a, b, x_is_number=not isinstance(other, Tensor))
 
     def __floordiv__(self, other):
         """Floor division (no derivative: as in PyTorch, backward through it raises)."""
         a, b = self._operands(other)
-        _divide_checked(a.data, b.data, "//")
+        _divide_checked(a._array, b._array, "//")
         return ops.FloorDivide.apply(a, b)
 
     def __rfloordiv__(self, other):
         b, a = self._operands(other)
-        _divide_checked(a.data, b.data, "//")
+        _divide_checked(a._array, b._array, "//")
         return ops.FloorDivide.apply(a, b)
 
     def __invert__(self):
         """Logical not of a bool tensor, bitwise not of an integer one (as PyTorch)."""
         dtypes.require(self.dtype, "biu", "~")
-        return Tensor._wrap(~self.data)
+        return Tensor._wrap(~self._array)
 
     def __and__(self, other):
         return self._outside_graph(other, lambda a, b: a & b)
@@ -544,7 +546,7 @@ class Tensor:
         return ops.Abs.apply(self)
 
     def _as_float(self):
-        return self if dtypes.is_floating(self.data.dtype) else _cast(self, dtypes.default_float)
+        return self if dtypes.is_floating(self._array.dtype) else _cast(self, dtypes.default_float)
 
     def masked_fill(self, mask, value):
         """A copy with `value` where `mask` (a bool tensor broadcastable to self) is True."""
@@ -617,7 +619,9 @@ class Tensor:
             return values_and_indices(self.clone(), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
         values = ops.MaxAlongDim.apply(self, axis=dim, keepdims=keepdim, largest=largest)
         indices = (
-            self.data.argmax(axis=dim, keepdims=keepdim) if largest else self.data.argmin(axis=dim, keepdims=keepdim)
+            self._array.argmax(axis=dim, keepdims=keepdim)
+            if largest
+            else self._array.argmin(axis=dim, keepdims=keepdim)
         )
         return values_and_indices(values, Tensor._wrap(indices))  # bool too: argmax refuses it, max(dim) does not
 
@@ -631,21 +635,21 @@ class Tensor:
         dtypes.require(self.dtype, "fiu", "argmax")
         dim = _axis(dim, self.ndim)
         if dim is None and keepdim:
-            return Tensor._wrap(self.data.reshape(-1).argmax().reshape((1,) * self.ndim))
-        return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
+            return Tensor._wrap(self._array.reshape(-1).argmax().reshape((1,) * self.ndim))
+        return Tensor._wrap(self._array.argmax(axis=dim, keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
         dtypes.require(self.dtype, "fiu", "argmin")
         dim = _axis(dim, self.ndim)
         if dim is None and keepdim:
-            return Tensor._wrap(self.data.reshape(-1).argmin().reshape((1,) * self.ndim))
-        return Tensor._wrap(self.data.argmin(axis=dim, keepdims=keepdim))
+            return Tensor._wrap(self._array.reshape(-1).argmin().reshape((1,) * self.ndim))
+        return Tensor._wrap(self._array.argmin(axis=dim, keepdims=keepdim))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.all(axis=_axis(dim, self.ndim), keepdims=keepdim))
+        return Tensor._wrap(self._array.all(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(self.data.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
+        return Tensor._wrap(self._array.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def softmax(self, dim):
         """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
@@ -675,7 +679,7 @@ class Tensor:
 
     def is_contiguous(self):
         """True when the elements lie in memory in row-major order with no gaps (C order)."""
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._array.flags.c_contiguous)
 
     def view(self, *shape):
         """The same storage seen with another shape; refuses (as PyTorch) when the strides cannot express it."""
@@ -729,7 +733,7 @@ class Tensor:
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
-        return self if self.data.flags.c_contiguous else ops.Clone.apply(self)
+        return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
@@ -747,11 +751,11 @@ class Tensor:
 
     def __index__(self):
         """A one-element integer tensor as a Python int, so `data[i : i + 8]` works with i from randint."""
-        if self.data.size != 1 or self.dtype.kind not in "iu":
+        if self._array.size != 1 or self.dtype.kind not in "iu":
             raise TypeError(
                 f"only integer tensors of a single element can be converted to an index, got {self.dtype} of shape {self.shape}"
             )
-        return int(self.data.item())
+        return int(self._array.item())
 
     def __int__(self):
         return int(self.item())
@@ -823,7 +827,7 @@ class Tensor:
         if self.ndim == 0:
             return values_and_indices(self[()] * 1, Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
         xp = self._xp
-        order = xp.argsort(-self.data if largest else self.data, axis=dim, kind="stable")
+        order = xp.argsort(-self._array if largest else self._array, axis=dim, kind="stable")
         indices = xp.take(order, xp.arange(k), axis=dim).astype(dtypes.int64)
         # Pick the values with one advanced index per dim, so the gradient flows back through Index.
         # (like np.indices(sparse=True), which CuPy lacks: axis i's positions, shaped to broadcast along it)
@@ -838,10 +842,10 @@ make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py
 
 
 def _cast(t, dtype):
-    if t.data.dtype == dtype:
+    if t._array.dtype == dtype:
         return t
     if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
-        return Tensor._wrap(t.data.astype(dtype))
+        return Tensor._wrap(t._array.astype(dtype))
     return ops.Cast.apply(t, dtype=dtype)
 
 

@@ -24,7 +24,7 @@ def version_counter_for(out, inputs):
     if out.base is not None:  # a view: of an input, or of an array the op made itself
         storage = storage_of(out)
         for t in inputs:
-            if storage_of(t.data) is storage:
+            if storage_of(t._array) is storage:
                 return t._version_counter
     return VersionCounter()
 
@@ -33,13 +33,13 @@ def owner_of(array, owners):
     """The position in `owners` of the tensor whose storage `array` looks at; None for an array
     the op made for itself (private to it: no in-place write can reach it)."""
     for position, t in enumerate(owners):
-        if t.data is array:
+        if t._array is array:
             return position
     if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
         return None
     storage = storage_of(array)
     for position, t in enumerate(owners):
-        if storage_of(t.data) is storage:
+        if storage_of(t._array) is storage:
             return position
     return None
 
@@ -51,7 +51,7 @@ def record_saved_versions(fn, inputs, out):
     for array in fn.saved:
         position = owner_of(array, owners)
         if position is not None:
-            counter, data = owners[position]._version_counter, owners[position].data
+            counter, data = owners[position]._version_counter, owners[position]._array
             role = position if position < len(inputs) else "output"
             records.append((counter, counter.value, data.shape, data.dtype, role))
     return tuple(records)

@@ -35,7 +35,7 @@ def to_dot(output, params=None):
         (t is a Tensor, or a Function's record of an input an earlier op made: autograd.MadeInput)."""
         if t._ctx is None:
             return node(t, _leaf_label(t, names.get(id(t))), "ellipse")
-        dtype = t.array_dtype if isinstance(t, MadeInput) else t.data.dtype
+        dtype = t.array_dtype if isinstance(t, MadeInput) else t._array.dtype
         return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {dtype}", "box")
 
     tensor_node(output)
@@ -95,10 +95,10 @@ def _write_dot(text, path, format, reason):
 def _leaf_label(t, name):
     title = name or ("leaf" if t.requires_grad else "constant")
     if not name and t.ndim == 0:  # a scalar constant (a scale, a fill value) shows its value
-        title += f" {to_device(t.data, 'cpu').item():.4g}"
-    label = f"{title}\n{_shape(t)} {t.data.dtype}"
+        title += f" {to_device(t._array, 'cpu').item():.4g}"
+    label = f"{title}\n{_shape(t)} {t._array.dtype}"
     if t.grad is not None:
-        grad = to_device(t.grad.data, "cpu")
+        grad = to_device(t.grad._array, "cpu")
         label += f"\ngrad norm {math.sqrt(float((grad.astype('float64') ** 2).sum())):.4g}"
     return label
 

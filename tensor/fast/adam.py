@@ -40,15 +40,15 @@ def adam_step_group(optimizer, group):
     if group["maximize"] or group["amsgrad"]:
         Adam._step_group.__wrapped__(optimizer, group)
         return
-    small = [(p, state) for p, state in zip(params, states) if p.data.size < STEP_TOGETHER_BELOW]
+    small = [(p, state) for p, state in zip(params, states) if p._array.size < STEP_TOGETHER_BELOW]
     if len(small) > 1 and params[0].device == "cpu" and _steppable_together(*zip(*small)):
         _step_together(optimizer, *zip(*small), group)
-        params_and_states = [(p, state) for p, state in zip(params, states) if p.data.size >= STEP_TOGETHER_BELOW]
+        params_and_states = [(p, state) for p, state in zip(params, states) if p._array.size >= STEP_TOGETHER_BELOW]
     else:
         params_and_states = zip(params, states)
     for p, state in params_and_states:
         state["step"] += 1
-        adam_arrays(p._xp, p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"], group)
+        adam_arrays(p._xp, p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"], group)
 
 
 def adam_arrays(xp, param, grad, exp_avg, exp_avg_sq, step, group):
@@ -106,15 +106,15 @@ def _step_together(optimizer, params, states, group):
     params, states, xp = list(params), list(states), params[0]._xp
     flats = _flats.setdefault(optimizer, {})
     exp_avg, exp_avg_sq = (_flat_state(flats, xp, params, states, name) for name in ("exp_avg", "exp_avg_sq"))
-    flat_param = xp.concatenate([p.data.reshape(-1) for p in params])
-    flat_grad = xp.concatenate([p.grad.data.reshape(-1) for p in params])
+    flat_param = xp.concatenate([p._array.reshape(-1) for p in params])
+    flat_grad = xp.concatenate([p.grad._array.reshape(-1) for p in params])
     for state in states:
         state["step"] += 1
     adam_arrays(xp, flat_param, flat_grad, exp_avg, exp_avg_sq, states[0]["step"], group)
     start = 0
     for p in params:
-        p.data[...] = flat_param[start : start + p.data.size].reshape(p.shape)
-        start += p.data.size
+        p._array[...] = flat_param[start : start + p._array.size].reshape(p.shape)
+        start += p._array.size
 
 
 def _flat_state(flats, xp, params, states, name):
@@ -125,9 +125,9 @@ def _flat_state(flats, xp, params, states, name):
     if len(views) != len(states) or any(state[name] is not view for state, view in zip(states, views)):
         flat, views, start = xp.concatenate([state[name].reshape(-1) for state in states]), [], 0
         for p, state in zip(params, states):
-            state[name] = flat[start : start + p.data.size].reshape(p.shape)
+            state[name] = flat[start : start + p._array.size].reshape(p.shape)
             views.append(state[name])
-            start += p.data.size
+            start += p._array.size
         flats[name, id(params[0])] = flat, views
     return flat
 
@@ -135,8 +135,8 @@ def _flat_state(flats, xp, params, states, name):
 def _steppable_together(params, states):
     """One dtype, one device and one step count: what a step over flat arrays needs."""
     # one array type is one device
-    dtype, array_type, step = params[0].data.dtype, type(params[0].data), states[0]["step"]
-    return all(p.data.dtype == dtype and type(p.data) is array_type for p in params) and all(
+    dtype, array_type, step = params[0]._array.dtype, type(params[0]._array), states[0]["step"]
+    return all(p._array.dtype == dtype and type(p._array) is array_type for p in params) and all(
         s["step"] == step for s in states
     )
 

@@ -25,7 +25,7 @@ with a graph made before the call, an argument that requires grad, a mutable arg
 two recordings that differ (Python control flow that depends on a changing value). Only tensor work and
 the calls above are replayed: other Python side effects of the function (a counter, a list append, a
 dict the function fills) happen while recording only, and a tensor reached through an attribute or a
-closure is the same tensor object at every replay (its `.data` is read afresh).
+closure is the same tensor object at every replay (its `._array` is read afresh).
 
 In reference mode (tensor.set_kernels("reference")) compile returns its argument unchanged: the
 textbook stays eager. torch.compile's keyword arguments are accepted; only fullgraph and disable
@@ -105,7 +105,7 @@ class CompiledFunction:
             self.counts["replayed"] += 1
             plan = entry.plan
             functions = plan.instance_set()
-            slots = plan.run([t.data for t in tensors], functions)
+            slots = plan.run([t._array for t in tensors], functions)
             return _unflatten(entry.structure, iter(wrap_outputs(plan, functions, slots, tensors)))
         if entry.eager_because is not None:
             self.counts["eager"] += 1
@@ -170,7 +170,7 @@ class CompiledFunction:
         key = [structure, autograd.is_grad_enabled(), kernels.get_kernels(), tuple(kernels.active)]
         for v in values:
             if isinstance(v, Tensor):
-                a = v.data
+                a = v._array
                 key.append((type(a), a.shape, a.dtype, v.requires_grad))
             elif isinstance(v, (dict, list, set, bytearray)):
                 raise _Unreplayable(f"a mutable argument ({type(v).__name__}) that the call may change")
@@ -265,7 +265,7 @@ def _difference(first, second, first_outputs, second_outputs):
     if len(first.tape) != len(second.tape):
         return f"{len(first.tape)} against {len(second.tape)} recorded steps"
     if len(first.externals) != len(second.externals) or any(
-        slot_a != slot_b or not (a is b or _same(a.data, b.data))
+        slot_a != slot_b or not (a is b or _same(a._array, b._array))
         for (slot_a, a), (slot_b, b) in zip(first.externals, second.externals)
     ):  # the same tensor, or a constant the call makes anew (arange, a scalar operand) with the same values
         return "a tensor from outside the call's ops changed (a new tensor with other values in its place)"

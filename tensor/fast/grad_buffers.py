@@ -39,11 +39,11 @@ def drop_grad(t):
     if (
         _COUNTS_EVERY_REFERENCE
         and grad is not None
-        and grad.data.base is None  # owns its memory: a view's base may be someone else's
+        and grad._array.base is None  # owns its memory: a view's base may be someone else's
         and sys.getrefcount(grad) == 2  # `grad` and getrefcount's argument
-        and sys.getrefcount(grad.data) == 2  # grad's slot and the argument
+        and sys.getrefcount(grad._array) == 2  # grad's slot and the argument
     ):
-        t._spare_grad = grad.data
+        t._spare_grad = grad._array
 
 
 def accumulate_into_spare(t, grad):
@@ -51,11 +51,11 @@ def accumulate_into_spare(t, grad):
     if getattr(t, "_no_grad_view", False):  # a view made under no_grad never receives a gradient
         return
     if t.grad is not None:  # added in place, as the textbook's
-        t._xp.add(t.grad.data, grad, out=t.grad.data)
+        t._xp.add(t.grad._array, grad, out=t.grad._array)
         t.grad._version_counter.value += 1
         return
     spare, t._spare_grad = t._spare_grad, None
-    data = t.data
+    data = t._array
     if spare is not None and (type(spare), spare.shape, spare.dtype) == (type(data), data.shape, data.dtype):
         spare[...] = grad
         t.grad = Tensor._wrap(spare)

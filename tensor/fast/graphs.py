@@ -94,7 +94,7 @@ class GraphSegment(_Steps):
             return False
         if self.graph is None:
             return self._capture(slots, functions)
-        if not all(t.data is array for t, array in self.external_arrays):
+        if not all(t._array is array for t, array in self.external_arrays):
             self.plan.run_steps(self.steps, slots, functions)
             return False
         for slot, static in self.statics:
@@ -132,8 +132,8 @@ class GraphSegment(_Steps):
             return False
         self.graph, self.statics = graph, statics
         self.results = [(slot, slots[slot]) for slot in self.results_slots]
-        self.leaf_grads = [(p, p.grad.data) for p in self.leaves if p.grad is not None]
-        self.external_arrays = [(t, t.data) for t in self.externals]
+        self.leaf_grads = [(p, p.grad._array) for p in self.leaves if p.grad is not None]
+        self.external_arrays = [(t, t._array) for t in self.externals]
         graph.replay()  # a capture records the work without running it: this call's work runs now
         self.launches += 1
         return True

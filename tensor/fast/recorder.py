@@ -15,7 +15,7 @@ library are wrapped (on their classes or modules, put back when the recording en
 
 A *slot* names a buffer: an argument of the call, an op's output, or an *external* tensor (a parameter, a
 buffer, any tensor made before the call or as a constant in it), which a replay reads through the tensor
-(`tensor.data`), so in-place updates (the optimizer's) and a reassigned `.data` are followed.
+(`tensor._array`), so in-place updates (the optimizer's) and a reassigned `.data` are followed.
 
 What a replay could not repeat is noted as `unreplayable` (the first cause, with the file and line of the
 user's code): a host read (.item(), bool(), .tolist(), .numpy(), float()), a random draw outside the
@@ -69,7 +69,7 @@ class Recording:
         self.externals = []  # (slot, tensor) read through the tensor at replay
         self.record_of_function = {}  # id(Function instance) -> index of its "op" entry in the tape
         self.functions = []  # the instances, kept alive while recording (their ids are keys above)
-        self.argument_slots = [self._new_slot(t.data) for t in argument_tensors]
+        self.argument_slots = [self._new_slot(t._array) for t in argument_tensors]
         self.unreplayable = None  # the first reason a replay could not repeat this call
         self.depth = 0  # > 0 inside an op, a recorded call or a host call: work there is theirs
         self._patches = []
@@ -92,11 +92,11 @@ class Recording:
 
     def slot_of(self, t):
         """The slot of a tensor's buffer: an argument's, an op's output, or a new external one."""
-        slot = self._slot_of_array(t.data)
+        slot = self._slot_of_array(t._array)
         if slot is None:
             if t._ctx is not None and id(t._ctx) not in self.record_of_function:
                 self.refuse(f"a tensor of shape {tuple(t.shape)} with a graph made before the call is used in it")
-            slot = self._new_slot(t.data)
+            slot = self._new_slot(t._array)
             self.externals.append((slot, t))
         return slot
 
@@ -113,7 +113,7 @@ class Recording:
             if recording.depth:
                 return original.__func__(cls, *inputs, **params)
             used = kernels.active.get(cls, cls)
-            first = inputs[0].data
+            first = inputs[0]._array
             xp = np if type(first) is np.ndarray else inputs[0]._xp
             in_slots = tuple(recording.slot_of(t) for t in inputs)
             parents = tuple(recording._parent(t, slot) for t, slot in zip(inputs, in_slots))
@@ -123,14 +123,14 @@ class Recording:
             finally:
                 recording.depth -= 1
             entry = len(recording.tape)
-            made_scalar = out.data.ndim == 0  # NumPy's full reductions give scalars, which _wrap makes arrays
+            made_scalar = out._array.ndim == 0  # NumPy's full reductions give scalars, which _wrap makes arrays
             recording.tape.append(
                 (
                     "op",
                     used,
                     in_slots,
                     params,
-                    recording._new_slot(out.data),
+                    recording._new_slot(out._array),
                     out._ctx is not None,
                     parents,
                     made_scalar,
@@ -160,7 +160,7 @@ class Recording:
             if not isinstance(out, Tensor) or out.requires_grad:
                 recording.refuse(f"{getattr(original, '__name__', original)} gave a result a replay cannot follow")
                 return out
-            recording.tape.append(("call", original, template, recording._new_slot(out.data)))
+            recording.tape.append(("call", original, template, recording._new_slot(out._array)))
             return out
 
         return call
@@ -169,7 +169,7 @@ class Recording:
         """How the engine's graph names input t: ("made", the op entry that made it, requires_grad, shape,
         dtype), ("leaf", the tensor) for a leaf that requires grad, ("none",) for an input without a gradient."""
         if t._ctx is not None:
-            return ("made", self.record_of_function.get(id(t._ctx)), t.requires_grad, t.data.shape, t.data.dtype)
+            return ("made", self.record_of_function.get(id(t._ctx)), t.requires_grad, t._array.shape, t._array.dtype)
         if t.requires_grad:
             if slot in self.argument_slots:
                 self.refuse(f"an argument of shape {tuple(t.shape)} that requires grad (pass it detached)")
@@ -210,7 +210,7 @@ class Recording:
                 out = original(*args, **kwargs)
             finally:
                 recording.depth -= 1
-            slot = recording._new_slot(out.data) if isinstance(out, Tensor) else None
+            slot = recording._new_slot(out._array) if isinstance(out, Tensor) else None
             recording.tape.append(("host", original, args, kwargs, slot))
             return out
 

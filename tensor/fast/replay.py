@@ -145,7 +145,7 @@ class Plan:
         for slot, array in zip(self.argument_slots, argument_arrays):
             slots[slot] = array
         for slot, t in self.externals:
-            slots[slot] = t.data
+            slots[slot] = t._array
         if self.segments is None:
             self.segments = graphs.segments(self)  # on "cuda": runs of array work captured as CUDA graphs
         if not self.segments:
@@ -173,12 +173,12 @@ class Plan:
                 _, function, args, kwargs, out, free = step
                 result = function(*[_value(a, slots) for a in args], **{k: _value(v, slots) for k, v in kwargs.items()})
                 if out is not None:
-                    slots[out] = result.data
+                    slots[out] = result._array
             elif kind == HOST:
                 _, function, args, kwargs, out, free = step
                 result = function(*args, **kwargs)
                 if out is not None:
-                    slots[out] = result.data
+                    slots[out] = result._array
             else:
                 _, root, root_slot, grad, retain, free = step
                 array = slots[root_slot]
@@ -227,7 +227,7 @@ def _route(parent):
     if not parent.requires_grad:
         return None
     if parent._ctx is None:
-        return None, parent, parent.data.shape
+        return None, parent, parent._array.shape
     return parent._ctx, None, parent.shape
 
 

@@ -65,10 +65,10 @@ class Optimizer:
         """Apply the update rule to each parameter of `group` that has a gradient."""
         for p in group["params"]:
             if p.grad is not None:
-                self._update(p, p.grad.data, self.state.setdefault(id(p), {}), group)
+                self._update(p, p.grad._array, self.state.setdefault(id(p), {}), group)
 
     def _update(self, param, grad, state, group):
-        """The update rule for one parameter: param.data and `state` (a dict of arrays) change in place."""
+        """The update rule for one parameter: param._array and `state` (a dict of arrays) change in place."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -102,7 +102,7 @@ class Optimizer:
                         raise ValueError(
                             f"optimizer state {name!r} of parameter {key} has shape {value.shape}, expected {p.shape}"
                         )
-                    value = value.to(p.device).data.astype(p.dtype, copy=True)
+                    value = value.to(p.device)._array.astype(p.dtype, copy=True)
                 restored[name] = value
             self.state[id(p)] = restored
 
@@ -133,7 +133,7 @@ class SGD(Optimizer):
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param.data
+            grad = grad + group["weight_decay"] * param._array
         momentum = group["momentum"]
         if momentum != 0:
             if "momentum_buffer" not in state:
@@ -143,7 +143,7 @@ class SGD(Optimizer):
                 b[...] = momentum * b + (1 - group["dampening"]) * grad
             b = state["momentum_buffer"]
             grad = grad + momentum * b if group["nesterov"] else b
-        param.data -= group["lr"] * grad
+        param._array -= group["lr"] * grad
 
 
 class Adam(Optimizer):
@@ -193,9 +193,9 @@ class Adam(Optimizer):
         t = state["step"]
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
-                param.data *= 1 - lr * weight_decay
+                param._array *= 1 - lr * weight_decay
             else:
-                grad = grad + weight_decay * param.data
+                grad = grad + weight_decay * param._array
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m[...] = beta1 * m + (1 - beta1) * grad
         v[...] = beta2 * v + (1 - beta2) * grad * grad
@@ -205,7 +205,7 @@ class Adam(Optimizer):
             v = v_max
         m_hat = m / (1 - beta1**t)
         v_hat = v / (1 - beta2**t)
-        param.data -= lr * m_hat / (xp.sqrt(v_hat) + eps)
+        param._array -= lr * m_hat / (xp.sqrt(v_hat) + eps)
 
     @staticmethod
     def _init_state(param, state, group):
@@ -216,9 +216,9 @@ class Adam(Optimizer):
                 f"a parameter of shape {param.shape} is on '{param.device}' (use capturable=False there)"
             )
         zeros = param._xp.zeros_like
-        state.update(step=0, exp_avg=zeros(param.data), exp_avg_sq=zeros(param.data))
+        state.update(step=0, exp_avg=zeros(param._array), exp_avg_sq=zeros(param._array))
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = zeros(param.data)
+            state["max_exp_avg_sq"] = zeros(param._array)
 
 
 class AdamW(Adam):

@@ -121,7 +121,7 @@ def max_logits_difference(config, path):
     """Save the project's GPT to `path`, load it into the twin with strict=True; the largest logits difference."""
     model = GPT(config)
     for p in model.parameters():  # away from zero biases and unit LayerNorm weights
-        p.data += 0.1 * np.random.default_rng(2).standard_normal(p.shape).astype(p.dtype)
+        p._array += 0.1 * np.random.default_rng(2).standard_normal(p.shape).astype(p.dtype)
     nn.save(model.state_dict(), path)
     twin = TorchGPT(config)
     if config.tie_weights:

@@ -344,7 +344,7 @@ def test_a_replay_that_meets_a_bad_index_raises_naming_it(request, where):
     with tensor.cuda.graph(graph):
         step()  # no raise while recording: the check would read the device, so it is recorded instead
     graph.replay()  # every index in range: silent
-    x.data[0, 0] = CONFIG.vocab_size + 2
+    x._array[0, 0] = CONFIG.vocab_size + 2
     with pytest.raises(IndexError, match=f"embedding: index {CONFIG.vocab_size + 2} is out of range.*replay"):
         graph.replay()
     with pytest.raises(IndexError, match=f"index {CONFIG.vocab_size + 2} is out of range"):

@@ -21,7 +21,7 @@ def _adam_one_at_a_time(optimizer):
                 if not state:
                     optimizer._init_state(p, state, group)
                 state["step"] += 1
-                arrays = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"])
+                arrays = (p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"])
                 fast_adam.adam_arrays(p._xp, *arrays, group)
 
 

@@ -50,7 +50,7 @@ def test_a_gradient_no_one_holds_is_written_into_by_the_next_backward(device, ze
     kept = layer.weight._spare_grad
     assert kept is not None
     backward_on(layer, X2, device)
-    assert layer.weight.grad.data is kept
+    assert layer.weight.grad._array is kept
     np.testing.assert_array_equal(host(layer.weight.grad), weight_grad(X2))
     np.testing.assert_array_equal(host(layer.bias.grad), [4.0, 4.0])
     assert layer.weight._spare_grad is None  # handed over: one array per parameter
@@ -58,8 +58,8 @@ def test_a_gradient_no_one_holds_is_written_into_by_the_next_backward(device, ze
 
 HOLDERS = {
     "the grad tensor": lambda p: p.grad,
-    "its array": lambda p: p.grad.data,
-    "a view of its array": lambda p: p.grad.data[1:],
+    "its array": lambda p: p.grad._array,
+    "a view of its array": lambda p: p.grad._array[1:],
     "a list holding the tensor": lambda p: [p.grad],
 }
 
@@ -90,7 +90,7 @@ def test_a_kept_array_of_another_shape_or_dtype_is_not_used(device):
     assert layer.weight.grad.dtype == tensor.float32 and layer.weight.grad.shape == (2, 3)
     np.testing.assert_allclose(host(layer.weight.grad), weight_grad(X2), rtol=1e-6)
     optimizer.zero_grad()
-    layer.weight.data = layer.weight.data[:1].copy()  # one output row now
+    layer.weight._array = layer.weight._array[:1].copy()  # one output row now
     (layer.weight * 1.0).sum().backward()
     assert layer.weight.grad.shape == (1, 3)
     np.testing.assert_array_equal(host(layer.weight.grad), np.ones((1, 3)))

@@ -29,7 +29,7 @@ def test_multi_head_ver1_and_ver2_compute_the_same_thing_given_the_same_weights(
     separate, batched = MultiHeadVer1(T, C, 4).double(), MultiHeadVer2(T, C, 4).double()
     for role in ("query", "key", "value"):  # stack the heads' (head_size, C) weights into one (C, C)
         stacked = tensor.cat([getattr(head, role).weight for head in separate.heads], dim=0)
-        getattr(batched, role).weight.data[...] = stacked.detach().numpy()
+        getattr(batched, role).weight._array[...] = stacked.detach().numpy()
     batched.proj.load_state_dict(separate.proj.state_dict())
     x = tensor.randn(3, T, C, dtype=tensor.float64)
     np.testing.assert_allclose(separate(x).detach().numpy(), batched(x).detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -42,8 +42,8 @@ def test_the_course_scales_by_the_embedding_width_so_each_heads_scores_have_vari
     embed_size, head_size = 64, 64 // n_heads
     head = HeadVer4(32, embed_size, head_size)
     features = np.eye(embed_size)
-    head.query.weight.data[...] = features[:head_size]  # q = the first head_size features of x
-    head.key.weight.data[...] = features[head_size : 2 * head_size]  # k = the next ones, independent of q
+    head.query.weight._array[...] = features[:head_size]  # q = the first head_size features of x
+    head.key.weight._array[...] = features[head_size : 2 * head_size]  # k = the next ones, independent of q
     head(tensor.randn(64, 32, embed_size))  # unit-variance features: q.k has variance head_size
     assert 0.85 < head.var.item() / (head_size / embed_size) < 1.15
 

@@ -70,7 +70,7 @@ def test_dropout_masks_are_freed_after_backward(dropout_p):
         refs = [weakref.ref(saved) for saved in out.grad_fn.saved]
         out.sum().backward()
         gc.collect()
-        assert [ref() for ref in refs if ref() is not None and ref() is not a.data] == []
+        assert [ref() for ref in refs if ref() is not None and ref() is not a._array] == []
 
 
 class SpyGenerator:
@@ -105,7 +105,7 @@ class PretendCudaTensor(Tensor):
 
 def test_a_mask_on_another_device_is_a_clear_error():
     q = tensor.randn(2, 3, 4)
-    mask = PretendCudaTensor._wrap(nn.causal_mask(3).data)
+    mask = PretendCudaTensor._wrap(nn.causal_mask(3)._array)
     with pytest.raises(
         RuntimeError, match=r"all inputs must be on one device.*query cpu \(2, 3, 4\).*attn_mask cuda \(3, 3\)"
     ):

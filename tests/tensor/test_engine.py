@@ -100,7 +100,7 @@ def test_no_grad_as_decorator_and_restores_state_after_an_error(device):
 def test_detach_cuts_the_graph_but_shares_data(device):
     x = leaf([1.0, 2.0], device)
     d = x.detach()
-    assert not d.requires_grad and d.data is x.data
+    assert not d.requires_grad and d._array is x._array
     (x * d).sum().backward()  # d is a constant: d/dx (x * c) = c
     assert x.grad.tolist() == [1.0, 2.0]
 
@@ -174,7 +174,7 @@ def test_an_intermediate_that_no_backward_reads_is_freed_during_the_forward(devi
     exp saves its output, not its input, so x * 3 is freed once the program drops it."""
     x = tensor.tensor([0.5, -1.0, 2.0], dtype=tensor.float64, device=device, requires_grad=True)
     middle = x * 3
-    freed = weakref.ref(middle.data)
+    freed = weakref.ref(middle._array)
     y = middle.exp()
     del middle
     gc.collect()

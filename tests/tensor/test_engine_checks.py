@@ -98,7 +98,7 @@ def test_a_gradient_of_the_wrong_dtype_names_both_dtypes():
 def test_expand_backward_itself_sums_over_the_copies(device):
     x = leaf([[1.0], [2.0]], device)  # (2, 1)
     y = x.expand(3, 2, 4)
-    grad_x = y.grad_fn.backward(y.data * 0 + 1)
+    grad_x = y.grad_fn.backward(y._array * 0 + 1)
     assert grad_x.shape == (2, 1) and grad_x.tolist() == [[12.0], [12.0]]
 
 
@@ -176,7 +176,7 @@ def test_full_reductions_and_comparisons_give_arrays_not_numpy_scalars(device):
     zero_d = tensor.tensor(2.0, device=device)
     for t in (x.argmax(), x.argmin(), (x > 0).any(), (x > 0).all(), zero_d > 1, zero_d % 1, x.sum()):
         assert t.device == device and t.ndim == 0
-        assert type(t.data) is type(x.data)
+        assert type(t._array) is type(x._array)
         assert t._xp is x._xp
     assert (x.argmax() + 1).item() == 2
 
@@ -185,7 +185,7 @@ def test_a_zero_d_gradient_accumulated_twice_is_an_array(device):
     x = leaf(2.0, device)
     (x * 3).backward()
     (x * 4).backward()
-    assert type(x.grad.data) is type(x.data) and x.grad.device == device and x.grad.item() == 7.0
+    assert type(x.grad._array) is type(x._array) and x.grad.device == device and x.grad.item() == 7.0
 
 
 def test_backward_with_a_gradient_on_another_device_is_a_clear_error(device):
@@ -203,7 +203,7 @@ def test_contiguous_copies_a_transposed_or_broadcast_tensor_and_keeps_the_gradie
     x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device)
     for t in (x.T, x[:, :1].expand(2, 3)):
         c = t.contiguous()
-        assert c is not t and c.data.flags.c_contiguous and c.tolist() == t.tolist()
+        assert c is not t and c._array.flags.c_contiguous and c.tolist() == t.tolist()
     upstream = tensor.tensor([[1.0, 10.0], [100.0, 1000.0], [0.5, 0.25]], dtype=tensor.float64, device=device)
     x.T.contiguous().backward(upstream)
     assert x.grad.tolist() == upstream.T.tolist()

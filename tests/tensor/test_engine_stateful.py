@@ -121,16 +121,16 @@ class RandomGraphs(RuleBasedStateMachine):
     @rule(x=nodes, name=st.sampled_from(sorted(WRITES)))
     def write_in_place_in_the_graph_is_refused(self, x, name):
         engine_write, _ = WRITES[name]
-        before = x[0].data.copy()
+        before = x[0]._array.copy()
         with pytest.raises(RuntimeError, match="in-place"):
             engine_write(x[0])
-        np.testing.assert_array_equal(x[0].data, before)
+        np.testing.assert_array_equal(x[0]._array, before)
 
     @rule(upstream=values)
     def gradients_match_the_reference_or_backward_refuses(self, upstream):
         """Backward from every node in turn, so a write anywhere upstream of a saved value is seen."""
         for engine_root, reference_root in self.nodes_made:
-            np.testing.assert_allclose(engine_root.data, reference_root.value, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(engine_root._array, reference_root.value, rtol=1e-12, atol=1e-12)
             for t, _ in self.leaves:
                 t.grad = None
             try:
@@ -142,7 +142,7 @@ class RandomGraphs(RuleBasedStateMachine):
             reference_root.backprop(upstream, expected)
             for t, node in self.leaves:
                 want = expected.get(id(node), np.zeros(SHAPE))
-                got = np.zeros(SHAPE) if t.grad is None else t.grad.data
+                got = np.zeros(SHAPE) if t.grad is None else t.grad._array
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 

@@ -40,9 +40,9 @@ def leaf(values, device, dtype=tensor.float64):
 def test_every_in_place_write_changes_the_values_in_place_and_bumps_the_version(name, device):
     write, numpy_write = WRITES[name]
     t = tensor.tensor([-1.0, 0.25, 2.0], dtype=tensor.float64, device=device)
-    expected, data, version = numpy_write(np.array([-1.0, 0.25, 2.0])), t.data, t._version
+    expected, data, version = numpy_write(np.array([-1.0, 0.25, 2.0])), t._array, t._version
     assert write(t) is t
-    assert t.data is data and t._version == version + 1
+    assert t._array is data and t._version == version + 1
     np.testing.assert_allclose(t.tolist(), expected)
 
 
