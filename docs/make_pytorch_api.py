@@ -24,7 +24,8 @@ NAMESPACES = {
         "FloatTensor DoubleTensor LongTensor IntTensor BoolTensor "
         "device float16 bfloat16 int8 uint8 argsort sort cumsum clamp clip einsum bmm gather scatter "
         "full_like rand_like randn_like empty_like eye outer diag log1p expm1 pow sign isnan isinf nan_to_num "
-        "save load compile set_default_dtype get_default_dtype manual_seed inference_mode autograd",
+        "save load compile set_default_dtype get_default_dtype manual_seed inference_mode autograd "
+        "Generator default_generator seed initial_seed random flip roll histogram logsumexp log10",
     ),
     "torch.Tensor": (
         "tensor.Tensor",
@@ -35,7 +36,8 @@ NAMESPACES = {
         "__index__ __format__ __int__ __float__ __len__ __iter__ __getitem__ __setitem__ "
         "is_contiguous view_as expand_as repeat gather scatter_ sort argsort cumsum clamp clamp_ fill_ copy_ "
         "masked_fill_ add_ mul_ sub_ div_ type_as new_zeros new_ones new_tensor data_ptr stride storage_offset "
-        "half bfloat16 retain_grad register_hook is_floating_point element_size unbind flip roll",
+        "half bfloat16 retain_grad register_hook is_floating_point element_size unbind flip roll "
+        "data retains_grad nelement log10 logsumexp tril triu pow_ normal_ uniform_",
     ),
     "torch.nn": (
         "nn",
@@ -70,7 +72,8 @@ NAMESPACES = {
     "torch.cuda": (
         "tensor.cuda",
         "is_available device_count current_device get_device_name synchronize memory_allocated "
-        "max_memory_allocated memory_usage empty_cache manual_seed reset_peak_memory_stats "
+        "max_memory_allocated memory_usage empty_cache manual_seed manual_seed_all seed seed_all initial_seed "
+        "reset_peak_memory_stats "
         "CUDAGraph graph is_current_stream_capturing make_graphed_callables",
     ),
 }
@@ -82,7 +85,26 @@ DIFFERENCES = [
         "(the layering tensor <- nn <- tinygrad_gpt), so `torch.nn.utils.clip_grad_norm_` is spelled "
         "`nn.utils.clip_grad_norm_`.",
     ),
-    ("`Tensor.data`", "the raw NumPy (or CuPy) array, not a Tensor: assigning a Tensor to it is not supported."),
+    (
+        "`Tensor.data`",
+        "a Tensor sharing the storage, outside autograd, as PyTorch's (`p.data += -lr * p.grad` works; "
+        "`p.data = t` swaps the storage). The raw NumPy (or CuPy) array is `Tensor._array` (and `numpy()`).",
+    ),
+    (
+        "in-place ops in the graph",
+        "recorded by autograd as in PyTorch (`h += 1`, `h.mul_(w)`, `x[i] = v`, `x[i] += v`; a view made by "
+        "indexing passes its write on to its base, as CopySlices does). A view made by `view`/`reshape`/"
+        "`transpose` does not: a recorded write into one changes its base's values but not the base's history.",
+    ),
+    (
+        "`register_hook` on a leaf",
+        "the hook sees each gradient flowing into the leaf before it is added to `.grad` (PyTorch's sees their sum); "
+        "the same for a hook that is linear in the gradient.",
+    ),
+    (
+        "`Generator.get_state()`, `get_rng_state()`",
+        "a plain dict (NumPy's bit generator state on CPU, a seed and a count of draws on CUDA), not a byte tensor.",
+    ),
     ("`Tensor.shape`, `size()`", "a plain tuple, where PyTorch returns `torch.Size` (a tuple subclass)."),
     (
         "dtypes",

@@ -21,13 +21,13 @@ def _fans(t):
     return t.shape[1] * receptive, t.shape[0] * receptive
 
 
-def normal_(t, mean=0.0, std=1.0):
+def normal_(t, mean=0.0, std=1.0, generator=None):
     # standard_normal and random are what NumPy's and CuPy's generators both offer
-    return _fill(t, tensor.generator(t.device).standard_normal(t.shape) * std + mean)
+    return _fill(t, tensor.random.pick_generator(t.device, generator).standard_normal(t.shape) * std + mean)
 
 
-def uniform_(t, a=0.0, b=1.0):
-    return _fill(t, tensor.generator(t.device).random(t.shape) * (b - a) + a)
+def uniform_(t, a=0.0, b=1.0, generator=None):
+    return _fill(t, tensor.random.pick_generator(t.device, generator).random(t.shape) * (b - a) + a)
 
 
 def constant_(t, value):

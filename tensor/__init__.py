@@ -11,7 +11,7 @@ tensor.set_kernels("reference") (or TINYGRAD_GPT_KERNELS=reference) runs the tex
 default, lets the engine room (tensor/fast/, nn/fast/) stand in for the ops it speeds up (tensor/kernels.py).
 """
 
-from . import cuda, optim, utils, viz
+from . import cuda, optim, random, utils, viz
 from .autograd import Function
 from .backend import device
 from .creation import (
@@ -26,10 +26,7 @@ from .creation import (
     empty,
     from_numpy,
     full,
-    generator,
-    get_rng_state,
     linspace,
-    manual_seed,
     multinomial,
     ones,
     ones_like,
@@ -37,7 +34,6 @@ from .creation import (
     randint,
     randn,
     randperm,
-    set_rng_state,
     stack,
     tensor,
     tril,
@@ -98,6 +94,16 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
 from .kernels import get_kernels, set_kernels
 from .profiler import profile
+from .random import (
+    Generator,
+    default_generator,
+    generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from .tensor import Tensor
 
 float = float32

@@ -1,101 +1,15 @@
-"""Making tensors: from data, filled, ranges, random draws; joining them; manual_seed.
+"""Making tensors: from data, filled, ranges, random draws; joining them.
 
-Random numbers come from one Generator per device; manual_seed(s) reseeds both, so every
-random function (and Dropout, and the init functions) is reproducible, and each generator's
-state is a plain dict a checkpoint can hold (get_rng_state, tensor.cuda.get_rng_state).
+Random draws come from a Generator (tensor/random.py): the one passed as generator=, else the
+default generator of the device, which manual_seed reseeds.
 """
-
-import secrets
 
 import numpy as np
 
 from . import dtypes, ops
-from .backend import DEVICES, array_module, device_of, normalize_device, random_generator, to_device
+from .backend import array_module, device_of, normalize_device, to_device
+from .random import pick_generator
 from .tensor import Tensor, _dims_tuple
-
-
-class Generator:
-    """A device's random numbers, with a state that a checkpoint can save and restore exactly.
-
-    On "cpu" one NumPy generator (PCG64) makes every draw, and its state is NumPy's own.
-    CuPy's generators keep their state on the GPU with no way to read it, so on "cuda" the
-    state is a seed and a count of draws: each draw (one call of random, standard_normal or
-    integers) gets a stream of its own, cuRAND's Philox seeded by (seed, draws so far), and
-    set_state({"seed": s, "draws": n}) makes the next draw the one that came after the n-th.
-    (cuRAND keeps 32 bits of a seed, so two draws in some 10^5 may share a stream.)
-    """
-
-    def __init__(self, device="cpu"):
-        self.device = device
-        self.manual_seed(None)
-
-    def manual_seed(self, seed):
-        """Restart from `seed` (None: fresh entropy from the operating system)."""
-        self.seed = int(seed) if seed is not None else secrets.randbits(63)
-        self.draws = 0
-        self._numpy = np.random.default_rng(self.seed) if self.device == "cpu" else None
-        return self
-
-    def initial_seed(self):
-        return self.seed
-
-    def get_state(self):
-        """A plain dict (JSON-friendly): NumPy's bit generator state on "cpu", {"seed", "draws"} on "cuda"."""
-        if self.device == "cpu":
-            return self._numpy.bit_generator.state
-        return {"seed": self.seed, "draws": self.draws}
-
-    def set_state(self, state):
-        if self.device == "cpu":
-            self._numpy.bit_generator.state = state
-            return
-        if not isinstance(state, dict) or set(state) != {"seed", "draws"}:
-            raise ValueError(f"a cuda generator state is a dict of 'seed' and 'draws', got {state!r}")
-        self.seed, self.draws = int(state["seed"]), int(state["draws"])
-
-    def _next_stream(self):
-        if self.device == "cpu":
-            return self._numpy
-        stream = random_generator(array_module("cuda"), np.random.SeedSequence([self.seed, self.draws]))
-        self.draws += 1
-        return stream
-
-    def random(self, size, dtype=np.float64):
-        """Uniform draws from [0, 1), made in `dtype` when it is float32 rather than converted."""
-        dtype = np.dtype(dtype)
-        draw_dtype = np.float32 if dtype == np.float32 else np.float64
-        return self._next_stream().random(size, dtype=draw_dtype).astype(dtype, copy=False)
-
-    def standard_normal(self, size, dtype=np.float64):
-        dtype = np.dtype(dtype)
-        draw_dtype = np.float32 if dtype == np.float32 else np.float64
-        return self._next_stream().standard_normal(size, dtype=draw_dtype).astype(dtype, copy=False)
-
-    def integers(self, low, high, size):
-        return self._next_stream().integers(low, high, size=size)
-
-
-_generators = {device: Generator(device) for device in DEVICES}
-
-
-def manual_seed(seed):
-    """Reseed every random function on every device."""
-    for device_generator in _generators.values():
-        device_generator.manual_seed(seed)
-
-
-def generator(device="cpu"):
-    """The random Generator of a device."""
-    return _generators[normalize_device(device)]
-
-
-def get_rng_state(device="cpu"):
-    """A device generator's state as a plain dict (JSON-friendly), for checkpoints ("cpu" by default)."""
-    return generator(device).get_state()
-
-
-def set_rng_state(state, device="cpu"):
-    generator(device).set_state(state)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -165,38 +79,36 @@ def linspace(start, end, steps, dtype=None, device=None):
     return Tensor._wrap(xp.linspace(start, end, steps, dtype=dtypes.normalize_dtype(dtype or dtypes.default_float)))
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform draws from [0, 1)."""
-    device = normalize_device(device)
-    return _make(lambda xp, shape, dt: generator(device).random(shape).astype(dt), size, dtype, device, requires_grad)
+    rng = pick_generator(normalize_device(device), generator)
+    return _make(lambda xp, shape, dt: rng.random(shape).astype(dt), size, dtype, device, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal draws."""
-    device = normalize_device(device)
-    return _make(
-        lambda xp, shape, dt: generator(device).standard_normal(shape).astype(dt), size, dtype, device, requires_grad
-    )
+    rng = pick_generator(normalize_device(device), generator)
+    return _make(lambda xp, shape, dt: rng.standard_normal(shape).astype(dt), size, dtype, device, requires_grad)
 
 
-def randint(*args, size=None, dtype=None, device=None):
+def randint(*args, size=None, generator=None, dtype=None, device=None):
     """randint(high, size) or randint(low, high, size): integers drawn from [low, high), int64."""
     if size is None:
         *args, size = args
     low, high = (0, args[0]) if len(args) == 1 else args
     device = normalize_device(device)
-    array = generator(device).integers(low, high, size=_dims_tuple((size,)))
+    array = pick_generator(device, generator).integers(low, high, size=_dims_tuple((size,)))
     return Tensor._wrap(array.astype(dtypes.normalize_dtype(dtype or dtypes.int64)))
 
 
-def randperm(n, device=None):
+def randperm(n, generator=None, device=None):
     """A random ordering of 0..n-1: the order that sorts n uniform draws, made on the device itself
     (CuPy's generator has no permutation, and drawing on the host would copy n numbers over)."""
     device = normalize_device(device)
-    return Tensor._wrap(generator(device).random(n).argsort().astype(dtypes.int64))
+    return Tensor._wrap(pick_generator(device, generator).random(n).argsort().astype(dtypes.int64))
 
 
-def multinomial(input, num_samples, replacement=False):
+def multinomial(input, num_samples, replacement=False, generator=None):
     """Draw num_samples category indices from each row of (unnormalized) probabilities."""
     probs = input._array
     xp = input._xp
@@ -209,7 +121,7 @@ def multinomial(input, num_samples, replacement=False):
         raise RuntimeError(
             f"multinomial: cannot draw {num_samples} samples without replacement from {rows.shape[-1]} categories"
         )
-    rng = generator(input.device)
+    rng = pick_generator(input.device, generator)
     if replacement or num_samples == 1:
         # Inverse CDF: the first category whose cumulative probability exceeds a uniform draw.
         cdf = xp.cumsum(rows, axis=-1)

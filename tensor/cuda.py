@@ -12,8 +12,8 @@ get_device_name, synchronize, memory_usage), so a script that checks
 from . import backend
 from .backend import array_module
 from .backend import is_cuda_available as is_available
-from .creation import generator
 from .kernels import replaceable, stand_in
+from .random import generator
 
 __all__ = [
     "CUDAGraph",
@@ -24,10 +24,15 @@ __all__ = [
     "empty_cache",
     "get_device_name",
     "get_rng_state",
+    "initial_seed",
     "is_available",
+    "manual_seed",
+    "manual_seed_all",
     "max_memory_allocated",
     "memory_allocated",
     "memory_usage",
+    "seed",
+    "seed_all",
     "set_rng_state",
     "synchronize",
 ]
@@ -98,6 +103,26 @@ def get_rng_state(device="cuda"):
 
 def set_rng_state(new_state, device="cuda"):
     generator(device).set_state(new_state)
+
+
+def manual_seed(seed):
+    """Reseed the "cuda" generator (without a GPU too: the draws wait until one is used), as torch.cuda's."""
+    generator("cuda").manual_seed(seed)
+
+
+manual_seed_all = manual_seed  # one GPU here: "all" is that one
+
+
+def seed():
+    """Reseed the "cuda" generator from the operating system's entropy."""
+    generator("cuda").seed()
+
+
+seed_all = seed
+
+
+def initial_seed():
+    return generator("cuda").initial_seed()
 
 
 # ----- CUDA graphs --------------------------------------------------------------------------------------------

@@ -9,17 +9,19 @@ calls, so its gradient comes from the ops' backward methods. In-place methods
 so a backward that saved the old values refuses to run (tensor/autograd.py).
 """
 
+import weakref
 from collections import namedtuple
 
 import numpy as np
 
-from . import dtypes, ops
+from . import dtypes, in_place, ops
 from .autograd import backward as run_backward
 from .autograd import make_outputs_of_class
 from .backend import array_module, device_of, normalize_device, to_device
 from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
 from .kernels import replaceable
+from .random import pick_generator
 from .versions import VersionCounter
 
 values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
@@ -33,6 +35,7 @@ def _dims_tuple(dims):
 class Tensor:
     # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
     # _no_grad_view: True for a view made under no_grad (_view_of_self)
+    # _view_of, _hooks and _retains_grad are set only on the few tensors that have them (read with getattr)
     __slots__ = (
         "_array",
         "grad",
@@ -41,6 +44,9 @@ class Tensor:
         "_version_counter",
         "_spare_grad",
         "_no_grad_view",
+        "_view_of",
+        "_hooks",
+        "_retains_grad",
         "__weakref__",
     )
     __array_ufunc__ = None  # make NumPy hand `array * tensor` to Tensor.__rmul__
@@ -197,10 +203,13 @@ class Tensor:
 
     @replaceable  # the engine room writes into the array zero_grad let go of (tensor/fast/grad_buffers.py)
     def _accumulate_grad(self, grad):
-        """Add a gradient that backward computed into this leaf's .grad: a copy of it the first time (the
-        array backward made may be shared with other gradients), added in place after, as PyTorch: whoever
-        holds x.grad sees the sum."""
+        """Add a gradient that backward computed into this leaf's .grad (after its hooks): a copy of it the
+        first time (the array backward made may be shared with other gradients), added in place after, as
+        PyTorch: whoever holds x.grad sees the sum."""
         if _is_no_grad_view(self):  # as PyTorch: such a view requires grad but never receives one
+            return
+        if getattr(self, "_hooks", None):
+            grad = self._run_hooks(grad)
             return
         if self.grad is None:
             self.grad = Tensor._wrap(grad.astype(self._array.dtype, copy=True))
@@ -215,32 +224,100 @@ class Tensor:
     def clone(self):
         return ops.Clone.apply(self)
 
+    # ----- .data, retain_grad and hooks (what the learner's course uses, issue 29) --------------------------
+
+    @property
+    def data(self):
+        """The same storage as a tensor outside autograd (requires_grad False, no history), as PyTorch's
+        `.data`: `p.data += -lr * p.grad` updates p. Unlike detach(), its writes are not counted by p's
+        version counter (PyTorch's too), so a backward cannot tell: prefer no_grad() and detach()."""
+        return Tensor._wrap(self._array)
+
+    @data.setter
+    def data(self, value):
+        """p.data = t: p now holds t's storage (any shape, dtype and device), keeping its grad and history."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, got {type(value).__name__}")
+        self._array = value._array
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in .grad after backward (a leaf keeps it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._ctx is not None and not self.retains_grad:
+            self._retains_grad = True
+            self._hook_producer()
+
+    @property
+    def retains_grad(self):
+        return getattr(self, "_retains_grad", False)
+
+    def register_hook(self, hook):
+        """Call hook(grad) each time this tensor's gradient is computed; a Tensor it returns replaces
+        the gradient. On a leaf the hook sees each gradient that flows in, before it is added to .grad."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = []
+        hooks.append(hook)
+        self._hook_producer()
+        return _RemovableHook(hooks, hook)
+
+    def _run_hooks(self, grad):
+        for hook in getattr(self, "_hooks", ()):
+            result = hook(Tensor._wrap(grad))
+            if result is not None:
+                if not isinstance(result, Tensor) or result.shape != self.shape:
+                    raise RuntimeError(
+                        f"a hook returned {getattr(result, 'shape', type(result).__name__)} for the gradient of "
+                        f"a tensor of shape {self.shape}: return a Tensor of that shape, or None"
+                    )
+                grad = result._array.astype(grad.dtype, copy=False)
+        return grad
+
+    def _hook_producer(self):
+        """Run this tensor's hooks (and keep its gradient, for retain_grad) when the Function that made it
+        receives its gradient, by wrapping that Function's backward from outside the engine."""
+        producer = self._ctx
+        if producer is None or producer.__dict__.get("hooked_by") is not None:
+            return
+        if not (getattr(self, "_hooks", None) or self.retains_grad):
+            return
+        backward, made = producer.backward, weakref.ref(self)
+
+        def backward_with_hooks(grad):
+            t = made()
+            if t is not None and t._ctx is producer:
+                grad = t._run_hooks(grad)
+                if t.retains_grad:
+                    t.grad = Tensor._wrap(grad.copy() if t.grad is None else t.grad._array + grad)
+            return backward(grad)
+
+        producer.backward, producer.hooked_by = backward_with_hooks, made
+
     # ----- in-place writes ---------------------------------------------------------------------------
     # Each writes into self._array and bumps the version counter this tensor shares with its views,
-    # so a backward that saved this storage refuses to use it. The engine records no in-place op,
-    # so a write that would have to enter the graph is an error (PyTorch's for a leaf, ours beyond).
+    # so a backward that saved this storage refuses to use it. In the graph (self requires grad, or the
+    # value written does) the write is recorded as its out-of-place op (`record`, tensor/in_place.py);
+    # a leaf that requires grad refuses, as in PyTorch.
 
-    def _write_in_place(self, write, *values):
-        if (
-            _is_no_grad_view(self)
-            and is_grad_enabled()
-            and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
-        ):
+    def _write_in_place(self, write, *values, out_of_place=None):
+        """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory."""
+        in_graph = is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
+        if in_graph and _is_no_grad_view(self):
             raise RuntimeError(
                 f"a view of shape {self.shape} was created in no_grad mode and is being modified in place with "
                 "grad mode on (PyTorch forbids it): write it inside `with torch.no_grad():` or take the view in grad mode"
             )
-        if is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values)):
-            if self.requires_grad and self.is_leaf:
-                raise RuntimeError(
-                    f"a leaf tensor of shape {self.shape} that requires grad is used in an in-place operation: "
-                    "do it inside `with torch.no_grad():` (as an optimizer does)"
-                )
-            raise RuntimeError(
-                f"in-place operation on a tensor of shape {self.shape} in the graph (it, or the value written, "
-                "requires grad): autograd here records no in-place ops; write it out of place (x = x * 2, "
-                "torch.where, torch.cat), or inside `with torch.no_grad():`"
-            )
+        if in_graph:
+            return in_place.record(self, out_of_place)
+        self._refuse_expanded_write()
+        write(self._array)
+        self._version_counter.value += 1
+        return self
+
+    def _refuse_expanded_write(self):
         if self._array.size > 1 and any(
             stride == 0 and n > 1 for n, stride in zip(self._array.shape, self._array.strides)
         ):
@@ -248,9 +325,6 @@ class Tensor:
                 f"in-place operation on an expanded tensor of shape {self.shape} (strides {self._array.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
             )
-        write(self._array)
-        self._version_counter.value += 1
-        return self
 
     def _in_place_value(self, value, copy_across_devices=False):
         """The array to write: a Tensor's data (copied to this tensor's device only when asked), or the scalar."""
@@ -260,12 +334,18 @@ class Tensor:
             raise RuntimeError(f"in-place operation on a {self.device} tensor with a {value.device} tensor")
         return to_device(value._array, self.device)
 
-    def _in_place_ufunc(self, ufunc, other):
+    def _as_written(self, value):
+        """`value` as a Tensor of this tensor's device and dtype (differentiable), for a recorded write."""
+        if not isinstance(value, Tensor):
+            return Tensor._wrap(self._xp.asarray(value, dtype=self.dtype))
+        return value.to(self.device).to(self.dtype)
+
+    def _in_place_ufunc(self, ufunc, other, out_of_place):
         """self = ufunc(self, other), broadcasting other to self's shape; casting as NumPy's same_kind
         (a float into an int tensor is an error, as in PyTorch)."""
         array = self._in_place_value(other)
         try:
-            return self._write_in_place(lambda data: ufunc(data, array, out=data), other)
+            return self._write_in_place(lambda data: ufunc(data, array, out=data), other, out_of_place=out_of_place)
         except (ValueError, TypeError) as error:
             raise RuntimeError(
                 f"{ufunc.__name__} in place: cannot write {getattr(array, 'shape', type(array).__name__)} "
@@ -273,25 +353,39 @@ class Tensor:
             ) from error
 
     def add_(self, other, alpha=1):
-        return self._in_place_ufunc(self._xp.add, other if alpha == 1 else other * alpha)
+        other = other if alpha == 1 else other * alpha
+        return self._in_place_ufunc(self._xp.add, other, lambda x: x + other)
 
     def sub_(self, other, alpha=1):
         self._refuse_bool_subtraction(other)
-        return self._in_place_ufunc(self._xp.subtract, other if alpha == 1 else other * alpha)
+        other = other if alpha == 1 else other * alpha
+        return self._in_place_ufunc(self._xp.subtract, other, lambda x: x - other)
 
     def mul_(self, other):
-        return self._in_place_ufunc(self._xp.multiply, other)
+        return self._in_place_ufunc(self._xp.multiply, other, lambda x: x * other)
 
     def div_(self, other):
-        return self._in_place_ufunc(self._xp.true_divide, other)
+        return self._in_place_ufunc(self._xp.true_divide, other, lambda x: x / other)
+
+    def pow_(self, exponent):
+        return self._in_place_ufunc(self._xp.power, exponent, lambda x: x**exponent)
 
     def clamp_(self, min=None, max=None):
         low, high = self._in_place_value(min), self._in_place_value(max)
-        return self._write_in_place(lambda data: self._xp.clip(data, low, high, out=data), min, max)
+        return self._write_in_place(
+            lambda data: self._xp.clip(data, low, high, out=data),
+            min,
+            max,
+            out_of_place=lambda x: in_place.clamp(x, min, max),
+        )
 
     def fill_(self, value):
         array = self._in_place_value(value)
-        return self._write_in_place(lambda data: data.fill(array.item() if hasattr(array, "item") else array), value)
+        return self._write_in_place(
+            lambda data: data.fill(array.item() if hasattr(array, "item") else array),
+            value,
+            out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=Ellipsis, is_basic=True),
+        )
 
     def zero_(self):
         return self.fill_(0)
@@ -301,11 +395,42 @@ class Tensor:
         array = self._in_place_value(src, copy_across_devices=True)
         if np.ndim(array) > self.ndim:  # NumPy would drop leading 1s; PyTorch's copy_ only broadcasts src up
             raise RuntimeError(f"copy_: src of shape {tuple(np.shape(array))} does not broadcast to {self.shape}")
-        return self._write_in_place(lambda data: data.__setitem__(Ellipsis, array), src)
+        return self._write_in_place(
+            lambda data: data.__setitem__(Ellipsis, array),
+            src,
+            out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(src), key=Ellipsis, is_basic=True),
+        )
+
+    def masked_fill_(self, mask, value):
+        """masked_fill in place: `value` where `mask` (bool, broadcastable to self) is True."""
+        if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+            raise TypeError(f"masked_fill_ needs a bool mask tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        array, where = self._in_place_value(value), self._in_place_value(mask)
+        return self._write_in_place(
+            lambda data: self._xp.copyto(data, self._xp.asarray(array, dtype=data.dtype), where=where),
+            value,
+            out_of_place=lambda x: ops.Where.apply(self._as_written(value), x, mask),
+        )
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with draws from N(mean, std^2), from `generator` or the device's default one."""
+        draws = pick_generator(self.device, generator).standard_normal(self.shape, self.dtype) * std + mean
+        return self.copy_(Tensor._wrap(draws.astype(self.dtype, copy=False)))
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        """Fill with draws from U(a, b), from `generator` or the device's default one."""
+        draws = pick_generator(self.device, generator).random(self.shape, self.dtype) * (b - a) + a
+        return self.copy_(Tensor._wrap(draws.astype(self.dtype, copy=False)))
 
     def __setitem__(self, key, value):
-        """x[key] = value, in place; a tensor value is copied to x's device, as in PyTorch."""
+        """x[key] = value, in place; a tensor value is copied to x's device, as in PyTorch.
+
+        In the graph it is the op SetItem; a view made by x[key] and written into already is not
+        written twice (Python's `x[key] += v` ends with x[key] = the view)."""
         key, is_basic = index_key(self, key)
+        view_of = in_place.base_of(value) if isinstance(value, Tensor) else None
+        if view_of is not None and view_of[0] is self and is_basic and view_of[1] == key:
+            return  # x[key] += v: the view's write is in self's memory already, and recorded if it had to be
         if not is_basic and isinstance(value, Tensor) and value.dtype != self.dtype:
             if value.ndim or any(getattr(item, "dtype", np.bool_) != np.bool_ for item in key):  # not a masked fill
                 raise RuntimeError(
@@ -313,7 +438,11 @@ class Tensor:
                     f"{value.dtype} into {self.dtype}; convert the values with .to({self.dtype})"
                 )
         array = self._in_place_value(value, copy_across_devices=True)
-        self._write_in_place(lambda data: data.__setitem__(key, array), value)
+        self._write_in_place(
+            lambda data: data.__setitem__(key, array),
+            value,
+            out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=key, is_basic=is_basic),
+        )
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
@@ -737,7 +866,10 @@ class Tensor:
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)
-        return self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
+        out = self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
+        if is_basic and out._version_counter is self._version_counter:  # a view: a write into it is one into self
+            out._view_of = (self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view: index_key)
+        return out
 
     def _view_of_self(self, out):
         """out, made by a view op from self. A view made under no_grad is marked, as in PyTorch: it requires
@@ -839,6 +971,17 @@ class Tensor:
 
 
 make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py)
+
+
+class _RemovableHook:
+    """What register_hook returns: .remove() takes the hook off again."""
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 def _cast(t, dtype):

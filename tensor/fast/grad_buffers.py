@@ -50,6 +50,8 @@ def accumulate_into_spare(t, grad):
     """Tensor._accumulate_grad, writing a first gradient into the array that zero_grad let go of."""
     if getattr(t, "_no_grad_view", False):  # a view made under no_grad never receives a gradient
         return
+    if getattr(t, "_hooks", None):  # register_hook's hooks see the gradient first, as the textbook's
+        grad = t._run_hooks(grad)
     if t.grad is not None:  # added in place, as the textbook's
         t._xp.add(t.grad._array, grad, out=t.grad._array)
         t.grad._version_counter.value += 1

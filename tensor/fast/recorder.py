@@ -30,6 +30,7 @@ import numpy as np
 from .. import autograd, creation, kernels
 from ..optim import lr_scheduler
 from ..optim.optimizer import Optimizer
+from ..random import Generator
 from ..tensor import Tensor
 
 _active = None  # the Recording now running, if any
@@ -271,7 +272,7 @@ class Recording:
             patch(Tensor, name, lambda f, n=name: self._refusing(f, f"a host read (tensor.{n}) inside the call"))
         patch(Tensor, "_write_in_place", lambda f: self._refusing(f, "an in-place write to a tensor inside the call"))
         for draw in ("random", "standard_normal", "integers"):
-            patch(creation.Generator, draw, lambda f: self._refusing(f, "a random draw outside the recorded ops"))
+            patch(Generator, draw, lambda f: self._refusing(f, "a random draw outside the recorded ops"))
         for cls in _subclasses(Optimizer):
             for name in ("step", "zero_grad"):
                 if name in cls.__dict__:

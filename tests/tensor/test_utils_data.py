@@ -53,7 +53,7 @@ def test_reseeding_repeats_the_shuffle_and_a_generator_gives_its_own_order():
     first = order()
     tensor.manual_seed(3)
     assert order() == first
-    generator = tensor.creation.Generator("cpu")
+    generator = tensor.random.Generator("cpu")
     with_generator = order(generator=generator.manual_seed(7))
     assert order(generator=generator.manual_seed(7)) == with_generator and sorted(with_generator) == list(range(20))
 

@@ -6,8 +6,8 @@ seeded from the default generator at the start of each pass, so `tensor.manual_s
 makes every shuffle reproducible, and two passes see two different orders.
 """
 
-from tensor.creation import Generator
-from tensor.creation import generator as default_generator
+from tensor.random import Generator
+from tensor.random import generator as default_generator
 
 
 def _generator_for_one_pass(generator):
