@@ -7,10 +7,8 @@ Two formats, chosen by the file name:
   package (the format's reference implementation, which validates headers and offsets).
   The format has no checksum: a flipped bit inside a tensor's bytes goes unnoticed.
 - anything else: this project's format for checkpoints, which also hold nested optimizer
-  state, numbers and strings. A NumPy .npz archive (a zip of .npy arrays), read with
-  allow_pickle=False. Each tensor is one array; everything else (the nesting, numbers,
-  strings, lists, dtypes, devices) is one JSON document stored as a uint8 array. Zip
-  members carry CRC-32 checksums, so a corrupted file is detected on load.
+  state, numbers and strings: tensor.save's (tensor/serialization.py), a NumPy .npz archive
+  of arrays plus one JSON document for the rest, read without pickle, CRC-checked.
 
 Writes are atomic: the file goes to a temporary file in the same folder, is flushed and
 fsync'ed, then renamed over the target, so a crash mid-write leaves the old file intact.
@@ -23,96 +21,21 @@ puts the dropped names back as the same Tensor, so load_state_dict fills a tied 
 the tie holds (a file saved by safetensors.torch.save_model loads the same way).
 """
 
-import json
-import os
-import tempfile
-import zipfile
-
 import numpy as np
 
 import tensor
 from tensor import Tensor
+from tensor.serialization import FORMAT, read_state, write_atomically, write_state
 
-FORMAT = "tinygrad_gpt-state-v1"
-
-
-def _encode(value, arrays):
-    """JSON-able description of value; tensors and arrays go into `arrays` under generated names."""
-    if isinstance(value, Tensor):
-        name = f"tensor_{len(arrays)}"
-        arrays[name] = tensor.backend.to_device(value._array, "cpu")
-        return {"__tensor__": name}
-    if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
-        name = f"array_{len(arrays)}"
-        arrays[name] = tensor.backend.to_device(value, "cpu")
-        return {"__array__": name}
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, (str, int)):
-                raise TypeError(f"save: dict keys must be str or int, got {type(key).__name__} ({key!r})")
-        return {"__dict__": [[key, _encode(v, arrays)] for key, v in value.items()]}
-    if isinstance(value, (list, tuple)):
-        return {"__list__" if isinstance(value, list) else "__tuple__": [_encode(v, arrays) for v in value]}
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"save: cannot store a value of type {type(value).__name__}")
-
-
-def _decode(node, archive, map_location):
-    if isinstance(node, dict):
-        if "__tensor__" in node:
-            return Tensor._wrap(tensor.backend.to_device(_read(archive, node["__tensor__"]), map_location))
-        if "__array__" in node:
-            return _read(archive, node["__array__"])
-        if "__dict__" in node:
-            return {key: _decode(v, archive, map_location) for key, v in node["__dict__"]}
-        if "__list__" in node:
-            return [_decode(v, archive, map_location) for v in node["__list__"]]
-        if "__tuple__" in node:
-            return tuple(_decode(v, archive, map_location) for v in node["__tuple__"])
-        raise ValueError(f"load: unknown entry {sorted(node)} in the file's structure")
-    return node
-
-
-def _read(archive, name):
-    if name not in archive.files:
-        raise ValueError(f"load: the file refers to array {name!r}, which it does not contain")
-    return archive[name]
+__all__ = ["FORMAT", "load", "save"]
 
 
 def save(obj, path):
     """Write a state dict (or, except to .safetensors, nested dicts/lists of tensors and plain values) atomically."""
     if _is_safetensors(path):
-        _write_atomically(path, lambda file: file.write(_safetensors_bytes(obj, path)))
+        write_atomically(path, lambda file: file.write(_safetensors_bytes(obj, path)))
         return
-    arrays = {}
-    structure = json.dumps({"format": FORMAT, "root": _encode(obj, arrays)})
-    arrays["__structure__"] = np.frombuffer(structure.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(path, lambda file: np.savez(file, **arrays))
-
-
-def _write_atomically(path, write):
-    """Call write(file) on a temporary file next to `path`, fsync it, then rename it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(str(path))[1], dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        directory = os.open(folder, os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+    write_state(obj, path)
 
 
 def load(path, map_location="cpu", *, device=None):
@@ -120,22 +43,7 @@ def load(path, map_location="cpu", *, device=None):
     map_location = tensor.backend.normalize_device(device or map_location)
     if _is_safetensors(path):
         return _load_safetensors(path, map_location)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "__structure__" not in archive.files:
-                raise ValueError(f"load: {path} is not a tinygrad_gpt state file (no structure record)")
-            document = json.loads(archive["__structure__"].tobytes().decode("utf-8"))
-            if document.get("format") != FORMAT:
-                raise ValueError(f"load: {path} has format {document.get('format')!r}, expected {FORMAT!r}")
-            return _decode(document["root"], archive, map_location)
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"load: {path} is truncated, corrupted or not a tinygrad_gpt state file ({error})") from None
-    except ValueError as error:
-        if str(error).startswith("load:"):
-            raise
-        raise ValueError(f"load: {path} is truncated, corrupted or not a tinygrad_gpt state file ({error})") from None
+    return read_state(path, map_location)
 
 
 # ----- safetensors -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ default, lets the engine room (tensor/fast/, nn/fast/) stand in for the ops it s
 from . import cuda, optim, random, utils, viz
 from .autograd import Function
 from .backend import device
+from .course_ops import cumsum, flip, histogram, inference_mode, log10, logsumexp, roll, sort
 from .creation import (
     BoolTensor,
     DoubleTensor,
@@ -104,6 +105,7 @@ from .random import (
     seed,
     set_rng_state,
 )
+from .serialization import load, save
 from .tensor import Tensor
 
 float = float32

@@ -155,12 +155,17 @@ class PendingGradient:
 # ----- the backward pass ---------------------------------------------------------------------------------
 
 
-def backward(root, grad, retain_graph=False):
+def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) into every leaf's .grad, seeded with `grad` = d(root)/d(root).
 
     The gradient flowing into a non-leaf tensor is kept on the Function that made
     it (`fn.grad_output`); a tensor used twice receives the sum of both paths.
+    (Called as torch.autograd.backward(tensors, grad_tensors), with Tensors, it is Tensor.backward.)
     """
+    if grad is None or hasattr(grad, "_ctx") or not hasattr(root, "_ctx"):
+        from .course_ops import backward_tensors
+
+        return backward_tensors(root, grad, retain_graph)
     if root._ctx is None:
         root._accumulate_grad(grad)
         return

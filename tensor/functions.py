@@ -4,7 +4,7 @@ Most are the Tensor method of the same name; the comparisons (allclose, isclose,
 equal) and round return results outside the graph.
 """
 
-from . import ops
+from . import course_ops, ops
 from .tensor import Tensor
 
 
@@ -193,3 +193,8 @@ def pow(input, exponent):
 
 def unbind(input, dim=0):
     return input.unbind(dim)
+
+
+for _name in course_ops.REDUCTIONS_WITH_KEEPDIM:  # torch.sum(x, 1, keepdims=True), as PyTorch accepts
+    if _name in globals():
+        globals()[_name] = course_ops.accepts_keepdims(globals()[_name])

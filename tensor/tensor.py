@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import dtypes, in_place, ops
+from . import course_ops, dtypes, in_place, ops
 from .autograd import backward as run_backward
 from .autograd import make_outputs_of_class
 from .backend import array_module, device_of, normalize_device, to_device
@@ -295,6 +295,39 @@ class Tensor:
             return backward(grad)
 
         producer.backward, producer.hooked_by = backward_with_hooks, made
+
+    # ----- what the learner's course programs use (issue 29: tensor/course_ops.py) ----------------------
+
+    def nelement(self):
+        return self.numel()
+
+    def log10(self):
+        return course_ops.log10(self._as_float())
+
+    def flip(self, *dims):
+        return course_ops.flip(self, _dims_tuple(dims))
+
+    def roll(self, shifts, dims=None):
+        return course_ops.roll(self, shifts, dims)
+
+    def cumsum(self, dim):
+        return course_ops.cumsum(self, dim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return course_ops.sort(self, dim, descending, stable)
+
+    def logsumexp(self, dim, keepdim=False):
+        return course_ops.logsumexp(self, dim, keepdim)
+
+    def tril(self, diagonal=0):
+        from .creation import tril
+
+        return tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        from .creation import triu
+
+        return triu(self, diagonal)
 
     # ----- in-place writes ---------------------------------------------------------------------------
     # Each writes into self._array and bumps the version counter this tensor shares with its views,
@@ -971,6 +1004,9 @@ class Tensor:
 
 
 make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py)
+
+for _name in course_ops.REDUCTIONS_WITH_KEEPDIM:  # x.sum(1, keepdims=True), as PyTorch accepts
+    setattr(Tensor, _name, course_ops.accepts_keepdims(getattr(Tensor, _name)))
 
 
 class _RemovableHook:

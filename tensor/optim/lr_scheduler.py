@@ -107,6 +107,30 @@ class StepLR(LRScheduler):
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
+class MultiStepLR(LRScheduler):
+    """lr(t) = base_lr * gamma ** (how many milestones are <= t): divide by 1/gamma at each milestone
+    (a milestone listed twice divides twice, as in PyTorch)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        passed = bisect_right(self.milestones, self.last_epoch)
+        return [base_lr * self.gamma**passed for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """lr(t) = base_lr * gamma ** t: multiply by gamma every step."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
 class LinearLR(LRScheduler):
     """lr(t) = base_lr * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters).
 

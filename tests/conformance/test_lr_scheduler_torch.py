@@ -13,6 +13,11 @@ SCHEDULES = {
     "LinearLR": lambda opt, L: L.LinearLR(opt, start_factor=0.1, end_factor=0.8, total_iters=7),
     "LinearLR-defaults": lambda opt, L: L.LinearLR(opt),
     "CosineAnnealingLR": lambda opt, L: L.CosineAnnealingLR(opt, T_max=9, eta_min=1e-3),
+    "MultiStepLR": lambda opt, L: L.MultiStepLR(opt, milestones=[12, 4, 20, 20], gamma=0.3),
+    "ExponentialLR": lambda opt, L: L.ExponentialLR(opt, gamma=0.9),
+    "SequentialLR-exponential-multistep": lambda opt, L: L.SequentialLR(
+        opt, [L.ExponentialLR(opt, gamma=0.8), L.MultiStepLR(opt, milestones=[3, 6])], milestones=[7]
+    ),
     "SequentialLR-warmup-cosine": lambda opt, L: L.SequentialLR(
         opt,
         [L.LinearLR(opt, start_factor=0.01, total_iters=5), L.CosineAnnealingLR(opt, T_max=15, eta_min=1e-4)],

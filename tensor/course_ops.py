@@ -1,0 +1,164 @@
+"""Ops the learner's course programs use beyond the lecture GPT (issue 29), each composed from the
+primitives in tensor/ops (so its gradient comes from theirs) or, where no composition is cheap,
+one Function with its derivative beside it (CumSum).
+
+flip, roll, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
+"""
+
+import functools
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from . import dtypes
+from .autograd import Function
+from .backend import to_device
+from .grad_mode import _grad_mode, _SetGradMode
+
+sorted_values_and_indices = namedtuple("sort", ["values", "indices"])
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
+
+
+REDUCTIONS_WITH_KEEPDIM = (
+    *("sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any", "logsumexp"),
+)
+
+
+def accepts_keepdims(reduction):
+    """reduction(..., keepdims=True) as reduction(..., keepdim=True): NumPy's spelling, which PyTorch's
+    reductions accept too (the course writes `counts.sum(1, keepdims=True)`)."""
+
+    @functools.wraps(reduction)
+    def with_keepdims(*args, keepdims=None, **kwargs):
+        if keepdims is not None:
+            kwargs["keepdim"] = keepdims
+        return reduction(*args, **kwargs)
+
+    return with_keepdims
+
+
+def _dims(x, dims):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return tuple(d % max(x.ndim, 1) for d in dims)
+
+
+def flip(x, dims):
+    """The elements in reverse order along each of `dims` (a copy, as PyTorch's)."""
+    dims = _dims(x, dims)
+    reversed_along = tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))
+    return x[reversed_along].clone()
+
+
+def roll(x, shifts, dims=None):
+    """Shift the elements along dims, wrapping around: roll(x, 1)[i] = x[i - 1]. Without dims, x is
+    rolled as one flat row and keeps its shape."""
+    if dims is None:
+        return roll(x.flatten(), shifts, 0).view(x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = _dims(x, dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
+    for shift, dim in zip(shifts, dims):
+        n = x.shape[dim]
+        source = (x._xp.arange(n) - shift) % n  # out[i] = x[i - shift]
+        x = x[(slice(None),) * dim + (type(x)._wrap(source),)]
+    return x
+
+
+class CumSum(Function):
+    """z_i = x_1 + ... + x_i along axis;  dx_j = dz_j + ... + dz_n (the cumulative sum from the end)."""
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return self.xp.cumsum(x, axis=axis)
+
+    def backward(self, grad):
+        from_the_end = self.xp.flip(grad, axis=self.axis)
+        return self.xp.flip(self.xp.cumsum(from_the_end, axis=self.axis), axis=self.axis)
+
+
+def cumsum(x, dim):
+    """Running sums along dim; integers and bools sum as int64, as PyTorch's."""
+    if not dtypes.is_floating(x.dtype):
+        x = x.long()
+    return CumSum.apply(x, axis=dim % max(x.ndim, 1))
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) along dim, ascending unless descending; equal elements keep their order."""
+    values, indices = x.topk(x.shape[dim] if x.ndim else 1, dim, largest=descending)
+    return sorted_values_and_indices(values, indices)
+
+
+@accepts_keepdims
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) along dim, computed as m + log(sum(exp(x - m))) with m the max, so exp stays finite."""
+    dim = tuple(dim) if isinstance(dim, list) else dim
+    x = x._as_float()
+    top = x.amax(dim, keepdim=True).detach()
+    top = type(x)._wrap(x._xp.where(x._xp.isinf(top._array), 0, top._array))  # all -inf: no shift, log(0) = -inf
+    out = (x - top).exp().sum(dim, keepdim=True).log() + top
+    return out if keepdim else out.squeeze(dim)
+
+
+def log10(x):
+    """log(x) / log(10)."""
+    return x.log() * (1.0 / math.log(10.0))
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """(hist, bin_edges) of input's values, on the CPU as PyTorch's: `bins` equal bins over `range` (the
+    values' min and max when not given), or the edges given as a 1-D tensor. A value on the last edge
+    counts in the last bin."""
+    if not dtypes.is_floating(input.dtype):
+        raise NotImplementedError(f'"histogram" not implemented for {input.dtype}: convert with .float() first')
+    values = to_device(input.detach()._array, "cpu").reshape(-1)
+    edges = bins if isinstance(bins, int) else to_device(bins._array, "cpu")
+    weights = None if weight is None else to_device(weight._array, "cpu").reshape(-1)
+    hist, edges = np.histogram(values, bins=edges, range=range, weights=weights, density=density)
+    wrap = type(input)._wrap
+    return histogram_result(wrap(hist.astype(input.dtype)), wrap(edges.astype(input.dtype)))
+
+
+class inference_mode(_SetGradMode):
+    """Context manager and decorator: as no_grad (no graph is recorded), PyTorch's faster-no_grad
+    for inference. inference_mode(False) leaves grad mode as it is. (Tensors made inside are plain
+    tensors here: PyTorch's inference tensors refuse later autograd use; ours do not.)"""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode without parentheses
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.inference = bool(mode)
+        self.mode = False  # the grad mode inside, when inference is on
+
+    def __enter__(self):
+        if not self.inference:
+            self.mode = _grad_mode.enabled
+        super().__enter__()
+
+    def __call__(self, fn):
+        if self.inference:
+            return super().__call__(fn)
+
+        @functools.wraps(fn)
+        def unchanged(*args, **kwargs):
+            return fn(*args, **kwargs)
+
+        return unchanged
+
+
+def backward_tensors(tensors, grad_tensors=None, retain_graph=None):
+    """torch.autograd.backward(tensors, grad_tensors): tensor.backward(gradient) for each, the graph kept
+    until the last, so their gradients add up in the leaves' .grad."""
+    tensors = [tensors] if hasattr(tensors, "_ctx") else list(tensors)
+    if grad_tensors is None or hasattr(grad_tensors, "_ctx"):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} gradient(s) for {len(tensors)} tensor(s)")
+    for position, (t, gradient) in enumerate(zip(tensors, grad_tensors)):
+        t.backward(gradient, retain_graph=bool(retain_graph) or position < len(tensors) - 1)
