@@ -356,8 +356,9 @@ def test_save_and_load_give_back_what_pytorch_gives_back(tmp_path):
 
 
 def test_load_refuses_a_pytorch_pickle_and_names_safetensors(tmp_path):
-    import tensor
     import torch
+
+    import tensor
 
     path = tmp_path / "model.pt"
     torch.save({"w": torch.ones(2)}, str(path))
