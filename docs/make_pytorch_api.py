@@ -69,6 +69,12 @@ NAMESPACES = {
         "default_convert get_worker_info",
     ),
     "torch.optim": ("tensor.optim", "SGD Adam AdamW Optimizer lr_scheduler RMSprop Adagrad"),
+    "torch.optim.lr_scheduler": (
+        "tensor.optim.lr_scheduler",
+        "LambdaLR StepLR MultiStepLR ExponentialLR LinearLR CosineAnnealingLR SequentialLR ReduceLROnPlateau OneCycleLR",
+    ),
+    "torch.autograd": ("tensor.autograd", "backward grad Function no_grad enable_grad set_grad_enabled"),
+    "torch.random": ("tensor.random", "manual_seed seed initial_seed get_rng_state set_rng_state"),
     "torch.cuda": (
         "tensor.cuda",
         "is_available device_count current_device get_device_name synchronize memory_allocated "
@@ -101,6 +107,18 @@ DIFFERENCES = [
         "the hook sees each gradient flowing into the leaf before it is added to `.grad` (PyTorch's sees their sum); "
         "the same for a hook that is linear in the gradient.",
     ),
+    (
+        "`save` / `load`",
+        "a file of ours without pickle (a NumPy .npz of arrays plus a JSON document), for tensors and nested "
+        "dicts, lists and tuples of tensors, numbers, strings and None (state dicts, optimizer state): not a "
+        "whole model, and `f` is a path (no file objects). PyTorch's pickle files are refused with the way over "
+        "(safetensors, through `nn.load`). `map_location` takes a device name or `tensor.device`.",
+    ),
+    (
+        "`inference_mode`",
+        "as `no_grad` (context and decorator); tensors made inside are ordinary tensors, not inference tensors.",
+    ),
+    ("`autograd.grad`", "`create_graph=True` (gradients of gradients) raises NotImplementedError."),
     (
         "`Generator.get_state()`, `get_rng_state()`",
         "a plain dict (NumPy's bit generator state on CPU, a seed and a count of draws on CUDA), not a byte tensor.",

@@ -267,3 +267,11 @@ def unbroadcast(grad, shape):
     if kept_ones:
         grad = grad.sum(axis=kept_ones, keepdims=True)
     return grad
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None):
+    """torch.autograd.grad: the gradients of outputs with respect to inputs, as a tuple, leaving every
+    tensor's .grad as it was (tensor/course_ops.py)."""
+    from .course_ops import gradients_of
+
+    return gradients_of(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)

@@ -98,7 +98,8 @@ def logsumexp(x, dim, keepdim=False):
     x = x._as_float()
     top = x.amax(dim, keepdim=True).detach()
     top = type(x)._wrap(x._xp.where(x._xp.isinf(top._array), 0, top._array))  # all -inf: no shift, log(0) = -inf
-    out = (x - top).exp().sum(dim, keepdim=True).log() + top
+    with np.errstate(divide="ignore"):  # a row of only -inf sums to 0: its log is -inf, as PyTorch's
+        out = (x - top).exp().sum(dim, keepdim=True).log() + top
     return out if keepdim else out.squeeze(dim)
 
 
@@ -162,3 +163,46 @@ def backward_tensors(tensors, grad_tensors=None, retain_graph=None):
         raise RuntimeError(f"grad_tensors has {len(grad_tensors)} gradient(s) for {len(tensors)} tensor(s)")
     for position, (t, gradient) in enumerate(zip(tensors, grad_tensors)):
         t.backward(gradient, retain_graph=bool(retain_graph) or position < len(tensors) - 1)
+
+
+def gradients_of(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None):
+    """torch.autograd.grad: d(outputs)/d(inputs) as a tuple, every tensor's .grad left as it was.
+
+    Runs the ordinary backward with the graph's leaves' .grad set aside (and the inputs' gradients
+    kept, retain_grad's way, for the non-leaf ones), then puts the .grad values back."""
+    from .autograd import topological_order
+
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): gradients of gradients are not supported here")
+    outputs = [outputs] if hasattr(outputs, "_ctx") else list(outputs)
+    inputs = [inputs] if hasattr(inputs, "_ctx") else list(inputs)
+    for position, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (index {position}) does not require grad")
+    leaves = {id(t): t for t in inputs if t.is_leaf}
+    for out in outputs:
+        for fn in topological_order(out) if out._ctx is not None else ():
+            leaves.update({id(p): p for p in fn.parents if p._ctx is None and p.requires_grad})
+    set_aside = {key: (t.grad, t._spare_grad) for key, t in leaves.items()}
+    retained = [t for t in inputs if not t.is_leaf and not t.retains_grad]
+    try:
+        for t in leaves.values():
+            t.grad = None
+        for t in inputs:
+            t.retain_grad()
+            if not t.is_leaf:
+                t.grad = None
+        backward_tensors(outputs, grad_outputs, retain_graph)
+        found = tuple(t.grad for t in inputs)
+    finally:
+        for key, t in leaves.items():
+            t.grad, t._spare_grad = set_aside[key]
+        for t in retained:
+            t._retains_grad, t.grad = False, None
+    for position, gradient in enumerate(found):
+        if gradient is None and not allow_unused:
+            raise RuntimeError(
+                f"The differentiated Tensor at index {position} appears to not have been used in the graph. "
+                "Set allow_unused=True if this is the desired behavior."
+            )
+    return found

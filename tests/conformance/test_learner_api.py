@@ -364,3 +364,18 @@ def test_load_refuses_a_pytorch_pickle_and_names_safetensors(tmp_path):
     torch.save({"w": torch.ones(2)}, str(path))
     with pytest.raises(ValueError, match="PyTorch pickle file.*safetensors"):
         tensor.load(str(path))
+
+
+def test_autograd_grad_as_pytorchs():
+    def run(ns):
+        x = ns.torch.tensor([1.0, 2.0], dtype=ns.torch.float64, requires_grad=True)
+        w = ns.torch.tensor([0.5, -1.0], dtype=ns.torch.float64, requires_grad=True)
+        h = x * w
+        gx, gh = ns.torch.autograd.grad((h * h).sum(), [x, h])
+        unused = ns.torch.autograd.grad((x * 2).sum(), [x, w], allow_unused=True)
+        return gx.tolist(), gh.tolist(), x.grad, w.grad, unused[0].tolist(), unused[1]
+
+    expected, actual = both(run)
+    assert actual == expected
+    x = np.array([1.0, 2.0])
+    check_raises(lambda ns, t: ns.torch.autograd.grad((t * 2).sum(), [t, ns.torch.ones(1, requires_grad=True)]), x)
