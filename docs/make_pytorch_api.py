@@ -93,8 +93,9 @@ DIFFERENCES = [
     ),
     (
         "`Tensor.data`",
-        "a Tensor sharing the storage, outside autograd, as PyTorch's (`p.data += -lr * p.grad` works; "
-        "`p.data = t` swaps the storage). The raw NumPy (or CuPy) array is `Tensor._array` (and `numpy()`).",
+        "a Tensor sharing the storage, outside autograd, as PyTorch's (the course's `.data += -lr * .grad` "
+        "update works; `.data = t` swaps the storage). The raw NumPy (or CuPy) array is `Tensor._array` "
+        "(and `numpy()`).",
     ),
     (
         "in-place ops in the graph",

@@ -229,13 +229,14 @@ class Tensor:
     @property
     def data(self):
         """The same storage as a tensor outside autograd (requires_grad False, no history), as PyTorch's
-        `.data`: `p.data += -lr * p.grad` updates p. Unlike detach(), its writes are not counted by p's
-        version counter (PyTorch's too), so a backward cannot tell: prefer no_grad() and detach()."""
+        `.data`, so the course's update line (`.data += -lr * .grad` on each parameter) writes into the
+        parameter. Unlike detach(), its writes are not counted by the tensor's version counter (PyTorch's
+        neither), so a backward cannot tell: prefer no_grad() and detach()."""
         return Tensor._wrap(self._array)
 
     @data.setter
     def data(self, value):
-        """p.data = t: p now holds t's storage (any shape, dtype and device), keeping its grad and history."""
+        """`.data = t`: the tensor now holds t's storage (any shape, dtype and device), keeping its grad and history."""
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be set to a Tensor, got {type(value).__name__}")
         self._array = value._array
