@@ -185,3 +185,25 @@ def test_register_hook_sees_and_may_replace_the_gradient():
     b.register_hook(lambda g: g * 2)
     (b * 5).sum().backward()
     assert b.grad.tolist() == [10.0, 10.0]
+
+
+# ----- on each device (the CuPy stand-in runs the "cuda" case on CI) -----------------------------------------
+
+
+def test_recorded_writes_and_course_ops_run_on_each_device(device):
+    a = tensor.tensor([1.0, 2.0, 3.0], dtype=tensor.float64, device=device, requires_grad=True)
+    h = a * 2
+    h.masked_fill_(tensor.tensor([True, False, False], device=device), 0.0)
+    h[[1, 2]] += a[:2]
+    out = h.cumsum(0).sum() + tensor.roll(h, 1).logsumexp(0) + h.sort(0).values[0] + h.flip(0)[0]
+    out.backward()
+    assert h.device == device and a.grad.device == device
+    expected = tensor.tensor([1.0, 2.0, 3.0], dtype=tensor.float64, requires_grad=True)
+    e = expected * 2
+    e.masked_fill_(tensor.tensor([True, False, False]), 0.0)
+    e[[1, 2]] += expected[:2]
+    (e.cumsum(0).sum() + tensor.roll(e, 1).logsumexp(0) + e.sort(0).values[0] + e.flip(0)[0]).backward()
+    np.testing.assert_allclose(a.grad.cpu().numpy(), expected.grad.numpy())
+    drawn = tensor.zeros(4, device=device).normal_(generator=tensor.Generator(device).manual_seed(1))
+    again = tensor.zeros(4, device=device).uniform_(generator=tensor.Generator(device).manual_seed(1))
+    assert drawn.device == device and again.device == device

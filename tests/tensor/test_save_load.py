@@ -62,3 +62,11 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a tinygrad_gpt state file"):
         tensor.load(tmp_path / "junk.pt")
+
+
+def test_tensors_come_back_on_their_device_unless_map_location_says_otherwise(tmp_path, device):
+    path = tmp_path / "state.pt"
+    tensor.save({"w": tensor.ones(2, device=device)}, path)
+    assert tensor.load(path)["w"].device == device
+    assert tensor.load(path, map_location="cpu")["w"].device == "cpu"
+    assert tensor.load(path, map_location=tensor.device("cpu"))["w"].tolist() == [1.0, 1.0]
