@@ -285,15 +285,16 @@ class Tensor:
             return
         if not (getattr(self, "_hooks", None) or self.retains_grad):
             return
-        backward, made = producer.backward, weakref.ref(self)
+        # weak references both ways and the class's backward: no reference cycle keeps the Function alive
+        backward, made, maker = type(producer).backward, weakref.ref(self), weakref.ref(producer)
 
         def backward_with_hooks(grad):
-            t = made()
-            if t is not None and t._ctx is producer:
+            t, fn = made(), maker()
+            if t is not None and t._ctx is fn:
                 grad = t._run_hooks(grad)
                 if t.retains_grad:
                     t.grad = Tensor._wrap(grad.copy() if t.grad is None else t.grad._array + grad)
-            return backward(grad)
+            return backward(fn, grad)
 
         producer.backward, producer.hooked_by = backward_with_hooks, made
 

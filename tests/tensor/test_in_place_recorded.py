@@ -1,6 +1,9 @@
 """In-place ops in the graph are recorded by autograd (issue 29), as PyTorch records them: the tensor
 keeps its memory and takes the write as its history; `.data` and retain_grad / register_hook."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -169,6 +172,21 @@ def test_retain_grad_accumulates_over_backwards_and_refuses_a_tensor_without_gra
     assert h.grad.tolist() == [2.0]
     with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):
         tensor.ones(2).retain_grad()
+
+
+def test_retain_grad_keeps_nothing_alive_once_the_graph_is_dropped():
+    """The hook is no reference cycle: the Function goes when its tensors go, without the garbage collector."""
+    gc.disable()
+    try:
+        h = leaf([1.0, 2.0]) * 2
+        h.retain_grad()
+        h.register_hook(lambda g: None)
+        made_by = weakref.ref(h.grad_fn)
+        (h * h).sum().backward()
+        del h
+        assert made_by() is None
+    finally:
+        gc.enable()
 
 
 def test_register_hook_sees_and_may_replace_the_gradient():
