@@ -21,6 +21,7 @@ write through indexing, or out of place, when the base is used afterwards.)
 A leaf that requires grad (a parameter) refuses every write outside `no_grad`, with PyTorch's message.
 """
 
+from . import hooks
 from .autograd import Function
 
 
@@ -98,7 +99,7 @@ def record(t, compute):
     t._array[...] = new._array
     t._version_counter.value += 1
     t._ctx, t.requires_grad = new._ctx, new.requires_grad
-    t._hook_producer()  # hooks and retain_grad follow the tensor to its new history
+    hooks.hook_producer(t)  # hooks and retain_grad follow the tensor to its new history
     view_of = base_of(t)
     if view_of is not None:
         base, key = view_of

@@ -9,12 +9,11 @@ calls, so its gradient comes from the ops' backward methods. In-place methods
 so a backward that saved the old values refuses to run (tensor/autograd.py).
 """
 
-import weakref
 from collections import namedtuple
 
 import numpy as np
 
-from . import course_ops, dtypes, in_place, ops
+from . import course_ops, dtypes, hooks, in_place, ops
 from .autograd import backward as run_backward
 from .autograd import make_outputs_of_class
 from .backend import array_module, device_of, normalize_device, to_device
@@ -209,7 +208,7 @@ class Tensor:
         if _is_no_grad_view(self):  # as PyTorch: such a view requires grad but never receives one
             return
         if getattr(self, "_hooks", None):
-            grad = self._run_hooks(grad)
+            grad = hooks.run_hooks(self, grad)
             return
         if self.grad is None:
             self.grad = Tensor._wrap(grad.astype(self._array.dtype, copy=True))
@@ -247,7 +246,7 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._ctx is not None and not self.retains_grad:
             self._retains_grad = True
-            self._hook_producer()
+            hooks.hook_producer(self)
 
     @property
     def retains_grad(self):
@@ -258,45 +257,7 @@ class Tensor:
         the gradient. On a leaf the hook sees each gradient that flows in, before it is added to .grad."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        hooks = getattr(self, "_hooks", None)
-        if hooks is None:
-            hooks = self._hooks = []
-        hooks.append(hook)
-        self._hook_producer()
-        return _RemovableHook(hooks, hook)
-
-    def _run_hooks(self, grad):
-        for hook in getattr(self, "_hooks", ()):
-            result = hook(Tensor._wrap(grad))
-            if result is not None:
-                if not isinstance(result, Tensor) or result.shape != self.shape:
-                    raise RuntimeError(
-                        f"a hook returned {getattr(result, 'shape', type(result).__name__)} for the gradient of "
-                        f"a tensor of shape {self.shape}: return a Tensor of that shape, or None"
-                    )
-                grad = result._array.astype(grad.dtype, copy=False)
-        return grad
-
-    def _hook_producer(self):
-        """Run this tensor's hooks (and keep its gradient, for retain_grad) when the Function that made it
-        receives its gradient, by wrapping that Function's backward from outside the engine."""
-        producer = self._ctx
-        if producer is None or producer.__dict__.get("hooked_by") is not None:
-            return
-        if not (getattr(self, "_hooks", None) or self.retains_grad):
-            return
-        # weak references both ways and the class's backward: no reference cycle keeps the Function alive
-        backward, made, maker = type(producer).backward, weakref.ref(self), weakref.ref(producer)
-
-        def backward_with_hooks(grad):
-            t, fn = made(), maker()
-            if t is not None and t._ctx is fn:
-                grad = t._run_hooks(grad)
-                if t.retains_grad:
-                    t.grad = Tensor._wrap(grad.copy() if t.grad is None else t.grad._array + grad)
-            return backward(fn, grad)
-
-        producer.backward, producer.hooked_by = backward_with_hooks, made
+        return hooks.register(self, hook)
 
     # ----- what the learner's course programs use (issue 29: tensor/course_ops.py) ----------------------
 
@@ -1009,17 +970,6 @@ make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py
 
 for _name in course_ops.REDUCTIONS_WITH_KEEPDIM:  # x.sum(1, keepdims=True), as PyTorch accepts
     setattr(Tensor, _name, course_ops.accepts_keepdims(getattr(Tensor, _name)))
-
-
-class _RemovableHook:
-    """What register_hook returns: .remove() takes the hook off again."""
-
-    def __init__(self, hooks, hook):
-        self.hooks, self.hook = hooks, hook
-
-    def remove(self):
-        if self.hook in self.hooks:
-            self.hooks.remove(self.hook)
 
 
 def _cast(t, dtype):

@@ -15,7 +15,7 @@ the arrays are kept only where the count is exact. The array waits in the tensor
 
 import sys
 
-from .. import kernels
+from .. import hooks, kernels
 from ..optim.optimizer import clear_grads
 from ..tensor import Tensor
 
@@ -51,7 +51,7 @@ def accumulate_into_spare(t, grad):
     if getattr(t, "_no_grad_view", False):  # a view made under no_grad never receives a gradient
         return
     if getattr(t, "_hooks", None):  # register_hook's hooks see the gradient first, as the textbook's
-        grad = t._run_hooks(grad)
+        grad = hooks.run_hooks(t, grad)
     if t.grad is not None:  # added in place, as the textbook's
         t._xp.add(t.grad._array, grad, out=t.grad._array)
         t.grad._version_counter.value += 1
