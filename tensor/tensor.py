@@ -5,8 +5,10 @@ A Tensor holds `_array` (the array, never a NumPy scalar), `requires_grad`, `gra
 version counter that it shares with every view of its storage. Every differentiable
 method below is a call to a Function from tensor/ops or a composition of such
 calls, so its gradient comes from the ops' backward methods. In-place methods
-(`add_`, `x[i] = v`, ...) write outside the graph and bump the version counter,
-so a backward that saved the old values refuses to run (tensor/autograd.py).
+(`add_`, `x[i] = v`, ...) write into the array and bump the version counter, so a
+backward that saved the old values refuses to run (tensor/autograd.py); in the graph
+they are recorded as their out-of-place op (tensor/in_place.py), as PyTorch records them.
+`.data` is PyTorch's: a Tensor sharing the storage, outside autograd.
 """
 
 from collections import namedtuple
