@@ -211,7 +211,6 @@ class Tensor:
             return
         if getattr(self, "_hooks", None):
             grad = hooks.run_hooks(self, grad)
-            return
         if self.grad is None:
             self.grad = Tensor._wrap(grad.astype(self._array.dtype, copy=True))
         else:
