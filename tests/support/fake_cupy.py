@@ -125,7 +125,7 @@ def get_default_memory_pool():
 
 _UFUNCS = (
     "absolute add arccos arcsin arctan bitwise_and bitwise_or bitwise_xor ceil cos cosh divide equal exp exp2 "
-    "expm1 floor floor_divide fmax fmin greater greater_equal invert isfinite isinf isnan less less_equal log "
+    "expm1 floor floor_divide fmax fmin fmod greater greater_equal invert isfinite isinf isnan less less_equal log "
     "log10 log1p log2 logical_and logical_not logical_or logical_xor matmul maximum minimum multiply negative "
     "not_equal power reciprocal remainder rint sign sin sinh sqrt square subtract tan tanh true_divide trunc where"
 ).split()
