@@ -4,7 +4,9 @@ and how it is started. Their code is not ours: the benchmark reads it from check
 Each program runs as its authors run it, with one documented shortening, the same textual patch for PyTorch and
 for us: its own hyperparameter lines set to `$steps` training steps, an evaluation every `$eval_interval` steps
 (`$eval_iters` batches each) and a sample of `$sample_tokens` characters, and the model at one common size
-(block 64, 4 layers, 4 heads, width 128, batch 16) where the program sets it in code. Each replacement must match
+(block 64, 4 layers, 4 heads, width 128, batch 16) where the program sets it in code. makemore and minGPT
+load batches in the training process (their own num-workers option at 0, both sides): PyTorch's four worker
+processes would crowd a 2-core machine, and ours load in-process anyway. Each replacement must match
 its text exactly once, so a changed upstream file fails loudly instead of running unshortened.
 
 nanoGPT's train.py needs prepared binary data, a config system and DDP; its model.py is what learners port. So
@@ -141,7 +143,7 @@ PROGRAMS = {
                 ("if step > 0 and step % 200 == 0:", "if step > 0 and step % $eval_interval == 0:"),
             ]
         },
-        args=("-i", "names.txt", "-o", "out", "--type", "transformer", "--max-steps", "$steps"),
+        args=("-i", "names.txt", "-o", "out", "--type", "transformer", "--max-steps", "$steps", "--num-workers", "0"),
         data_as=None,
         loss_pattern=r"test loss: ([0-9.]+)",
     ),
@@ -170,6 +172,7 @@ PROGRAMS = {
             "--model.n_head=4",
             "--model.n_embd=128",
             "--system.work_dir=out",
+            "--trainer.num_workers=0",
         ),
         loss_pattern=r"train loss ([0-9.]+)",
     ),

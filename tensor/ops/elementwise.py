@@ -315,8 +315,9 @@ class Cast(Function):
 class Remainder(Function):
     """z = x % y with the sign of y, as PyTorch's (and Python's);  dz/dx = 1,  dz/dy = -floor(x / y).
 
-    For floats PyTorch takes fmod (the sign of x) and adds y where the signs differ, so
-    2.0 % -2.0 is +0.0, where NumPy's remainder gives -0.0 (and 1 / z an inf of the other sign).
+    For floats PyTorch takes fmod (the sign of x) and adds y where the signs differ, as NumPy's
+    remainder does, but a zero keeps fmod's sign: 2.0 % -2.0 is +0.0, where NumPy gives -0.0
+    (and 1 / z an inf of the other sign).
     `number % y` (x a Python number) has no derivative for y in PyTorch: refused here too."""
 
     def forward(self, x, y, x_is_number=False):
@@ -324,8 +325,8 @@ class Remainder(Function):
             return x % y  # integers: NumPy's floor remainder is PyTorch's
         self.save_for_backward(x, y)
         self.x_is_number = x_is_number
-        z = self.xp.fmod(x, y)
-        return self.xp.where((z != 0) & ((y < 0) != (z < 0)), z + y, z)
+        z = self.xp.remainder(x, y)
+        return self.xp.where(z == 0, 0 * x, z)  # a zero takes x's sign (fmod's), not y's
 
     def backward(self, grad):
         x, y = self.saved

@@ -193,6 +193,8 @@ def run_side(program, side, args):
     extra = paths + ([str(REPO)] if side == "ours" else [])
     env["PYTHONPATH"] = os.pathsep.join(extra + [env.get("PYTHONPATH", "")])
     env.setdefault("MPLBACKEND", "Agg")
+    if args.threads:  # PyTorch's (OpenMP's) and the BLAS's threads; the losses do not depend on them
+        env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = str(args.threads)
     output, status, started = "", 0, time.time()
     for command in commands:
         try:
@@ -281,6 +283,11 @@ def main(argv=None):
     parser.add_argument("--chargpt-iters", type=int, default=200)
     parser.add_argument("--adder-iters", type=int, default=501, help="adder scores the test set at iteration 500")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads per run (OMP_NUM_THREADS): 1 on a busy shared machine, where PyTorch crawls",
+    )
     parser.add_argument("--work", default="/tmp/learner_programs", help="where the runs' files and outputs go")
     args = parser.parse_args(argv)
     finished, programs = 0, args.only or PROGRAMS
