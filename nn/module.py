@@ -274,7 +274,7 @@ class Sequential(ModuleList):
         super().__init__(modules)
 
     def forward(self, x):
-        for module in self._modules.values():  # in the order they were given
+        for module in self:
             x = module(x)
         return x
 

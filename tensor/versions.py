@@ -22,10 +22,7 @@ def storage_of(array):
 def sharing_storage(array, tensors):
     """The position in `tensors` of the tensor whose storage `array` looks at (its array, or a view into
     its memory); None when there is none: an array the op made for itself, which no in-place write reaches."""
-    for position, t in enumerate(tensors):
-        if t.data is array:  # the common case, found without walking to the storage
-            return position
-    if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
+    if not hasattr(array, "base"):  # no array: a slice of an indexing key
         return None
     storage = storage_of(array)
     for position, t in enumerate(tensors):
