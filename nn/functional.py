@@ -158,20 +158,17 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
-    if input.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
-        extra_shape = (input.shape[0],) + input.shape[2:]
-        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
-        target = target.reshape(-1)
-    else:
-        extra_shape = None
+    if input.ndim > 2:  # (N, C, d1, ...): one row of C logits per position, (N * d1 * ..., C)
+        rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+        out = cross_entropy(rows, target.reshape(-1), ignore_index, reduction, label_smoothing)
+        return out.reshape((input.shape[0],) + input.shape[2:]) if reduction == "none" else out
     if input.ndim != 2 or target.ndim != 1 or input.shape[0] != target.shape[0]:
         raise ValueError(f"cross_entropy: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
     if target.device == "cpu":  # on "cuda" a bad target gives a NaN loss, so the step reads nothing back
         _check_indices("cross_entropy: target", target.data, input.shape[1], "classes", ignore_index)
-    out = CrossEntropy.apply(
+    return CrossEntropy.apply(
         input, target, ignore_index=ignore_index, reduction=reduction, label_smoothing=float(label_smoothing)
     )
-    return out.reshape(extra_shape) if reduction == "none" and extra_shape else out
 
 
 # ----- normalization ---------------------------------------------------------------------------------
@@ -190,17 +187,16 @@ class LayerNorm(Function):
         rstd = 1 / self.xp.sqrt(rows.var(axis=1, keepdims=True) + eps)  # (N, 1)
         xhat = (rows - rows.mean(axis=1, keepdims=True)) * rstd
         self.save_for_backward(xhat, rstd, weight)
-        self.input_shape = x.shape
         return (xhat * weight.reshape(-1) + bias.reshape(-1)).reshape(x.shape)
 
     def backward(self, grad):
         xhat, rstd, weight = self.saved
-        grad = grad.reshape(xhat.shape)  # (N, F)
-        g = grad * weight.reshape(-1)
+        grad_rows = grad.reshape(xhat.shape)  # (N, F)
+        g = grad_rows * weight.reshape(-1)
         dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
-        dweight = (grad * xhat).sum(axis=0).reshape(weight.shape)
-        dbias = grad.sum(axis=0).reshape(weight.shape)
-        return dx.reshape(self.input_shape), dweight, dbias
+        dweight = (grad_rows * xhat).sum(axis=0).reshape(weight.shape)
+        dbias = grad_rows.sum(axis=0).reshape(weight.shape)
+        return dx.reshape(grad.shape), dweight, dbias  # dx has x's shape, as dy has
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

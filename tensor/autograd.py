@@ -65,13 +65,14 @@ class Function:
     `self.needs_input_grad` says which inputs want a gradient, so backward can skip work.
     """
 
+    saved = saved_versions = ()  # what save_for_backward kept, and the versions of the tensors it belongs to
+    grad_output = None  # the gradient of the output, added up during backward
+    freed = False  # backward has run and dropped the saved arrays (no retain_graph)
+
     def __init__(self, xp, parents):
         self.xp = xp
         self.parents = parents
         self.needs_input_grad = tuple([p.requires_grad for p in parents])
-        self.saved, self.saved_versions = (), ()
-        self.freed = False
-        self.grad_output = None
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -120,15 +121,11 @@ class MadeInput:
     living until backward: in the lecture GPT each head's scaled and masked (B, T, T) scores. Leaves
     (parameters, inputs) stay in `parents` as tensors: backward writes their .grad."""
 
-    __slots__ = ("_ctx", "requires_grad", "shape", "array_dtype")
+    __slots__ = ("_ctx", "requires_grad", "shape", "dtype")
 
     def __init__(self, t):
-        self._ctx, self.requires_grad, self.shape, self.array_dtype = (
-            t._ctx,
-            t.requires_grad,
-            t.data.shape,
-            t.data.dtype,
-        )
+        self._ctx, self.requires_grad = t._ctx, t.requires_grad  # where its gradient goes, and whether
+        self.shape, self.dtype = t.data.shape, t.data.dtype  # what its gradient must be: as a leaf's .data
 
 
 class PendingGradient:
@@ -173,8 +170,7 @@ def backward(root, grad, retain_graph=False):
                     f"trying to backward through the graph a second time ({type(fn).__name__} has "
                     "already been freed); pass retain_graph=True to the first backward() to keep it"
                 )
-            if fn.saved_versions:
-                check_saved_versions(fn)
+            check_saved_versions(fn)
             out_grad, fn.grad_output = fn.grad_output, None
             if isinstance(out_grad, PendingGradient):
                 out_grad = out_grad.compute()
@@ -197,17 +193,15 @@ def topological_order(root):
     order, visited = [], set()  # Functions hash by identity
     stack = [(root._ctx, False)]
     while stack:
-        fn, children_done = stack.pop()
-        if children_done:
+        fn, inputs_done = stack.pop()
+        if inputs_done:  # every Function that made one of fn's inputs is listed: list fn
             order.append(fn)
-            continue
-        if fn in visited:
-            continue
-        visited.add(fn)
-        stack.append((fn, True))
-        for parent in fn.parents:
-            if parent._ctx is not None and parent._ctx not in visited:
-                stack.append((parent._ctx, False))
+        elif fn not in visited:  # first visit: come back to fn after the Functions that made its inputs
+            visited.add(fn)
+            stack.append((fn, True))
+            for parent in fn.parents:
+                if parent._ctx is not None:
+                    stack.append((parent._ctx, False))
     order.reverse()
     return order
 
@@ -215,27 +209,24 @@ def topological_order(root):
 def _send_to_inputs(fn, input_grads):
     """Hand each gradient that fn.backward returned to its input: into a leaf's .grad, or added to what the
     op that made the input has received so far. A broadcast input's gradient is summed back to its shape."""
-    parents = fn.parents
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
-    if len(input_grads) != len(parents):
+    if len(input_grads) != len(fn.parents):
         raise RuntimeError(
             f"{type(fn).__name__}.backward returned {len(input_grads)} gradient(s) for "
-            f"{len(parents)} input(s): return one per input (None where there is none)"
+            f"{len(fn.parents)} input(s): return one per input (None where there is none)"
         )
-    for position, parent_grad in enumerate(input_grads):
-        parent = parents[position]
+    for position, (parent, parent_grad) in enumerate(zip(fn.parents, input_grads)):
         if parent_grad is None or not parent.requires_grad:
             continue
         producer = parent._ctx
-        shape, dtype = (
-            (parent.data.shape, parent.data.dtype) if producer is None else (parent.shape, parent.array_dtype)
-        )
-        summed = parent_grad if parent_grad.shape == shape else unbroadcast(parent_grad, shape)
-        if summed.shape != shape or summed.dtype != dtype:
+        expected = parent.data if producer is None else parent  # a leaf's array, or what MadeInput noted of it
+        summed = unbroadcast(parent_grad, expected.shape)
+        if summed.shape != expected.shape or summed.dtype != expected.dtype:
             raise RuntimeError(
                 f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} and dtype "
-                f"{parent_grad.dtype} for input {position}, which has shape {tuple(shape)} and dtype {dtype}"
+                f"{parent_grad.dtype} for input {position}, which has shape {tuple(expected.shape)} "
+                f"and dtype {expected.dtype}"
             )
         if producer is None:
             parent._accumulate_grad(summed.compute() if isinstance(summed, PendingGradient) else summed)
@@ -255,10 +246,6 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape or grad.ndim < len(shape):  # equal, or no broadcast of shape (the engine reports it)
         return grad
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    kept_ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if kept_ones:
-        grad = grad.sum(axis=kept_ones, keepdims=True)
-    return grad
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))  # the new leading dims
+    stretched_ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched_ones, keepdims=True)  # the dims of size 1

@@ -56,19 +56,19 @@ def normalize_device(device):
     if device is None:
         return "cpu"
     name, _, index = str(device).partition(":")
+    if name in DEVICES and index in ("", "0"):
+        return name
     if name not in DEVICES:
         raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
-    if index and index != "0":
-        if not index.isdigit():
-            raise ValueError(f"unknown device {device!r}: the index after ':' must be a number")
-        if name == "cpu":
-            raise RuntimeError(f'device {device!r} does not exist: the CPU is "cpu" (or "cpu:0")')
-        count = _import_cupy().cuda.runtime.getDeviceCount()
-        raise RuntimeError(
-            f'device {device!r}: this library runs on one GPU, "cuda:0" (or "cuda"); '
-            f"this machine has {count} GPU{'s' if count != 1 else ''}"
-        )
-    return name
+    if not index.isdigit():
+        raise ValueError(f"unknown device {device!r}: the index after ':' must be a number")
+    if name == "cpu":
+        raise RuntimeError(f'device {device!r} does not exist: the CPU is "cpu" (or "cpu:0")')
+    count = _import_cupy().cuda.runtime.getDeviceCount()
+    raise RuntimeError(
+        f'device {device!r}: this library runs on one GPU, "cuda:0" (or "cuda"); '
+        f"this machine has {count} GPU{'s' if count != 1 else ''}"
+    )
 
 
 class device(str):  # noqa: N801  PyTorch's name

@@ -88,9 +88,14 @@ def get_kernels():
 
 
 def _mode_from_environment():
+    """TINYGRAD_GPT_KERNELS, read once at import. A value that is not a mode stops the program with one
+    line naming the allowed ones, not a traceback through the imports: the mistake is in the environment."""
     mode = os.environ.get("TINYGRAD_GPT_KERNELS", "fast")
     if mode not in MODES:
-        raise ValueError(f"TINYGRAD_GPT_KERNELS must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
+        allowed = " or ".join(repr(m) for m in MODES)
+        raise SystemExit(
+            f"error: TINYGRAD_GPT_KERNELS={mode!r} is not a kernels mode: set it to {allowed}, or unset it"
+        )
     return mode
 
 

@@ -51,8 +51,9 @@ def _timed(method, column):
 
 
 def _install_timers():
-    # A PendingGradient's compute() is backward work that an op handed on (nn.functional.LinearGradients:
-    # the products of the Linears that read one input); its time goes to the backward column of its own row.
+    # A PendingGradient's compute() is backward work that an op handed on (the engine room's
+    # LinearGradients, nn/fast/linear.py: the products of the Linears that read one input); its time goes
+    # to the backward column of its own row.
     methods = [(cls, ("forward", 1), ("backward", 2)) for cls in _classes_from(Function)]
     methods += [(cls, ("compute", 2)) for cls in _classes_from(PendingGradient)]
     for cls, *names in methods:

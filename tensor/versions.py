@@ -19,41 +19,34 @@ def storage_of(array):
     return array
 
 
-def version_counter_for(out, inputs):
-    """An output that is a view of an input's storage shares its counter; any other gets a new one."""
-    if out.base is not None:  # a view: of an input, or of an array the op made itself
-        storage = storage_of(out)
-        for t in inputs:
-            if storage_of(t.data) is storage:
-                return t._version_counter
-    return VersionCounter()
-
-
-def owner_of(array, owners):
-    """The position in `owners` of the tensor whose storage `array` looks at; None for an array
-    the op made for itself (private to it: no in-place write can reach it)."""
-    for position, t in enumerate(owners):
-        if t.data is array:
-            return position
-    if getattr(array, "base", None) is None:  # owns its memory (or is no array: a slice of a key)
+def sharing_storage(array, tensors):
+    """The position in `tensors` of the tensor whose storage `array` looks at (its array, or a view into
+    its memory); None when there is none: an array the op made for itself, which no in-place write reaches."""
+    if not hasattr(array, "base"):  # no array: a slice of an indexing key
         return None
     storage = storage_of(array)
-    for position, t in enumerate(owners):
+    for position, t in enumerate(tensors):
         if storage_of(t.data) is storage:
             return position
     return None
 
 
+def version_counter_for(out, inputs):
+    """An output that looks into an input's storage shares that input's counter; any other gets a new one."""
+    position = sharing_storage(out, inputs)
+    return VersionCounter() if position is None else inputs[position]._version_counter
+
+
 def record_saved_versions(fn, inputs, out):
-    """(counter, version now, shape, dtype, input position or "output") of each saved array's tensor."""
+    """(counter, version now, shape, dtype, position of its tensor: an input's, or len(inputs) for the
+    output) of each saved array that looks into a tensor's storage."""
     owners = (*inputs, out)
     records = []
     for array in fn.saved:
-        position = owner_of(array, owners)
+        position = sharing_storage(array, owners)
         if position is not None:
-            counter, data = owners[position]._version_counter, owners[position].data
-            role = position if position < len(inputs) else "output"
-            records.append((counter, counter.value, data.shape, data.dtype, role))
+            counter = owners[position]._version_counter
+            records.append((counter, counter.value, array.shape, array.dtype, position))
     return tuple(records)
 
 
@@ -61,9 +54,10 @@ def check_saved_versions(fn):
     """Refuse to run backward on saved arrays that an in-place write has changed since forward."""
     for counter, version, shape, dtype, position in fn.saved_versions:
         if counter.value != version:
-            role = "its output" if position == "output" else f"its input {position}"
+            role = "its output" if position == len(fn.parents) else f"its input {position}"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{shape} {dtype}] is at version {counter.value}; expected version {version} "
-                f"(saved by {type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a clone() instead"
+                f"operation: [{shape} {dtype}] is at version {counter.value}; expected version "
+                f"{version} (saved by {type(fn).__name__} as {role}). Write out of place (x = x * 2) or into a "
+                "clone() instead"
             )

@@ -35,7 +35,7 @@ def to_dot(output, params=None):
         (t is a Tensor, or a Function's record of an input an earlier op made: autograd.MadeInput)."""
         if t._ctx is None:
             return node(t, _leaf_label(t, names.get(id(t))), "ellipse")
-        dtype = t.array_dtype if isinstance(t, MadeInput) else t.data.dtype
+        dtype = t.dtype if isinstance(t, MadeInput) else t.data.dtype
         return node(t._ctx, f"{type(t._ctx).__name__}\n{_shape(t)} {dtype}", "box")
 
     tensor_node(output)

@@ -45,7 +45,7 @@ class _InstanceSet:
     def __init__(self, plan):
         functions = [None] * len(plan.tape)
         no_grad = object.__new__(autograd.MadeInput)  # an input without a gradient, as the engine sees one
-        no_grad._ctx, no_grad.requires_grad, no_grad.shape, no_grad.array_dtype = None, False, (), None
+        no_grad._ctx, no_grad.requires_grad, no_grad.shape, no_grad.dtype = None, False, (), None
         for index, entry in enumerate(plan.tape):
             if entry[0] != "op":
                 continue
@@ -69,7 +69,7 @@ class _InstanceSet:
         if description[0] == "none":
             return no_grad
         made = object.__new__(autograd.MadeInput)
-        made._ctx, made.requires_grad, made.shape, made.array_dtype = functions[description[1]], *description[2:]
+        made._ctx, made.requires_grad, made.shape, made.dtype = functions[description[1]], *description[2:]
         return made
 
     def busy(self):

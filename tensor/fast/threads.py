@@ -37,7 +37,7 @@ import time
 
 from .. import kernels
 from ..backend import matmul_on
-from ..ops.matmul import Matmul, as_given, as_matrices, check_shapes, transposed
+from ..ops.matmul import Matmul, as_given, as_matrices, transposed
 
 try:  # the well-kept library that finds the BLAS NumPy loaded and sets its thread count
     import threadpoolctl
@@ -299,6 +299,15 @@ def matmul(a, b, xp):
         return matmul_on(xp, a, b)  # a @ b (cuBLAS; the capture's own call while a CUDA graph is captured)
     blas_threads_for(multiply_adds, xp)
     return a @ b
+
+
+def check_shapes(a, b):
+    """Shapes that do not multiply, refused before `matmul` above splits the work (the textbook's
+    `a @ b` refuses them itself)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul needs tensors of at least 1 dimension")
+    if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+        raise ValueError(f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ")
 
 
 class BlasMatmul(Matmul):

@@ -9,11 +9,11 @@ class Matmul(Function):
 
     A 1-D A is a row (1, k) and a 1-D B a column (k, 1) whose extra dim the
     output drops; backward puts that dim back, applies the matrix formulas, and
-    drops it again. Broadcast batch dims are summed by the engine (unbroadcast).
+    drops it again. Broadcast batch dims are summed by the engine (unbroadcast). Shapes that do not
+    multiply make `a @ b` raise, which Function.apply reports with the inputs' shapes.
     """
 
     def forward(self, a, b):
-        check_shapes(a, b)
         self.save_for_backward(a, b)
         return a @ b
 
@@ -23,13 +23,6 @@ class Matmul(Function):
         grad_a = grad @ transposed(b_matrix) if self.needs_input_grad[0] else None
         grad_b = transposed(a_matrix) @ grad if self.needs_input_grad[1] else None
         return as_given(grad_a, grad_b, a, b)
-
-
-def check_shapes(a, b):
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError("matmul needs tensors of at least 1 dimension")
-    if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
-        raise ValueError(f"cannot multiply: inner sizes {a.shape[-1]} and {b.shape[0 if b.ndim == 1 else -2]} differ")
 
 
 def transposed(x):

@@ -3,6 +3,7 @@ backward, the optimizer's update, zero_grad), and no thread is started. Fast mod
 engine room (so the trace below would see it)."""
 
 import os
+import subprocess
 import sys
 import threading
 
@@ -118,3 +119,12 @@ def test_the_switch_and_the_thread_count_are_public_in_both_modes(kernels):
     with pytest.raises(ValueError, match="'reference', 'fast'"):
         tensor.set_kernels("quick")
     assert {"BLAS thread policy", "flat Adam step", "gradient buffers", "CUDA graphs"} <= set(tensor.kernels.devices())
+
+
+def test_a_bad_kernels_mode_in_the_environment_stops_the_import_with_one_line_naming_the_allowed_ones():
+    env = {**os.environ, "TINYGRAD_GPT_KERNELS": "quick"}
+    result = subprocess.run([sys.executable, "-c", "import tensor"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: TINYGRAD_GPT_KERNELS='quick' is not a kernels mode: set it to 'reference' or 'fast', or unset it"
+    ]
