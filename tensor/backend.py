@@ -147,9 +147,9 @@ def erf(array):
 
 @replaceable  # the engine room raises glibc's mmap and trim thresholds (tensor/fast/malloc.py)
 def tune_malloc():
-    """Tune the C allocator for training; the command line and the benchmarks call it, importing the
-    library does not. In reference mode it leaves the allocator as it is and returns False; in fast mode
-    it keeps NumPy's large temporaries in the process between steps (True when that worked)."""
+    """Tune the C allocator for training (importing the library in fast mode does it once). In reference
+    mode it leaves the allocator as it is and returns False; in fast mode it keeps NumPy's large
+    temporaries in the process between steps (True when that worked)."""
     return False
 
 

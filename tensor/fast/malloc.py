@@ -11,8 +11,9 @@ def keep_large_blocks():
 
     Under glibc's defaults a large array may be mmap'ed and handed back to the OS when freed, then paged
     in again on the next step. Raising the mmap and trim thresholds keeps that memory in the process
-    instead (measured effects in benchmarks/README.md). It changes the whole process, so the command
-    line and the benchmarks call it (tensor.backend.tune_malloc); importing the library does not.
+    instead (measured effects in benchmarks/README.md). It changes the whole process: importing the
+    library in fast mode calls it once, so a learner's own training script gets it too, as the command
+    line and the benchmarks do (tensor.backend.tune_malloc); reference mode leaves the allocator alone.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -25,3 +26,5 @@ def keep_large_blocks():
 
 
 kernels.register_stand_in(backend.tune_malloc, keep_large_blocks, "malloc tuning")
+if kernels.get_kernels() == "fast":  # a learner's script never calls tune_malloc: fresh 2 MB temporaries fault in
+    keep_large_blocks()
