@@ -224,7 +224,7 @@ FOUND_LATER = {
     ],
 }
 
-# Issue 31's optimizer bullets: the optimizer rewrite (another change) fixes them; xfail until it lands.
+# Issue 31's optimizer bullets (maximize, Nesterov with dampening, a 0-d parameter: tensor/optim/optimizer.py).
 OPTIMIZERS = {
     "sgd_maximize_steps_uphill": [
         "v0 = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)",
@@ -266,7 +266,6 @@ def test_fuzzer_finding_agrees_with_pytorch(name):
     check_program(FOUND_LATER[name])
 
 
-@pytest.mark.xfail(reason="issue 31's optimizer bullets: fixed by the optimizer rewrite, not here", strict=False)
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_optimizer_finding_agrees_with_pytorch(name):
     check_program(OPTIMIZERS[name])
