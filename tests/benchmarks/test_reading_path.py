@@ -3,8 +3,6 @@ in reference mode none of them lies under fast/ (the textbook is all a learner h
 
 import functools
 
-import pytest
-
 from benchmarks.reading_path import TINY, lines_of_one_step, main, under_fast
 
 MICRO = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "vocab": 11}
