@@ -68,10 +68,9 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     """arange(n) or arange(start, end, step): int64 for integer arguments, else float32."""
     if end is None:
         start, end = 0, start
-    if dtype is None:
-        dtype = dtypes.infer_dtype([start, end, step])
+    dtype = dtypes.infer_dtype([start, end, step]) if dtype is None else dtypes.normalize_dtype(dtype)
     xp = array_module(normalize_device(device))
-    return Tensor._wrap(xp.arange(start, end, step, dtype=dtypes.normalize_dtype(dtype)))
+    return Tensor._wrap(xp.arange(start, end, step, dtype=dtype))
 
 
 def linspace(start, end, steps, dtype=None, device=None):
@@ -181,10 +180,8 @@ def cat(tensors, dim=0):
         if t.ndim != first.ndim or t.shape[:dim] + t.shape[dim + 1 :] != first.shape[:dim] + first.shape[dim + 1 :]:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise RuntimeError(f"cat along dim {dim}: shapes must match except in that dim, got {shapes}")
-    dtype = first.dtype
-    for t in tensors[1:]:
-        dtype = dtypes.promote(dtype, t.dtype)
-    return ops.Cat.apply(*(t.to(dtype) for t in tensors), axis=dim)
+    dtype = dtypes.result_type(*[t._array for t in tensors])  # PyTorch's promotion, as for a binary op
+    return ops.Cat.apply(*(t if t.dtype == dtype else t.to(dtype) for t in tensors), axis=dim)
 
 
 concat = cat

@@ -149,8 +149,5 @@ def result_type(*operands):
         else:
             group, dtype = 2, scalar_dtype_of(operand)
         groups[group] = dtype if groups[group] is None else promote(groups[group], dtype)
-    result = None
-    for dtype in groups:
-        if dtype is not None and (result is None or category(dtype) > category(result)):
-            result = dtype
-    return result
+    present = [dtype for dtype in groups if dtype is not None]  # strongest group first
+    return max(present, key=category)  # the highest category; of equal ones max keeps the first, the strongest

@@ -18,6 +18,8 @@ def index_key(x, key):
     0-d view of x's memory, as PyTorch's, where NumPy would give a copy (a NumPy scalar).
     """
     items = key if isinstance(key, tuple) else (key,)
+    if len(items) <= x.ndim and all(isinstance(item, slice) for item in items):
+        return items + (Ellipsis,), True  # plain slices (x[:T, :T]): nothing to convert or check
     n_indexing = sum(_dims_consumed(item) for item in items if item is not Ellipsis and item is not None)
     if n_indexing > x.ndim:
         raise IndexError(f"too many indices for a tensor of shape {x.shape}")

@@ -10,8 +10,9 @@ them all off.
     cublas.py        cuBLAS's product through ctypes, for captures
     malloc.py        glibc's mmap and trim thresholds (tensor.backend.tune_malloc)
     powers.py        x ** n for whole n in 3..8 by products (PowScalar's stand-in)
+    select.py        np.where by two copies for a broadcast condition (Where's stand-in)
 """
 
-from . import adam, cuda_graphs, grad_buffers, malloc, powers, threads
+from . import adam, cuda_graphs, grad_buffers, malloc, powers, select, threads
 
-__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "powers", "threads"]
+__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "powers", "select", "threads"]

@@ -268,37 +268,18 @@ class Minimum(Function):
 class Where(Function):
     """z = x where condition else y;  dz/dx = condition,  dz/dy = not condition.
 
-    The condition is a bool tensor, the third input; it gets no gradient.
-    In plain NumPy (`select`, below, computes the same faster for a broadcast condition):
-        z = np.where(condition, x, y);  dx = np.where(condition, dz, 0);  dy = np.where(condition, 0, dz)
-    """
+    The condition is a bool tensor, the third input; it gets no gradient."""
 
     def forward(self, x, y, condition):
         self.save_for_backward(condition)
-        return select(self.xp, condition, x, y)
+        return self.xp.where(condition, x, y)
 
     def backward(self, grad):
         (condition,) = self.saved
         zero = grad.dtype.type(0)
-        grad_x = select(self.xp, condition, grad, zero) if self.needs_input_grad[0] else None
-        grad_y = select(self.xp, condition, zero, grad) if self.needs_input_grad[1] else None
+        grad_x = self.xp.where(condition, grad, zero) if self.needs_input_grad[0] else None
+        grad_y = self.xp.where(condition, zero, grad) if self.needs_input_grad[1] else None
         return grad_x, grad_y, None
-
-
-def select(xp, condition, x, y):
-    """xp.where(condition, x, y). A speed device for a condition smaller than the result (masked_fill
-    with a (T, T) causal mask over (B, heads, T, T) scores): y copied out, then x copied over it
-    where the condition holds, which NumPy runs at twice the speed of its where (16 MB of scores:
-    1.7 ms against 3.9). A condition of the result's own shape keeps where (there the copies lose)."""
-    if xp.__name__ != "numpy":  # on the GPU where is one kernel
-        return xp.where(condition, x, y)
-    shape = xp.broadcast_shapes(condition.shape, x.shape, y.shape)
-    if condition.size == math.prod(shape):
-        return xp.where(condition, x, y)
-    out = xp.empty(shape, dtype=xp.result_type(x, y))
-    xp.copyto(out, y)
-    xp.copyto(out, x, where=condition)
-    return out
 
 
 class Cast(Function):

@@ -3,6 +3,8 @@
 Their backward moves the gradient back: reshape it, permute it back, sum it
 over the expanded dims, scatter it to where the elements came from."""
 
+import numpy as np
+
 from ..autograd import Function, unbroadcast
 from ..backend import concatenate, device_of, scatter_add, to_device
 
@@ -26,10 +28,7 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, grad):
-        inverse = [0] * len(self.dims)
-        for position, dim in enumerate(self.dims):
-            inverse[dim] = position
-        return grad.transpose(inverse)
+        return grad.transpose(tuple(np.argsort(self.dims)))  # dim self.dims[i] of x went to position i of z
 
 
 class Expand(Function):
@@ -83,10 +82,7 @@ class Cat(Function):
         return concatenate(self.xp, xs, axis=axis)  # xp.concatenate (capturable: tensor/backend.py)
 
     def backward(self, grad):
-        boundaries, total = [], 0
-        for size in self.sizes[:-1]:
-            total += size
-            boundaries.append(total)
+        boundaries = np.cumsum(self.sizes[:-1]).tolist()  # where each input after the first starts in z
         return tuple(self.xp.split(grad, boundaries, axis=self.axis))
 
 

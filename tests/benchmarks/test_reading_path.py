@@ -3,8 +3,6 @@ in reference mode none of them lies under fast/ (the textbook is all a learner h
 
 import functools
 
-import pytest
-
 from benchmarks.reading_path import TINY, lines_of_one_step, main, under_fast
 
 MICRO = {"batch": 2, "block": 8, "n_embd": 16, "n_head": 2, "n_layer": 1, "vocab": 11}
@@ -32,7 +30,6 @@ def test_the_program_prints_a_table_with_totals(capsys):
     assert f"| **total** | **{totals[0]}** | **{totals[1]}** |" in out and "| of which under fast/ |" in out
 
 
-@pytest.mark.xfail(reason="412 lines so far: the tensor-side cuts land with other helpers' branches", strict=False)
 def test_the_reference_reading_path_at_the_default_config_is_at_most_400_lines_and_none_under_fast():
     """Issue 28's target for the textbook: a line count, so deterministic (not a timing)."""
     counts = lines("reference", tuple(TINY.items()))

@@ -1,13 +1,10 @@
 """Every differentiable op of tensor/, declared once: its gradient equals central finite
 differences (float64) on Hypothesis-drawn shapes, broadcasting included."""
 
-import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tensor
-from tensor.ops.elementwise import select
 from tests.helpers import gradient_test, reduction_params, shapes_strategy
 
 # ----- elementwise, broadcasting ----------------------------------------------------------------
@@ -48,20 +45,6 @@ test_where = gradient_test(
     shapes=shapes_strategy(3).map(lambda s: [s[1], s[2], s[0]]),
     params=lambda s: hnp.arrays(bool, s[2]).map(lambda m: {"mask": tensor.tensor(m)}),
 )
-
-
-@given(st.data())
-def test_select_is_numpys_where_for_every_broadcast_and_dtype(data):
-    """The speed device behind Where: the same values, shape and dtype as np.where, inf and nan included."""
-    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=4, max_side=4))
-    condition_shape, x_shape, y_shape = shapes.input_shapes
-    condition = data.draw(hnp.arrays(bool, condition_shape))
-    x = data.draw(hnp.arrays(np.float32, x_shape))
-    y = data.draw(hnp.arrays(data.draw(st.sampled_from([np.float32, np.float64, np.int64])), y_shape))
-    expected = np.where(condition, x, y)
-    got = select(np, condition, x, y)
-    assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
-    np.testing.assert_array_equal(got, expected)
 
 
 def _masked_fill_params(shapes):
