@@ -45,7 +45,23 @@ from .creation import (
 )
 from .dtypes import bool_ as bool
 from .dtypes import float32, float64, int32, int64
-from .functions import (
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
+from .kernels import get_kernels, set_kernels
+from .profiler import profile
+from .random import (
+    Generator,
+    default_generator,
+    generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from .serialization import load, save
+from .tensor import Tensor
+from .torch_functions import (
     abs,
     all,
     allclose,
@@ -91,22 +107,6 @@ from .functions import (
     unsqueeze,
     var,
 )
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .gradcheck import GradcheckError, gradcheck, gradcheck_directional
-from .kernels import get_kernels, set_kernels
-from .profiler import profile
-from .random import (
-    Generator,
-    default_generator,
-    generator,
-    get_rng_state,
-    initial_seed,
-    manual_seed,
-    seed,
-    set_rng_state,
-)
-from .serialization import load, save
-from .tensor import Tensor
 
 float = float32
 double = float64
