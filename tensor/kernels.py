@@ -24,6 +24,7 @@ A stand-in is registered with register_stand_in(textbook, fast, device) by a mod
 equal to the textbook object (tests/fast/).
 """
 
+import contextlib
 import functools
 import os
 
@@ -80,6 +81,20 @@ def set_kernels(mode, only=None):
         active.update(
             {textbook: fast for textbook, (device, fast) in _registered.items() if only is None or device in only}
         )
+
+
+@contextlib.contextmanager
+def using(mode, only=None):
+    """`with kernels.using("reference"):` runs the block in that mode (and `only` those devices), then puts
+    back the mode and the stand-ins in use before, even a partial set."""
+    previous_mode, previous_active = _mode, dict(active)
+    set_kernels(mode, only)
+    try:
+        yield
+    finally:
+        set_kernels(previous_mode)
+        active.clear()
+        active.update(previous_active)
 
 
 def get_kernels():

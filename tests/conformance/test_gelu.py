@@ -6,8 +6,6 @@ tolerance that PyTorch's own float32 result also meets (checked too, so the tole
 round-off PyTorch itself makes). Infinities and NaN come out where PyTorch's do.
 """
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -34,16 +32,7 @@ FORMS = pytest.mark.parametrize("approximate", ["none", "tanh"])
 DTYPES = pytest.mark.parametrize("dtype", ["float32", "float64"])
 
 
-@contextlib.contextmanager
-def kernels_mode(mode):
-    previous_mode, previous_active = kernels.get_kernels(), dict(kernels.active)
-    kernels.set_kernels(mode)
-    try:
-        yield
-    finally:
-        kernels.set_kernels(previous_mode)
-        kernels.active.clear()
-        kernels.active.update(previous_active)
+kernels_mode = kernels.using  # the block in one kernels mode, the previous mode put back after
 
 
 def inputs(dtype, n=3000, seed=0):

@@ -1,8 +1,6 @@
 """What the equality tests of nn's engine room share: running a block of code in one kernels mode,
 and running an op in both modes (the textbook, then one engine-room device) on cpu or on the CuPy stand-in."""
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -12,17 +10,7 @@ from tensor import kernels
 ON_BOTH = pytest.mark.parametrize("where", ["cpu", "stand-in"])
 
 
-@contextlib.contextmanager
-def kernels_mode(mode, only=None):
-    """Run the block with set_kernels(mode, only), then put back the mode and stand-ins found."""
-    previous_mode, previous_active = kernels.get_kernels(), dict(kernels.active)
-    kernels.set_kernels(mode, only)
-    try:
-        yield
-    finally:
-        kernels.set_kernels(previous_mode)
-        kernels.active.clear()
-        kernels.active.update(previous_active)
+kernels_mode = kernels.using  # the block in one kernels mode, the previous mode put back after
 
 
 def device_of_test(where, request):

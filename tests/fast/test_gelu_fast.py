@@ -2,8 +2,6 @@
 on the CPU (float32: its own passes; float64: the textbook's) and on the CuPy stand-in (the textbook's),
 whatever the kernels mode the suite runs in: each side is run in the mode it needs."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,17 +29,7 @@ TOLERANCE = {
 EDGES = [0.0, -0.0, 1e-30, -1e-30, 1e-3, -1e-3, 1.0, -1.0, 3.0, -3.0, 5.5, -5.5, 9.0, -9.0, 14.0, -14.0, 40.0, -40.0]
 
 
-@contextlib.contextmanager
-def kernels_mode(mode, only=None):
-    """Run the block with set_kernels(mode, only), then put back the mode and stand-ins found."""
-    previous_mode, previous_active = kernels.get_kernels(), dict(kernels.active)
-    kernels.set_kernels(mode, only)
-    try:
-        yield
-    finally:
-        kernels.set_kernels(previous_mode)
-        kernels.active.clear()
-        kernels.active.update(previous_active)
+kernels_mode = kernels.using  # the block in one kernels mode, the previous mode put back after
 
 
 def gelu_and_gradient(x, approximate, device, mode):

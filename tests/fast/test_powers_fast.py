@@ -2,8 +2,6 @@
 x ** n by products for a whole n from 3 to 8 on float CPU arrays, the textbook's own power elsewhere
 (other exponents, integer arrays, NumPy scalar exponents, the CuPy stand-in), whatever the suite's kernels mode."""
 
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,16 +17,7 @@ from tensor.ops.elementwise import PowScalar
 TOLERANCE = {np.float32: dict(rtol=1e-6, atol=1e-30), np.float64: dict(rtol=1e-14, atol=1e-300)}
 
 
-@contextlib.contextmanager
-def kernels_mode(mode, only=None):
-    previous_mode, previous_active = kernels.get_kernels(), dict(kernels.active)
-    kernels.set_kernels(mode, only)
-    try:
-        yield
-    finally:
-        kernels.set_kernels(previous_mode)
-        kernels.active.clear()
-        kernels.active.update(previous_active)
+kernels_mode = kernels.using  # the block in one kernels mode, the previous mode put back after
 
 
 def power_and_gradient(x, exponent, device, mode):
