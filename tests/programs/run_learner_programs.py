@@ -10,7 +10,7 @@ The 13 programs (issue 29), from checkouts the caller gives (their code is never
         --mingpt ../minGPT --text tinyshakespeare.txt [--only part1 makemore-mlp] [--steps 300] [--work DIR]
 
 Each program runs twice, each run in its own process: with PyTorch as written, and here with only its
-imports rewritten (IMPORTS below: `import torch` -> `import tensor as torch`, `torch.nn` -> `nn`,
+imports rewritten (benchmarks.programs.rewrite_imports: `import torch` -> `import tensor as torch`, `torch.nn` -> `nn`,
 `torch.utils...` -> `tensor.utils...`). Both runs get the same preparation, applied as text:
   - notebooks: the code cells in order, as one script, each in a try block that prints
     "[cell N failed: error]" and goes on: the authors ran some cells out of order (part 1 shows P.shape
@@ -46,31 +46,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# (pattern, replacement) on each line, in order: PyTorch's import spelled as this project's.
-IMPORTS = [
-    (r"^(\s*)import torch\.nn\.functional as F\s*$", r"\1import nn.functional as F"),
-    (r"^(\s*)from torch\.nn import functional as F\s*$", r"\1import nn.functional as F"),
-    (r"^(\s*)import torch\.nn as nn\s*$", r"\1import nn"),
-    (r"^(\s*)from torch import nn\s*$", r"\1import nn"),
-    (r"^(\s*)from torch\.nn(\.[\w.]+)? import ", r"\1from nn\2 import "),
-    (r"^(\s*)from torch(\.[\w.]+)? import ", r"\1from tensor\2 import "),
-    (r"^(\s*)import torch\s*$", r"\1import tensor as torch"),
-]
-
-
-def rewrite_imports(source):
-    """PyTorch's imports and its `torch.nn.` attribute path as ours; nothing else changes."""
-    lines, attribute_path = [], False
-    for line in source.splitlines():
-        for pattern, replacement in IMPORTS:
-            line = re.sub(pattern, replacement, line)
-        if not line.lstrip().startswith("#") and re.search(r"\btorch\.nn\.", line):
-            line, attribute_path = re.sub(r"\btorch\.nn\.", "nn.", line), True
-        lines.append(line)
-    if attribute_path and "import nn" not in lines:  # torch.nn.X -> nn.X needs nn imported beside torch
-        lines = [line + "\nimport nn" if line == "import tensor as torch" else line for line in lines]
-    return "\n".join(lines) + "\n"
-
+sys.path.insert(
+    0, str(REPO)
+)  # benchmarks/ of this checkout: the one import mapping, shared with its programs benchmark
+from benchmarks.programs import rewrite_imports  # noqa: E402  PyTorch's imports spelled as this project's
 
 # ----- notebooks ---------------------------------------------------------------------------------------------
 

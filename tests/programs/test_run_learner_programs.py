@@ -35,7 +35,7 @@ def test_only_the_imports_and_the_torch_nn_path_change():
         "from tensor.utils.data.dataloader import DataLoader",
         "from tensor.utils.tensorboard import SummaryWriter",
         "    import nn.functional as F",
-        "layer = nn.Linear(2, 3)  # torch.nn here too",
+        "layer = nn.Linear(2, 3)  # nn here too",
         "x = torch.zeros(3)",
     ]
 
