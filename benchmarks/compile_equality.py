@@ -38,6 +38,20 @@ def make_model(kind, c, dropout):
     return GPT(config)
 
 
+def training_step(model, optimizer, max_norm, compiled):
+    """train.py's step (forward, zero_grad, backward, clipping, AdamW's update), through tensor.compile or not."""
+
+    def train_step(x, y):
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        return loss
+
+    return tensor.compile(train_step) if compiled else train_step
+
+
 def run(kind, c, steps, device, compiled, dropout=0.1, seed=0):
     """The losses of `steps` training steps, eager or compiled, and the compiled step's call counts."""
     tensor.manual_seed(seed)
@@ -50,15 +64,7 @@ def run(kind, c, steps, device, compiled, dropout=0.1, seed=0):
 
     scheduler = optim.lr_scheduler.LambdaLR(optimizer, factor)
 
-    def train_step(x, y):
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        return loss
-
-    step = tensor.compile(train_step) if compiled else train_step
+    step = training_step(model, optimizer, max_norm=1.0, compiled=compiled)
     rng = np.random.default_rng(seed)
     losses = []
     for _ in range(steps):

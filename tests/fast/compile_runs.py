@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-import nn
 import tensor
+from benchmarks.compile_equality import training_step
 from tensor import optim
 from tinygrad_gpt import GPT, GPTConfig
 
@@ -45,15 +45,7 @@ def training_run(make_model, compiled, steps=20, device="cpu", seed=0, dropout=0
     optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
     scheduler = optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
 
-    def train_step(x, y):
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        optimizer.step()
-        return loss
-
-    step = tensor.compile(train_step) if compiled else train_step
+    step = training_step(model, optimizer, max_norm=0.5, compiled=compiled)
     losses = []
     for x, y in batches(steps, device):
         losses.append(step(x, y).item())
