@@ -604,27 +604,29 @@ class Tensor:
     def __ne__(self, other):
         return self._outside_graph(other, lambda a, b: a != b)
 
+    def _division_operands(self, other, symbol, reflected=False):
+        """(dividend, divisor) of self and other (other first when reflected); an integer division by
+        zero raises, as in PyTorch."""
+        a, b = self._operands(other)
+        if reflected:
+            a, b = b, a
+        _divide_checked(a._array, b._array, symbol)
+        return a, b
+
     def __mod__(self, other):
         """Remainder with the sign of the divisor, as PyTorch's."""
-        a, b = self._operands(other)
-        _divide_checked(a._array, b._array, "%")
-        return ops.Remainder.apply(a, b)
+        return ops.Remainder.apply(*self._division_operands(other, "%"))
 
     def __rmod__(self, other):
-        b, a = self._operands(other)
-        _divide_checked(a._array, b._array, "%")
+        a, b = self._division_operands(other, "%", reflected=True)
         return ops.Remainder.apply(a, b, x_is_number=not isinstance(other, Tensor))
 
     def __floordiv__(self, other):
         """Floor division (no derivative: as in PyTorch, backward through it raises)."""
-        a, b = self._operands(other)
-        _divide_checked(a._array, b._array, "//")
-        return ops.FloorDivide.apply(a, b)
+        return ops.FloorDivide.apply(*self._division_operands(other, "//"))
 
     def __rfloordiv__(self, other):
-        b, a = self._operands(other)
-        _divide_checked(a._array, b._array, "//")
-        return ops.FloorDivide.apply(a, b)
+        return ops.FloorDivide.apply(*self._division_operands(other, "//", reflected=True))
 
     def __invert__(self):
         """Logical not of a bool tensor, bitwise not of an integer one (as PyTorch)."""
