@@ -31,20 +31,27 @@ def test_twenty_replayed_steps_equal_the_eager_steps_bit_for_bit(make_model):
         np.testing.assert_array_equal(p, q)
 
 
+def eager_and_replayed_draws(fn, x, seed, calls):
+    """fn(x) `calls` times eagerly and `calls` times compiled (two recordings, then replays), both from
+    `seed`: the draws must agree call by call. Returns the compiled calls' results."""
+    tensor.manual_seed(seed)
+    eager = [fn(x).numpy().copy() for _ in range(calls)]
+    tensor.manual_seed(seed)
+    compiled = tensor.compile(fn)
+    replayed = [compiled(x).numpy().copy() for _ in range(calls)]
+    assert compiled.counts["replayed"] == calls - 2
+    for a, b in zip(eager, replayed):
+        np.testing.assert_array_equal(a, b)
+    return replayed
+
+
 def test_dropout_draws_a_fresh_mask_at_every_replay_from_the_same_stream():
     x = tensor.ones(64)
 
     def drop(x):
         return F.dropout(x * 2, p=0.5)
 
-    tensor.manual_seed(3)
-    eager = [drop(x).numpy().copy() for _ in range(5)]
-    tensor.manual_seed(3)
-    compiled = tensor.compile(drop)
-    replayed = [compiled(x).numpy().copy() for _ in range(5)]
-    assert compiled.counts["replayed"] == 3
-    for a, b in zip(eager, replayed):
-        np.testing.assert_array_equal(a, b)
+    replayed = eager_and_replayed_draws(drop, x, seed=3, calls=5)
     assert not np.array_equal(replayed[3], replayed[4])
 
 
@@ -54,14 +61,7 @@ def test_sampling_draws_fresh_numbers_at_every_replay():
     def sample(p):
         return tensor.multinomial(p * 1.0, num_samples=1)
 
-    tensor.manual_seed(5)
-    eager = [sample(probabilities).numpy().copy() for _ in range(6)]
-    tensor.manual_seed(5)
-    compiled = tensor.compile(sample)
-    replayed = [compiled(probabilities).numpy().copy() for _ in range(6)]
-    assert compiled.counts["replayed"] == 4
-    for a, b in zip(eager, replayed):
-        np.testing.assert_array_equal(a, b)
+    replayed = eager_and_replayed_draws(sample, probabilities, seed=5, calls=6)
     assert len({r.tobytes() for r in replayed}) > 1
 
 

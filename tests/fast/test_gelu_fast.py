@@ -13,6 +13,7 @@ import tensor
 from nn.fast import gelu as fast_gelu
 from tensor import kernels
 from tensor.fast import threads
+from tests.fast.nn_helpers import device_of_test
 
 FORMS = pytest.mark.parametrize("approximate", ["none", "tanh"])
 # float32: the two compute the same formulas by different float32 steps, a few ulps apart. Tiny values are
@@ -58,10 +59,7 @@ def assert_fast_equals_textbook(x, approximate, device="cpu"):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
 def test_fast_equals_textbook_over_shapes(where, approximate, request, data, dtype):
-    device = "cpu"
-    if where == "stand-in":
-        request.getfixturevalue("fake_cuda")
-        device = "cuda"
+    device = device_of_test(where, request)
     x = data.draw(
         hnp.arrays(
             dtype,

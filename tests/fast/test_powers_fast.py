@@ -12,6 +12,7 @@ import tensor
 from tensor import kernels
 from tensor.fast import powers
 from tensor.ops.elementwise import PowScalar
+from tests.fast.nn_helpers import device_of_test
 
 # products round up to four times where the power rounds once: a few ulps of the result
 TOLERANCE = {np.float32: dict(rtol=1e-6, atol=1e-30), np.float64: dict(rtol=1e-14, atol=1e-300)}
@@ -52,10 +53,7 @@ def assert_fast_equals_textbook(x, exponent, device="cpu", by_products=None):
     exponent=st.sampled_from([3, 3.0, 4, 5, 6.0, 7, 8]),
 )
 def test_whole_exponents_equal_the_textbook_over_shapes(where, request, data, dtype, exponent):
-    device = "cpu"
-    if where == "stand-in":
-        request.getfixturevalue("fake_cuda")
-        device = "cuda"
+    device = device_of_test(where, request)
     x = data.draw(
         hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5), elements=st.floats(-9, 9))
     )
