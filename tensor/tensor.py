@@ -976,11 +976,16 @@ for _name in course_ops.REDUCTIONS_WITH_KEEPDIM:  # x.sum(1, keepdims=True), as 
 
 
 def _cast(t, dtype):
+    """t as `dtype` for an op that promotes: a copy that shares t's version counter, so that an in-place
+    write to t after the op saved the copy is caught in backward, as PyTorch (which saves t) catches it."""
     if t._array.dtype == dtype:
         return t
     if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
-        return Tensor._wrap(t._array.astype(dtype))
-    return ops.Cast.apply(t, dtype=dtype)
+        cast = Tensor._wrap(t._array.astype(dtype))
+    else:
+        cast = ops.Cast.apply(t, dtype=dtype)
+    cast._version_counter = t._version_counter
+    return cast
 
 
 def _divide_checked(a, b, symbol):

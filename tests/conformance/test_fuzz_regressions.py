@@ -113,6 +113,13 @@ ISSUE_31 = {
 }
 
 FOUND_LATER = {
+    "write_to_a_promoted_operand_after_use_raises_in_backward": [
+        "v0 = torch.tensor([1.0, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([3, 0])",
+        "v2 = torch.max(v0, v1)",
+        "v1.add_(1)",
+        "v2.sum().backward()",
+    ],
     "abs_of_bool_raises": ["v0 = torch.tensor(False)", "v1 = torch.abs(v0)"],
     "argmin_of_bool_raises": ["v0 = torch.zeros((2, 3), dtype=torch.bool)", "v1 = torch.argmin(v0, 0)"],
     "gelu_of_int_raises": ["v0 = torch.tensor(-3)", "v1 = F.gelu(v0)"],
