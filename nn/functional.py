@@ -175,7 +175,9 @@ def cross_entropy(
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")
     if input.ndim > 2:  # (N, C, d1, ...): one row of C logits per position, (N * d1 * ..., C)
         rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
-        out = cross_entropy(rows, target.reshape(-1), ignore_index, reduction, label_smoothing)
+        out = cross_entropy(
+            rows, target.reshape(-1), ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+        )
         return out.reshape((input.shape[0],) + input.shape[2:]) if reduction == "none" else out
     if input.ndim != 2 or target.ndim != 1 or input.shape[0] != target.shape[0]:
         raise ValueError(f"cross_entropy: expected input (N, C) and target (N,), got {input.shape} and {target.shape}")
