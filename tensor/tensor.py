@@ -20,7 +20,7 @@ from .autograd import backpropagate, make_outputs_of_class
 from .backend import array_from, array_module, device_of, normalize_device, to_device
 from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
-from .kernels import replaceable
+from .kernels import replaceable, textbook_name
 from .random import pick_generator
 from .versions import VersionCounter
 
@@ -156,7 +156,7 @@ class Tensor:
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self._ctx is not None:
-            extras.append(f"grad_fn={type(self._ctx).__name__}")
+            extras.append(f"grad_fn={textbook_name(self._ctx)}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({', '.join([body, *extras])})"
