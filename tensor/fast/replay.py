@@ -61,6 +61,8 @@ class _InstanceSet:
         self.owner = None  # a weak reference to the outputs' graph node while a backward may still come
         self.generation = 0  # counts the replays that used this set
         self.kept_for_graphs = []  # saved arrays that captured CUDA graphs read (tensor/fast/graphs.py)
+        self.buffers = {}  # slot -> the array its op writes into at each replay (tensor/fast/replay_buffers.py)
+        self.buffers_ready = False  # False until a first replay has made them
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -110,13 +112,16 @@ class Plan:
         for slot, index in last_use.items():
             if slot not in kept:
                 dead[index].append(slot)
+        from .replay_buffers import INTO  # here, not above: it imports nn, which imports this package
+
         steps = []
         for index, entry in enumerate(self.tape):
             kind, free = entry[0], tuple(dead[index])
             if kind == "op":
-                _, _, ins, params, out, _, _, scalar, _ = entry
+                _, cls, ins, params, out, _, _, scalar, xp = entry
                 inputs = operator.itemgetter(*ins) if len(ins) > 1 else ins[0]  # the input slots, read in one call
-                steps.append((OP, index, inputs, params, out, scalar, free))
+                into = INTO.get(cls) if xp is np and not scalar and out not in kept else None
+                steps.append((OP, index, inputs, params, out, scalar, free, into))
             elif kind == "call":
                 _, function, (args, kwargs), out = entry
                 steps.append((CALL, function, args, kwargs, out, free))
@@ -150,6 +155,8 @@ class Plan:
             self.segments = graphs.segments(self)  # on "cuda": runs of array work captured as CUDA graphs
         if not self.segments:
             self.run_steps(self.steps, slots, functions)
+            if not functions.buffers_ready:
+                self._keep_buffers(functions, slots)
         graphed = True  # a graph may launch only while every segment before it ran as a graph: a backward
         for segment in self.segments:  # reads the arrays its forward saved, at the addresses it captured
             graphed = segment.run(slots, functions, graphed)
@@ -157,17 +164,26 @@ class Plan:
 
     def run_steps(self, steps, slots, functions):
         """Run `steps` (a part of self.steps) on `slots`, op by op."""
-        instances = functions.functions
+        instances, buffers, first = functions.functions, functions.buffers, not functions.buffers_ready
         for step in steps:
             kind = step[0]
             if kind == OP:
-                _, index, inputs, params, out, scalar, free = step
-                if type(inputs) is int:
-                    array = instances[index].forward(slots[inputs], **params)
+                _, index, inputs, params, out, scalar, free, into = step
+                buffer = buffers.get(out) if into is not None else None
+                if buffer is not None:  # written into the array the first replay made
+                    if type(inputs) is int:
+                        array = into(instances[index], buffer, slots[inputs], **params)
+                    else:
+                        array = into(instances[index], buffer, *inputs(slots), **params)
                 else:
-                    array = instances[index].forward(*inputs(slots), **params)
-                if scalar and isinstance(array, np.generic):
-                    array = np.asarray(array)
+                    if type(inputs) is int:
+                        array = instances[index].forward(slots[inputs], **params)
+                    else:
+                        array = instances[index].forward(*inputs(slots), **params)
+                    if scalar and isinstance(array, np.generic):
+                        array = np.asarray(array)
+                    if into is not None and first:
+                        _offer_buffer(buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots))
                 slots[out] = array
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
@@ -186,6 +202,16 @@ class Plan:
                 self.backward(functions, root, seed, retain)
             for slot in free:
                 slots[slot] = None
+
+    def _keep_buffers(self, functions, slots):
+        """After a first replay: keep its op outputs as the buffers of the next replays, but none whose memory
+        the caller can reach after the call (an output, or a view of one; a leaf's .grad)."""
+        reachable = [slots[slot] for slot, _ in self.outputs if slot is not None and slots[slot] is not None]
+        reachable += [leaf.grad._array for leaf in self.leaves if leaf.grad is not None]
+        for slot, buffer in list(functions.buffers.items()):
+            if any(np.may_share_memory(buffer, array) for array in reachable if hasattr(array, "shape")):
+                del functions.buffers[slot]
+        functions.buffers_ready = True
 
     def backward(self, functions, root, seed, retain_graph):
         """The engine's backward pass over the recorded ops from op entry `root`, in its order."""
@@ -219,6 +245,16 @@ class Plan:
         start = object.__new__(autograd.MadeInput)
         start._ctx = functions.functions[root]
         return [index_of[id(fn)] for fn in autograd.topological_order(start)]
+
+
+def _offer_buffer(buffers, slot, array, inputs):
+    """Keep an op's output from a first replay as the buffer its next replays write into: a C-ordered
+    NumPy array that shares no memory with the op's inputs (an op that hands an input on, or a view)."""
+    if type(array) is not np.ndarray or not array.flags.c_contiguous:
+        return
+    if any(np.may_share_memory(array, x) for x in inputs if type(x) is np.ndarray):
+        return
+    buffers[slot] = array
 
 
 def _route(parent):

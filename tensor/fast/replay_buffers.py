@@ -1,0 +1,135 @@
+"""Output buffers of a replay (tensor/fast/replay.py): an op's output is written into the array its first
+replay made, so later replays do not allocate it again.
+
+An op here has an *into* form: its forward with the result written into a given array (`out=` of NumPy's
+ufuncs and matmul, np.take, np.concatenate, np.copyto), doing everything else its forward does (what it
+saves for backward, the attributes backward reads). The same NumPy calls run on the same operands in
+the same order, so the values are the forward's bit for bit (tests/fast/test_compile_buffers.py holds
+each into form to its forward). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA
+graphs (tensor/fast/graphs.py).
+
+What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
+(views such as reshape and permute allocate no data; Softmax, CrossEntropy, GELU, attention do), the
+temporaries inside an op (LayerNorm's normalized rows, which it saves; Dropout's random draw and mask),
+every backward (an op's gradients are new arrays, summed by the engine's rules), and the optimizer's and
+clipping's own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
+"""
+
+import math
+
+import numpy as np
+
+from nn import functional as textbook_nn
+from nn.fast import blocked, embedding, linear
+from tensor.ops import elementwise, movement
+
+from . import select, threads
+
+INTO = {}  # the Function class a plan's op runs -> its into form: into(fn, out, *inputs, **params) -> out
+
+
+def into_form(cls):
+    def register(function):
+        INTO[cls] = function
+        return function
+
+    return register
+
+
+def matmul_into(a, b, out):
+    """threads.matmul(a, b, np) written into `out`: the same products, split the same way."""
+    multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1)
+    if multiply_adds >= threads.SPLIT_WORK and a.ndim >= 2 and a.shape[0] >= 2:
+        same_batch = b.ndim == a.ndim and b.shape[:-2] == a.shape[:-2]
+        if (b.ndim == 2 or same_batch) and threads.second_core_free():
+            if b.ndim == 2:
+                threads.in_two_halves(lambda rows: np.matmul(a[rows], b, out=out[rows]), a.shape[0])
+            else:
+                threads.in_two_halves(lambda rows: np.matmul(a[rows], b[rows], out=out[rows]), a.shape[0])
+            return out
+    threads.blas_threads_for(multiply_adds, np)
+    return np.matmul(a, b, out=out)
+
+
+@into_form(elementwise.Add)
+def add_into(fn, out, x, y):
+    return np.add(x, y, out=out)
+
+
+@into_form(elementwise.Mul)
+def mul_into(fn, out, x, y):
+    fn.save_for_backward(x, y)
+    return np.multiply(x, y, out=out)
+
+
+@into_form(elementwise.Relu)
+def relu_into(fn, out, x):
+    np.maximum(x, 0, out=out)
+    fn.save_for_backward(out)
+    return out
+
+
+@into_form(threads.BlasMatmul)
+def matmul_op_into(fn, out, a, b):
+    threads.check_shapes(a, b)
+    fn.save_for_backward(a, b)
+    return matmul_into(a, b, out)
+
+
+@into_form(linear.Linear)
+def linear_into(fn, out, x, weight, *bias):
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+    y = out.reshape(rows.shape[0], weight.shape[0])  # a view: `out` is the C-ordered array a replay made
+    matmul_into(rows, weight.T, y)
+    if bias:
+        y += bias[0]
+    fn.save_for_backward(rows, weight)
+    fn.input_shape = x.shape
+    return out
+
+
+@into_form(blocked.LayerNorm)
+def layer_norm_into(fn, out, x, weight, bias, n_features, eps):
+    fn.input_shape = x.shape
+    xhat, rstd = blocked.rows.layer_norm(np, x.reshape(-1, n_features), eps)
+    fn.parameter_shape = weight.shape
+    weight, bias = weight.reshape(-1), bias.reshape(-1)
+    fn.save_for_backward(xhat, rstd, weight)
+    y = np.multiply(xhat, weight, out=out.reshape(xhat.shape))
+    y += bias
+    return out
+
+
+@into_form(textbook_nn.Dropout)
+def dropout_into(fn, out, x, p, generator):
+    keep = generator.random(x.shape, dtype=x.dtype) >= p
+    scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+    fn.save_for_backward(scaled_mask)
+    return np.multiply(x, scaled_mask, out=out)
+
+
+@into_form(select.FastWhere)
+def where_into(fn, out, x, y, condition):
+    fn.save_for_backward(condition)
+    if condition.dtype != np.bool_:
+        np.copyto(out, select.select(condition, x, y))
+        return out
+    np.copyto(out, y)  # np.where's values by two copies, as select makes them for a small condition
+    np.copyto(out, x, where=condition)
+    return out
+
+
+@into_form(embedding.Embedding)
+def embedding_into(fn, out, weight, indices):
+    size = weight.shape[0]
+    textbook_nn._check_indices("embedding: index", indices, size, "embeddings")
+    fn.save_for_backward(indices)
+    fn.weight_shape = weight.shape
+    return np.take(weight, indices, axis=0, out=out, mode="clip")  # checked above; "raise" would buffer
+
+
+@into_form(movement.Cat)
+def cat_into(fn, out, *xs, axis):
+    fn.axis = axis
+    fn.sizes = [x.shape[axis] for x in xs]
+    return np.concatenate(xs, axis=axis, out=out)
