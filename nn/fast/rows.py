@@ -122,9 +122,10 @@ def _exp_minus_row_max(xp, x, out, row_max):
     return row_sum(xp, out)
 
 
-def softmax(xp, x, axis):
-    """e = exp(x - x.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)"""
-    y = xp.empty(x.shape, dtype=x.dtype)
+def softmax(xp, x, axis, out=None):
+    """e = exp(x - x.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True), into `out` if given
+    (a C-ordered array of x's shape and dtype: a compiled step's buffer, tensor/fast/replay_buffers.py)"""
+    y = xp.empty(x.shape, dtype=x.dtype) if out is None else out
 
     def normalize(rows):
         x_rows, y_rows = x[rows], y[rows]

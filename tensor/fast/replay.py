@@ -12,9 +12,15 @@ replay), and each op's output. Then, in the recorded order:
               each gradient handed on as the engine's `_send_to_inputs` does (summing, unbroadcasting,
               accumulating into the leaves' .grad), along routes found once (`_send`)
 
-A buffer is let go right after its last use in the plan, as the eager call frees its temporaries.
-Because every op runs its own forward and backward on the same arrays in the same order as the eager
-call, a replay gives the eager call's values bit for bit.
+A buffer is let go right after its last use in the plan, as the eager call frees its temporaries, except
+an op's output on "cpu" where the op has an *into* form (tensor/fast/replay_buffers.py: its forward
+written into a given array): the first replay's output array is kept, and later replays write into it
+instead of allocating it again. Not kept: an output of the call or any array that shares its memory (the
+caller may keep it), a leaf's .grad, an array that shares memory with the op's inputs. Each slot is
+written once per replay and read after, so a kept array is never overwritten while the step still needs
+it; the arrays are per instance set, so a second call before a backward writes into arrays of its own.
+Because every op runs its own forward (or the same NumPy calls with out=) and backward on the same arrays
+in the same order as the eager call, a replay gives the eager call's values bit for bit.
 
 The Function instances hold what forward saved for backward; an output returned with a graph (a compiled
 module's loss, whose backward the caller starts) keeps its instances busy until that backward runs or

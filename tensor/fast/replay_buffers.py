@@ -9,7 +9,7 @@ each into form to its forward). Only NumPy arrays ("cpu"): on "cuda" the plan's 
 graphs (tensor/fast/graphs.py).
 
 What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
-(views such as reshape and permute allocate no data; Softmax, CrossEntropy, GELU, attention do), the
+(views such as reshape and permute allocate no data; CrossEntropy, GELU, attention do), the
 temporaries inside an op (LayerNorm's normalized rows, which it saves; Dropout's random draw and mask),
 every backward (an op's gradients are new arrays, summed by the engine's rules), and the optimizer's and
 clipping's own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
@@ -97,6 +97,14 @@ def layer_norm_into(fn, out, x, weight, bias, n_features, eps):
     fn.save_for_backward(xhat, rstd, weight)
     y = np.multiply(xhat, weight, out=out.reshape(xhat.shape))
     y += bias
+    return out
+
+
+@into_form(blocked.Softmax)
+def softmax_into(fn, out, x, axis):
+    fn.compute(np, x, axis, out=out)  # nn/fast/rows.py's softmax, which writes into an array of its own
+    fn.save_for_backward(out)
+    fn.axis = axis
     return out
 
 
