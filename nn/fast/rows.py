@@ -140,9 +140,9 @@ def softmax(xp, x, axis, out=None):
     return y
 
 
-def softmax_backward(xp, y, grad, axis):
-    """return y * (grad - (grad * y).sum(axis, keepdims=True))"""
-    dx = xp.empty(y.shape, dtype=y.dtype)
+def softmax_backward(xp, y, grad, axis, out=None):
+    """return y * (grad - (grad * y).sum(axis, keepdims=True)), into `out` if given (as softmax's)"""
+    dx = xp.empty(y.shape, dtype=y.dtype) if out is None else out
 
     def backward_rows(rows):
         g, y_rows, dx_rows = grad[rows], y[rows], dx[rows]

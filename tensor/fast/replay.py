@@ -69,6 +69,7 @@ class _InstanceSet:
         self.kept_for_graphs = []  # saved arrays that captured CUDA graphs read (tensor/fast/graphs.py)
         self.buffers = {}  # slot -> the array its op writes into at each replay (tensor/fast/replay_buffers.py)
         self.buffers_ready = False  # False until a first replay has made them
+        self.grad_buffers = {}  # op entry -> the arrays its backward writes its gradients into (or None each)
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -103,6 +104,11 @@ class Plan:
                 producer[entry[4]] = index
         self.producer = producer
         self.steps = self._steps()
+        from .replay_buffers import BACKWARD_INTO
+
+        self.backward_into = [  # per op entry: its backward's into form, on "cpu"
+            BACKWARD_INTO.get(entry[1]) if entry[0] == "op" and entry[8] is np else None for entry in self.tape
+        ]
         self.segments = None  # made at the first replay (tensor/fast/graphs.py); [] where no graph is captured
         self._sets = []
         self._orders = {}  # the op entry a backward starts from -> the op entries in the order backward runs
@@ -214,9 +220,13 @@ class Plan:
         the caller can reach after the call (an output, or a view of one; a leaf's .grad)."""
         reachable = [slots[slot] for slot, _ in self.outputs if slot is not None and slots[slot] is not None]
         reachable += [leaf.grad._array for leaf in self.leaves if leaf.grad is not None]
+        reachable = [array for array in reachable if hasattr(array, "shape")]
         for slot, buffer in list(functions.buffers.items()):
-            if any(np.may_share_memory(buffer, array) for array in reachable if hasattr(array, "shape")):
+            if any(np.may_share_memory(buffer, array) for array in reachable):
                 del functions.buffers[slot]
+        for index, buffers in list(functions.grad_buffers.items()):
+            if any(b is not None and np.may_share_memory(b, array) for b in buffers for array in reachable):
+                del functions.grad_buffers[index]
         functions.buffers_ready = True
 
     def backward(self, functions, root, seed, retain_graph):
@@ -226,7 +236,9 @@ class Plan:
             order = self._orders[root] = self._order(functions, root)
         instances = functions.functions
         instances[root].grad_output = seed
-        routes = functions.routes
+        routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
+        if not functions.buffers_ready and backend.graph_capture is None:
+            first = buffers  # a first replay: its gradients may become the next replays' buffers
         try:
             for index in order:
                 fn = instances[index]
@@ -234,7 +246,14 @@ class Plan:
                 if _pending(grad):
                     grad = grad.compute()
                 if grad is not None:
-                    _send(fn.backward(grad), routes[index])
+                    buffer = buffers.get(index) if into[index] is not None else None
+                    if buffer is not None:  # written into the arrays the first replay's backward made
+                        grads = into[index](fn, buffer, grad)
+                    else:
+                        grads = fn.backward(grad)
+                        if first is not None and into[index] is not None:
+                            _offer_grad_buffers(first, index, grads, grad, fn.saved)
+                    _send(grads, routes[index])
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
                         functions.kept_for_graphs.append(fn.saved)
@@ -261,6 +280,22 @@ def _offer_buffer(buffers, slot, array, inputs):
     if any(np.may_share_memory(array, x) for x in inputs if type(x) is np.ndarray):
         return
     buffers[slot] = array
+
+
+def _offer_grad_buffers(buffers, index, grads, grad_output, saved):
+    """Keep the gradients an op's backward made at a first replay as the arrays its next backwards write
+    into: C-ordered NumPy arrays that share no memory with its gradient input or its saved arrays."""
+    found = []
+    for g in grads if type(grads) is tuple else (grads,):
+        if g is None:
+            found.append(None)
+            continue
+        if type(g) is not np.ndarray or not g.flags.c_contiguous:
+            return
+        if any(np.may_share_memory(g, a) for a in (grad_output, *saved, *found) if type(a) is np.ndarray):
+            return
+        found.append(g)
+    buffers[index] = tuple(found) if type(grads) is tuple else found[0]
 
 
 def _route(parent):

@@ -8,11 +8,15 @@ the same order, so the values are the forward's bit for bit (tests/fast/test_com
 each into form to its forward). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA
 graphs (tensor/fast/graphs.py).
 
+The same for backward: an op with a *backward into* form (Relu, Dropout, Softmax, Mul, where) writes its
+gradients into the arrays its first replay's backward made.
+
 What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
 (views such as reshape and permute allocate no data; CrossEntropy, GELU, attention do), the
 temporaries inside an op (LayerNorm's normalized rows, which it saves; Dropout's random draw and mask),
-every backward (an op's gradients are new arrays, summed by the engine's rules), and the optimizer's and
-clipping's own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
+the other backwards (Linear's and matmul's products, LayerNorm's, Embedding's; the engine's sums of
+gradients), and the optimizer's and clipping's own arithmetic (tensor/fast/adam.py keeps its state; its
+temporaries are its own).
 """
 
 import math
@@ -119,12 +123,7 @@ def dropout_into(fn, out, x, p, generator):
 @into_form(select.FastWhere)
 def where_into(fn, out, x, y, condition):
     fn.save_for_backward(condition)
-    if condition.dtype != np.bool_:
-        np.copyto(out, select.select(condition, x, y))
-        return out
-    np.copyto(out, y)  # np.where's values by two copies, as select makes them for a small condition
-    np.copyto(out, x, where=condition)
-    return out
+    return _select_into(out, condition, x, y)
 
 
 @into_form(embedding.Embedding)
@@ -141,3 +140,61 @@ def cat_into(fn, out, *xs, axis):
     fn.axis = axis
     fn.sizes = [x.shape[axis] for x in xs]
     return np.concatenate(xs, axis=axis, out=out)
+
+
+# ----- backward: an op's gradients written into the arrays its first replay's backward made -----------------
+
+BACKWARD_INTO = {}  # the Function class -> backward_into(fn, buffers, grad) -> the gradients, as its backward
+
+
+def backward_into_form(cls):
+    def register(function):
+        BACKWARD_INTO[cls] = function
+        return function
+
+    return register
+
+
+@backward_into_form(elementwise.Relu)
+def relu_backward_into(fn, out, grad):
+    (z,) = fn.saved
+    return np.multiply(grad, z > 0, out=out)
+
+
+@backward_into_form(textbook_nn.Dropout)
+def dropout_backward_into(fn, out, grad):
+    (scaled_mask,) = fn.saved
+    return np.multiply(grad, scaled_mask, out=out)
+
+
+@backward_into_form(blocked.Softmax)
+def softmax_backward_into(fn, out, grad):
+    (y,) = fn.saved
+    return fn.differentiate(np, y, grad, fn.axis, out=out)
+
+
+@backward_into_form(elementwise.Mul)
+def mul_backward_into(fn, out, grad):
+    x, y = fn.saved
+    grad_x = np.multiply(grad, y, out=out[0]) if fn.needs_input_grad[0] else None
+    grad_y = np.multiply(grad, x, out=out[1]) if fn.needs_input_grad[1] else None
+    return grad_x, grad_y
+
+
+@backward_into_form(select.FastWhere)
+def where_backward_into(fn, out, grad):
+    (condition,) = fn.saved
+    zero = grad.dtype.type(0)
+    grad_x = _select_into(out[0], condition, grad, zero) if fn.needs_input_grad[0] else None
+    grad_y = _select_into(out[1], condition, zero, grad) if fn.needs_input_grad[1] else None
+    return grad_x, grad_y, None
+
+
+def _select_into(out, condition, x, y):
+    """select(condition, x, y) written into `out`: np.where's values, by two copies as select makes them."""
+    if condition.dtype != np.bool_:
+        np.copyto(out, select.select(condition, x, y))
+        return out
+    np.copyto(out, y)
+    np.copyto(out, x, where=condition)
+    return out

@@ -126,6 +126,7 @@ def test_buffered_replays_equal_the_eager_steps_bit_for_bit(dropout):
     losses, parameters, step = training_run(lecture_model, compiled=True, steps=8, dropout=dropout)
     plan = next(iter(step._entries.values())).plan
     assert sum(len(s.buffers) for s in plan._sets) >= 20  # most forward outputs of the lecture model
+    assert sum(len(s.grad_buffers) for s in plan._sets) >= 12  # Relu, Dropout, Softmax, Mul, where backwards
     assert losses == eager_losses
     for p, q in zip(parameters, eager_parameters):
         np.testing.assert_array_equal(p, q)
