@@ -109,6 +109,7 @@ class Plan:
         self.backward_into = [  # per op entry: its backward's into form, on "cpu"
             BACKWARD_INTO.get(entry[1]) if entry[0] == "op" and entry[8] is np else None for entry in self.tape
         ]
+        self.no_backward_into = [None] * len(self.tape)
         self.segments = None  # made at the first replay (tensor/fast/graphs.py); [] where no graph is captured
         self._sets = []
         self._orders = {}  # the op entry a backward starts from -> the op entries in the order backward runs
@@ -239,6 +240,8 @@ class Plan:
         routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
         if not functions.buffers_ready and backend.graph_capture is None:
             first = buffers  # a first replay: its gradients may become the next replays' buffers
+        if any(getattr(leaf, "_hooks", None) for leaf in self.leaves):  # a hook may keep the gradient it sees
+            into = self.no_backward_into
         try:
             for index in order:
                 fn = instances[index]

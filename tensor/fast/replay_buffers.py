@@ -8,14 +8,14 @@ the same order, so the values are the forward's bit for bit (tests/fast/test_com
 each into form to its forward). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA
 graphs (tensor/fast/graphs.py).
 
-The same for backward: an op with a *backward into* form (Relu, Dropout, Softmax, Mul, where) writes its
-gradients into the arrays its first replay's backward made.
+The same for backward: an op with a *backward into* form (Relu, Dropout, Softmax, Mul, where, matmul,
+LayerNorm's dx, Embedding) writes its gradients into the arrays its first replay's backward made.
 
 What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
 (views such as reshape and permute allocate no data; CrossEntropy, GELU, attention do), the
 temporaries inside an op (LayerNorm's normalized rows, which it saves; Dropout's random draw and mask),
-the other backwards (Linear's and matmul's products, LayerNorm's, Embedding's; the engine's sums of
-gradients), and the optimizer's and clipping's own arithmetic (tensor/fast/adam.py keeps its state; its
+the other backwards (Linear's batched products, LayerNorm's dweight and dbias, Permute's and Index's;
+the engine's sums of gradients), and the optimizer's and clipping's own arithmetic (tensor/fast/adam.py keeps its state; its
 temporaries are its own).
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 from nn import functional as textbook_nn
 from nn.fast import blocked, embedding, linear
 from tensor.ops import elementwise, movement
+from tensor.ops.matmul import transposed
 
 from . import select, threads
 
@@ -198,3 +199,36 @@ def _select_into(out, condition, x, y):
     np.copyto(out, y)
     np.copyto(out, x, where=condition)
     return out
+
+
+@backward_into_form(threads.BlasMatmul)
+def matmul_backward_into(fn, out, grad):
+    a, b = fn.saved
+    if a.ndim < 2 or b.ndim < 2:  # a row or a column: its textbook form (a gradient is then a view)
+        return fn.backward(grad)
+    grad_a = matmul_into(grad, transposed(b), out[0]) if fn.needs_input_grad[0] else None
+    grad_b = matmul_into(transposed(a), grad, out[1]) if fn.needs_input_grad[1] else None
+    return grad_a, grad_b
+
+
+@backward_into_form(blocked.LayerNorm)
+def layer_norm_backward_into(fn, out, grad):
+    xhat, rstd, weight = fn.saved
+    grad = grad.reshape(xhat.shape)
+    g = np.multiply(grad, weight, out=out[0].reshape(xhat.shape))  # dx's array: overwritten into dx below
+    blocked.rows.layer_norm_backward(np, xhat, rstd, g)
+    # dweight and dbias, (F,) each: made anew, as the textbook's backward makes them
+    dweight = blocked.rows.column_dot(np, grad, xhat).reshape(fn.parameter_shape) if fn.needs_input_grad[1] else None
+    dbias = grad.sum(axis=0).reshape(fn.parameter_shape) if fn.needs_input_grad[2] else None
+    return out[0], dweight, dbias
+
+
+@backward_into_form(embedding.Embedding)
+def embedding_backward_into(fn, out, grad):
+    (indices,) = fn.saved
+    dim = fn.weight_shape[1]
+    dweight = out[0].reshape(-1)  # a view: the first replay's (num_embeddings, dim) gradient
+    dweight.fill(0)
+    positions = (indices.reshape(-1, 1) * dim + np.arange(dim)).reshape(-1)
+    embedding.scatter_add(dweight, positions, grad.reshape(-1))
+    return out[0], None

@@ -138,3 +138,24 @@ def test_every_into_form_is_of_a_class_that_runs_in_fast_mode():
 
     for cls in replay_buffers.INTO:
         assert kernels.stand_in(cls) is cls, cls
+
+
+def test_a_gradient_a_hook_keeps_is_never_a_buffer_written_again():
+    def run(compiled):
+        tensor.manual_seed(0)
+        model = lecture_model(0.0)
+        optimizer = optim.AdamW(model.parameters(), lr=1e-2)
+        seen = []
+        for p in model.parameters():
+            p.register_hook(lambda g: seen.append(g) or g)  # keeps the tensor it is given
+        step = training_step(model, optimizer, max_norm=0.5, compiled=compiled)
+        for x, y in batches(6):
+            step(x, y).item()
+        return [g.numpy().copy() for g in seen], step
+
+    eager, _ = run(False)
+    replayed, step = run(True)
+    assert step.counts["replayed"] == 4
+    assert len(replayed) == len(eager)
+    for a, b in zip(replayed, eager):
+        np.testing.assert_array_equal(a, b)
