@@ -13,7 +13,7 @@ LayerNorm's dx, Embedding) writes its gradients into the arrays its first replay
 
 What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
 (views such as reshape and permute allocate no data; CrossEntropy, GELU, attention do), the
-temporaries inside an op (LayerNorm's normalized rows, which it saves; Dropout's random draw and mask),
+temporaries inside an op (LayerNorm's normalized rows, which it saves; Softmax's row maxima and sums),
 the other backwards (Linear's batched products, LayerNorm's dweight and dbias, Permute's and Index's;
 the engine's sums of gradients), and the optimizer's and clipping's own arithmetic (tensor/fast/adam.py keeps its state; its
 temporaries are its own).
@@ -115,8 +115,21 @@ def softmax_into(fn, out, x, axis):
 
 @into_form(textbook_nn.Dropout)
 def dropout_into(fn, out, x, p, generator):
-    keep = generator.random(x.shape, dtype=x.dtype) >= p
-    scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+    """Dropout's forward; on "cpu" in float32 or float64 its draw, keep and mask in arrays of its own too
+    (the generator's NumPy stream fills the draw's array with the numbers it would have returned)."""
+    scratch = fn.__dict__.get("replay_scratch")
+    if scratch is None or scratch[0].shape != x.shape or scratch[2].dtype != x.dtype:
+        if generator.device != "cpu" or x.dtype not in (np.float32, np.float64):
+            keep = generator.random(x.shape, dtype=x.dtype) >= p  # the textbook's draw, allocated
+            scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+            fn.save_for_backward(scaled_mask)
+            return np.multiply(x, scaled_mask, out=out)
+        scratch = fn.replay_scratch = (np.empty(x.shape, x.dtype), np.empty(x.shape, bool), np.empty(x.shape, x.dtype))
+    draw, keep, scaled_mask = scratch
+    generator._next_stream().random(dtype=x.dtype, out=draw)  # Generator.random's draw, in x's dtype
+    np.greater_equal(draw, p, out=keep)
+    np.copyto(scaled_mask, keep)  # keep.astype(x.dtype)
+    np.divide(scaled_mask, x.dtype.type(1 - p), out=scaled_mask)
     fn.save_for_backward(scaled_mask)
     return np.multiply(x, scaled_mask, out=out)
 
