@@ -186,11 +186,12 @@ def log_softmax_backward(xp, y, grad, axis):
 # ----- layer norm -------------------------------------------------------------------------------
 
 
-def layer_norm(xp, rows, eps):
+def layer_norm(xp, rows, eps, out=None):
     """For rows (N, F): centered = rows - rows.mean(-1, keepdims=True);
-    rstd = 1 / sqrt((centered**2).mean(-1, keepdims=True) + eps); return centered * rstd, rstd"""
+    rstd = 1 / sqrt((centered**2).mean(-1, keepdims=True) + eps); return centered * rstd (into `out` if
+    given, as softmax's), rstd"""
     n_features = rows.shape[-1]
-    xhat = rows - row_sum(xp, rows) / n_features  # centered for now
+    xhat = xp.subtract(rows, row_sum(xp, rows) / n_features, out=out)  # centered for now
     rstd = 1 / xp.sqrt(row_dot(xp, xhat, xhat) / n_features + eps)  # (N, 1)
     xhat *= rstd
     return xhat, rstd

@@ -13,7 +13,7 @@ LayerNorm's dx, Embedding) writes its gradients into the arrays its first replay
 
 What still allocates in a replay (the ops keep their textbook forms there): the ops without an into form
 (views such as reshape and permute allocate no data; CrossEntropy, GELU, attention do), the
-temporaries inside an op (LayerNorm's normalized rows, which it saves; Softmax's row maxima and sums),
+temporaries inside an op (Softmax's row maxima and sums, LayerNorm's row statistics),
 the other backwards (Linear's batched products, LayerNorm's dweight and dbias, Permute's and Index's;
 the engine's sums of gradients), and the optimizer's and clipping's own arithmetic (tensor/fast/adam.py keeps its state; its
 temporaries are its own).
@@ -96,7 +96,13 @@ def linear_into(fn, out, x, weight, *bias):
 @into_form(blocked.LayerNorm)
 def layer_norm_into(fn, out, x, weight, bias, n_features, eps):
     fn.input_shape = x.shape
-    xhat, rstd = blocked.rows.layer_norm(np, x.reshape(-1, n_features), eps)
+    rows = x.reshape(-1, n_features)
+    scratch = fn.__dict__.get("replay_scratch")  # the normalized rows, saved: in float32 or float64 an array of its own
+    if rows.dtype in (np.float32, np.float64) and (
+        scratch is None or (scratch.shape, scratch.dtype) != (rows.shape, rows.dtype)
+    ):
+        scratch = fn.replay_scratch = np.empty(rows.shape, rows.dtype)
+    xhat, rstd = blocked.rows.layer_norm(np, rows, eps, out=scratch if rows.dtype in (np.float32, np.float64) else None)
     fn.parameter_shape = weight.shape
     weight, bias = weight.reshape(-1), bias.reshape(-1)
     fn.save_for_backward(xhat, rstd, weight)
