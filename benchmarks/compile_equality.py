@@ -7,6 +7,10 @@ losses over all steps (0 where every step's loss is equal bit for bit). Exits 1 
 difference exceeds --tolerance (issue 30: 1e-5 in float32). --device cuda runs on a GPU, or on the CuPy
 stand-in of the tests (tests/support/) with TINYGRAD_GPT_FAKE_CUPY=1; there --dropout 0 replays CUDA graphs
 (a capture cannot record a random draw: with dropout the plan replays op by op).
+
+Bit for bit on "cpu" needs the BLAS to run each product on the same number of threads in both runs:
+OpenBLAS rounds some products differently on one thread and on two, and tensor/fast/threads.py picks
+the count by the machine's load. On a busy machine run it with OPENBLAS_NUM_THREADS=1.
 """
 
 import argparse
