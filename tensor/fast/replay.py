@@ -13,12 +13,10 @@ replay), and each op's output. Then, in the recorded order:
               accumulating into the leaves' .grad), along routes found once (`_send`)
 
 A buffer is let go right after its last use in the plan, as the eager call frees its temporaries, except
-an op's output on "cpu" where the op has an *into* form (tensor/fast/replay_buffers.py: its forward
-written into a given array): the first replay's output array is kept, and later replays write into it
-instead of allocating it again. Not kept: an output of the call or any array that shares its memory (the
-caller may keep it), a leaf's .grad, an array that shares memory with the op's inputs. Each slot is
-written once per replay and read after, so a kept array is never overwritten while the step still needs
-it; the arrays are per instance set, so a second call before a backward writes into arrays of its own.
+an op's output on "cpu" where the op has an *into* form (tensor/fast/into_forms.py: its forward written
+into a given array): the first replay's output array is kept, and later replays write into it instead
+of allocating it again; the same for the gradients of a backward with an into form. Which arrays are
+kept, and why none is ever written under the caller's feet: tensor/fast/replay_buffers.py.
 Because every op runs its own forward (or the same NumPy calls with out=) and backward on the same arrays
 in the same order as the eager call, a replay gives the eager call's values bit for bit.
 
@@ -35,7 +33,7 @@ import numpy as np
 from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
-from . import graphs
+from . import graphs, replay_buffers
 
 OP, CALL, HOST, BACKWARD = range(4)
 
@@ -104,7 +102,7 @@ class Plan:
                 producer[entry[4]] = index
         self.producer = producer
         self.steps = self._steps()
-        from .replay_buffers import BACKWARD_INTO
+        from .into_forms import BACKWARD_INTO
 
         self.backward_into = [  # per op entry: its backward's into form, on "cpu"
             BACKWARD_INTO.get(entry[1]) if entry[0] == "op" and entry[8] is np else None for entry in self.tape
@@ -125,7 +123,7 @@ class Plan:
         for slot, index in last_use.items():
             if slot not in kept:
                 dead[index].append(slot)
-        from .replay_buffers import INTO  # here, not above: it imports nn, which imports this package
+        from .into_forms import INTO  # here, not above: it imports nn, which imports this package
 
         steps = []
         for index, entry in enumerate(self.tape):
@@ -169,7 +167,7 @@ class Plan:
         if not self.segments:
             self.run_steps(self.steps, slots, functions)
             if not functions.buffers_ready:
-                self._keep_buffers(functions, slots)
+                replay_buffers.let_go_of_reachable(self, functions, slots)
         graphed = True  # a graph may launch only while every segment before it ran as a graph: a backward
         for segment in self.segments:  # reads the arrays its forward saved, at the addresses it captured
             graphed = segment.run(slots, functions, graphed)
@@ -196,7 +194,9 @@ class Plan:
                     if scalar and isinstance(array, np.generic):
                         array = np.asarray(array)
                     if into is not None and first:
-                        _offer_buffer(buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots))
+                        replay_buffers.offer_output(
+                            buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots)
+                        )
                 slots[out] = array
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
@@ -215,20 +215,6 @@ class Plan:
                 self.backward(functions, root, seed, retain)
             for slot in free:
                 slots[slot] = None
-
-    def _keep_buffers(self, functions, slots):
-        """After a first replay: keep its op outputs as the buffers of the next replays, but none whose memory
-        the caller can reach after the call (an output, or a view of one; a leaf's .grad)."""
-        reachable = [slots[slot] for slot, _ in self.outputs if slot is not None and slots[slot] is not None]
-        reachable += [leaf.grad._array for leaf in self.leaves if leaf.grad is not None]
-        reachable = [array for array in reachable if hasattr(array, "shape")]
-        for slot, buffer in list(functions.buffers.items()):
-            if any(np.may_share_memory(buffer, array) for array in reachable):
-                del functions.buffers[slot]
-        for index, buffers in list(functions.grad_buffers.items()):
-            if any(b is not None and np.may_share_memory(b, array) for b in buffers for array in reachable):
-                del functions.grad_buffers[index]
-        functions.buffers_ready = True
 
     def backward(self, functions, root, seed, retain_graph):
         """The engine's backward pass over the recorded ops from op entry `root`, in its order."""
@@ -255,7 +241,7 @@ class Plan:
                     else:
                         grads = fn.backward(grad)
                         if first is not None and into[index] is not None:
-                            _offer_grad_buffers(first, index, grads, grad, fn.saved)
+                            replay_buffers.offer_gradients(first, index, grads, grad, fn.saved)
                     _send(grads, routes[index])
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
@@ -273,32 +259,6 @@ class Plan:
         start = object.__new__(autograd.MadeInput)
         start._ctx = functions.functions[root]
         return [index_of[id(fn)] for fn in autograd.topological_order(start)]
-
-
-def _offer_buffer(buffers, slot, array, inputs):
-    """Keep an op's output from a first replay as the buffer its next replays write into: a C-ordered
-    NumPy array that shares no memory with the op's inputs (an op that hands an input on, or a view)."""
-    if type(array) is not np.ndarray or not array.flags.c_contiguous:
-        return
-    if any(np.may_share_memory(array, x) for x in inputs if type(x) is np.ndarray):
-        return
-    buffers[slot] = array
-
-
-def _offer_grad_buffers(buffers, index, grads, grad_output, saved):
-    """Keep the gradients an op's backward made at a first replay as the arrays its next backwards write
-    into: C-ordered NumPy arrays that share no memory with its gradient input or its saved arrays."""
-    found = []
-    for g in grads if type(grads) is tuple else (grads,):
-        if g is None:
-            found.append(None)
-            continue
-        if type(g) is not np.ndarray or not g.flags.c_contiguous:
-            return
-        if any(np.may_share_memory(g, a) for a in (grad_output, *saved, *found) if type(a) is np.ndarray):
-            return
-        found.append(g)
-    buffers[index] = tuple(found) if type(grads) is tuple else found[0]
 
 
 def _route(parent):

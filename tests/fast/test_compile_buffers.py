@@ -1,7 +1,9 @@
-"""What a replay allocates (tensor/fast/replay.py, tensor/fast/replay_buffers.py): the ops with an into form
+"""What a replay allocates (tensor/fast/replay_buffers.py, tensor/fast/into_forms.py): the ops with an into form
 write into the arrays the first replay made, a kept output is never written again, and nothing accumulates
 from one replay to the next. Measured with tracemalloc in NumPy's own domain (the arrays' data)."""
 
+import collections
+import copy
 import gc
 import tracemalloc
 
@@ -13,7 +15,8 @@ import nn.functional as F
 import tensor
 from benchmarks.compile_equality import training_step
 from tensor import optim
-from tensor.fast import replay_buffers
+from tensor.fast import into_forms
+from tensor.fast.replay import OP
 
 from .compile_runs import batches, lecture_model, training_run
 
@@ -136,7 +139,7 @@ def test_every_into_form_is_of_a_class_that_runs_in_fast_mode():
     """An into form of a class that a stand-in replaces would never run (its class is never recorded)."""
     from tensor import kernels
 
-    for cls in replay_buffers.INTO:
+    for cls in (*into_forms.INTO, *into_forms.BACKWARD_INTO):
         assert kernels.stand_in(cls) is cls, cls
 
 
@@ -163,7 +166,7 @@ def test_a_gradient_a_hook_keeps_is_never_a_buffer_written_again():
 
 def test_a_replayed_lecture_training_step_allocates_a_small_part_of_the_eager_step():
     """The whole step: forward, backward, clipping, AdamW. What still allocates is listed in
-    tensor/fast/replay_buffers.py (the optimizer's and clipping's arithmetic, Linear's batched gradient
+    tensor/fast/into_forms.py (the optimizer's and clipping's arithmetic, Linear's batched gradient
     products, the engine's sums of gradients, the ops' row statistics)."""
 
     from benchmarks.lecture_model import GPTLanguageModel
@@ -184,3 +187,46 @@ def test_a_replayed_lecture_training_step_allocates_a_small_part_of_the_eager_st
     eager, replayed = step_peak(False), step_peak(True)
     # measured 0.54 MiB against 3.5 MiB (NumPy 2.4, this model): a quarter leaves room for other BLAS splits
     assert replayed < eager / 4, (replayed, eager)
+
+
+def test_every_into_form_gives_its_ops_own_values_at_every_replay():
+    """At each replay of a lecture GPT training step, each into form's result is compared with the op's own
+    forward (or backward) on a copy of its instance, on the same arrays (Dropout's forward draws: it is
+    held to the eager run by the tests above)."""
+    tensor.manual_seed(0)
+    model = lecture_model(0.0)
+    optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    step = training_step(model, optimizer, max_norm=0.5, compiled=True)
+    data = batches(8)
+    for x, y in data[:3]:
+        step(x, y).item()
+    plan = next(iter(step._entries.values())).plan
+    compared = collections.Counter()
+
+    def as_tuple(value):
+        return value if type(value) is tuple else (value,)
+
+    def checked(into, own, name):
+        def run(fn, out, *args, **kwargs):
+            expected = as_tuple(getattr(copy.copy(fn), own)(*args, **kwargs))
+            result = into(fn, out, *args, **kwargs)
+            for a, b in zip(as_tuple(result), expected, strict=True):
+                assert (a is None) == (b is None), name
+                if a is not None:
+                    np.testing.assert_array_equal(a, b, err_msg=name)
+            compared[name] += 1
+            return result
+
+        return run
+
+    for i, s in enumerate(plan.steps):
+        if s[0] == OP and s[-1] is not None:
+            plan.steps[i] = (*s[:-1], checked(s[-1], "forward", plan.tape[s[1]][1].__name__))
+    for i, into in enumerate(plan.backward_into):
+        if into is not None:
+            plan.backward_into[i] = checked(into, "backward", "backward of " + plan.tape[i][1].__name__)
+    for x, y in data[3:]:
+        step(x, y).item()
+    names = {name.split()[-1] for name in compared}
+    assert {"Linear", "LayerNorm", "Softmax", "Embedding", "Cat", "FastWhere", "BlasMatmul", "Relu"} <= names
+    assert compared["backward of Softmax"] >= 4 * 4  # 4 heads' softmax backwards at each of 4 replays
