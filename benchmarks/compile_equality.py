@@ -4,12 +4,18 @@ Trains the lecture GPT (benchmarks/lecture_model.py) and the GPT (tinygrad_gpt/g
 seed, eager and through tensor.compile, with dropout, AdamW, a warm-up + cosine schedule and gradient
 clipping, on fresh random batches, and prints the largest relative difference between the two runs'
 losses over all steps (0 where every step's loss is equal bit for bit). Exits 1 if any step's
-difference exceeds --tolerance (issue 30: 1e-5 in float32). --device cuda runs on a GPU (or on the CuPy
-stand-in with TINYGRAD_GPT_FAKE_CUPY=1).
+difference exceeds --tolerance (issue 30: 1e-5 in float32). --device cuda runs on a GPU, or on the CuPy
+stand-in of the tests (tests/support/) with TINYGRAD_GPT_FAKE_CUPY=1; there --dropout 0 replays CUDA graphs
+(a capture cannot record a random draw: with dropout the plan replays op by op).
+
+Bit for bit on "cpu" needs the BLAS to run each product on the same number of threads in both runs:
+OpenBLAS rounds some products differently on one thread and on two, and tensor/fast/threads.py picks
+the count by the machine's load. On a busy machine run it with OPENBLAS_NUM_THREADS=1.
 """
 
 import argparse
 import math
+import os
 
 import numpy as np
 
@@ -71,7 +77,25 @@ def run(kind, c, steps, device, compiled, dropout=0.1, seed=0):
         x, y = (tensor.tensor(rng.integers(c["vocab"], size=(c["batch"], c["block"])), device=device) for _ in "xy")
         losses.append(step(x, y).item())
         scheduler.step()
-    return np.array(losses), getattr(step, "counts", None)
+    counts = getattr(step, "counts", None)
+    if counts is not None:
+        from tensor.fast.graphs import GraphSegment
+
+        plans = [entry.plan for entry in step._entries.values() if entry.plan is not None]
+        segments = [s for plan in plans for s in plan.segments or () if isinstance(s, GraphSegment)]
+        counts = dict(counts, graph_launches=sum(s.launches for s in segments))
+    return np.array(losses), counts
+
+
+def install_stand_in():
+    """TINYGRAD_GPT_FAKE_CUPY=1: "cuda" is the tests' CuPy stand-in, with its cuBLAS for graph captures."""
+    from tests.support import fake_cupy
+    from tests.support.fake_cupy_cublas import Library
+
+    fake_cupy.install()
+    import tensor.fast.cublas
+
+    tensor.fast.cublas._loaded["library"] = Library()
 
 
 def main(argv=None):
@@ -82,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args(argv)
+    if os.environ.get("TINYGRAD_GPT_FAKE_CUPY") == "1":
+        install_stand_in()
     worst = 0.0
     for kind in ("lecture", "gpt"):
         eager, _ = run(kind, MODEL_CONFIGS[args.config], args.steps, args.device, False, args.dropout)

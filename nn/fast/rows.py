@@ -122,9 +122,10 @@ def _exp_minus_row_max(xp, x, out, row_max):
     return row_sum(xp, out)
 
 
-def softmax(xp, x, axis):
-    """e = exp(x - x.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True)"""
-    y = xp.empty(x.shape, dtype=x.dtype)
+def softmax(xp, x, axis, out=None):
+    """e = exp(x - x.max(axis, keepdims=True)); return e / e.sum(axis, keepdims=True), into `out` if given
+    (a C-ordered array of x's shape and dtype: a compiled step's buffer, tensor/fast/replay_buffers.py)"""
+    y = xp.empty(x.shape, dtype=x.dtype) if out is None else out
 
     def normalize(rows):
         x_rows, y_rows = x[rows], y[rows]
@@ -139,9 +140,9 @@ def softmax(xp, x, axis):
     return y
 
 
-def softmax_backward(xp, y, grad, axis):
-    """return y * (grad - (grad * y).sum(axis, keepdims=True))"""
-    dx = xp.empty(y.shape, dtype=y.dtype)
+def softmax_backward(xp, y, grad, axis, out=None):
+    """return y * (grad - (grad * y).sum(axis, keepdims=True)), into `out` if given (as softmax's)"""
+    dx = xp.empty(y.shape, dtype=y.dtype) if out is None else out
 
     def backward_rows(rows):
         g, y_rows, dx_rows = grad[rows], y[rows], dx[rows]
@@ -185,11 +186,12 @@ def log_softmax_backward(xp, y, grad, axis):
 # ----- layer norm -------------------------------------------------------------------------------
 
 
-def layer_norm(xp, rows, eps):
+def layer_norm(xp, rows, eps, out=None):
     """For rows (N, F): centered = rows - rows.mean(-1, keepdims=True);
-    rstd = 1 / sqrt((centered**2).mean(-1, keepdims=True) + eps); return centered * rstd, rstd"""
+    rstd = 1 / sqrt((centered**2).mean(-1, keepdims=True) + eps); return centered * rstd (into `out` if
+    given, as softmax's), rstd"""
     n_features = rows.shape[-1]
-    xhat = rows - row_sum(xp, rows) / n_features  # centered for now
+    xhat = xp.subtract(rows, row_sum(xp, rows) / n_features, out=out)  # centered for now
     rstd = 1 / xp.sqrt(row_dot(xp, xhat, xhat) / n_features + eps)  # (N, 1)
     xhat *= rstd
     return xhat, rstd

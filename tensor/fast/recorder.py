@@ -101,6 +101,11 @@ class Recording:
             self.externals.append((slot, t))
         return slot
 
+    def idle(self):
+        """True where a wrapper only passes the call on: inside an op or a recorded call (the work is
+        theirs), or after the recording ended (a replay calling a function the recording wrapped)."""
+        return self.depth > 0 or _active is not self
+
     def refuse(self, reason):
         if self.unreplayable is None:
             self.unreplayable = f"{reason} (at {_user_frame()})"
@@ -111,7 +116,7 @@ class Recording:
         recording = self
 
         def apply(cls, *inputs, **params):
-            if recording.depth:
+            if recording.idle():
                 return original.__func__(cls, *inputs, **params)
             used = kernels.active.get(cls, cls)
             first = inputs[0]._array
@@ -150,7 +155,7 @@ class Recording:
         recording = self
 
         def call(*args, **kwargs):
-            if recording.depth:
+            if recording.idle():
                 return original(*args, **kwargs)
             template = ([recording._template(a) for a in args], {k: recording._template(v) for k, v in kwargs.items()})
             recording.depth += 1
@@ -188,7 +193,7 @@ class Recording:
         recording = self
 
         def check(*args, **kwargs):
-            if not recording.depth:
+            if not recording.idle():
                 template = (
                     [recording._template(a) for a in args],
                     {k: recording._template(v) for k, v in kwargs.items()},
@@ -203,7 +208,7 @@ class Recording:
         recording = self
 
         def host(*args, **kwargs):
-            if recording.depth:
+            if recording.idle():
                 return original(*args, **kwargs)
             args = tuple(list(a) if _is_iterator(a) else a for a in args)  # model.parameters() is used up once
             recording.depth += 1
@@ -221,7 +226,7 @@ class Recording:
         recording = self
 
         def backward(t, gradient=None, retain_graph=False):
-            if recording.depth:
+            if recording.idle():
                 return original(t, gradient, retain_graph)
             root = recording.slot_of(t)
             grad = recording.slot_of(gradient) if isinstance(gradient, Tensor) else None
@@ -240,7 +245,7 @@ class Recording:
         recording = self
 
         def refusing(*args, **kwargs):
-            if not recording.depth:
+            if not recording.idle():
                 recording.refuse(reason)
             return original(*args, **kwargs)
 
@@ -248,6 +253,8 @@ class Recording:
 
     def _patch(self, owner, name, make):
         if name not in vars(owner):  # a name another version of the library does not have: nothing to wrap
+            return
+        if any(o is owner and n == name for o, n, _ in self._patches):  # one module reached by two names
             return
         original = vars(owner)[name]
         self._patches.append((owner, name, original))

@@ -12,9 +12,13 @@ replay), and each op's output. Then, in the recorded order:
               each gradient handed on as the engine's `_send_to_inputs` does (summing, unbroadcasting,
               accumulating into the leaves' .grad), along routes found once (`_send`)
 
-A buffer is let go right after its last use in the plan, as the eager call frees its temporaries.
-Because every op runs its own forward and backward on the same arrays in the same order as the eager
-call, a replay gives the eager call's values bit for bit.
+A buffer is let go right after its last use in the plan, as the eager call frees its temporaries, except
+an op's output on "cpu" where the op has an *into* form (tensor/fast/into_forms.py: its forward written
+into a given array): the first replay's output array is kept, and later replays write into it instead
+of allocating it again; the same for the gradients of a backward with an into form. Which arrays are
+kept, and why none is ever written under the caller's feet: tensor/fast/replay_buffers.py.
+Because every op runs its own forward (or the same NumPy calls with out=) and backward on the same arrays
+in the same order as the eager call, a replay gives the eager call's values bit for bit.
 
 The Function instances hold what forward saved for backward; an output returned with a graph (a compiled
 module's loss, whose backward the caller starts) keeps its instances busy until that backward runs or
@@ -29,7 +33,7 @@ import numpy as np
 from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
-from . import graphs
+from . import graphs, replay_buffers
 
 OP, CALL, HOST, BACKWARD = range(4)
 
@@ -61,6 +65,9 @@ class _InstanceSet:
         self.owner = None  # a weak reference to the outputs' graph node while a backward may still come
         self.generation = 0  # counts the replays that used this set
         self.kept_for_graphs = []  # saved arrays that captured CUDA graphs read (tensor/fast/graphs.py)
+        self.buffers = {}  # slot -> the array its op writes into at each replay (tensor/fast/replay_buffers.py)
+        self.buffers_ready = False  # False until a first replay has made them
+        self.grad_buffers = {}  # op entry -> the arrays its backward writes its gradients into (or None each)
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -95,6 +102,12 @@ class Plan:
                 producer[entry[4]] = index
         self.producer = producer
         self.steps = self._steps()
+        from .into_forms import BACKWARD_INTO
+
+        self.backward_into = [  # per op entry: its backward's into form, on "cpu"
+            BACKWARD_INTO.get(entry[1]) if entry[0] == "op" and entry[8] is np else None for entry in self.tape
+        ]
+        self.no_backward_into = [None] * len(self.tape)
         self.segments = None  # made at the first replay (tensor/fast/graphs.py); [] where no graph is captured
         self._sets = []
         self._orders = {}  # the op entry a backward starts from -> the op entries in the order backward runs
@@ -110,13 +123,16 @@ class Plan:
         for slot, index in last_use.items():
             if slot not in kept:
                 dead[index].append(slot)
+        from .into_forms import INTO  # here, not above: it imports nn, which imports this package
+
         steps = []
         for index, entry in enumerate(self.tape):
             kind, free = entry[0], tuple(dead[index])
             if kind == "op":
-                _, _, ins, params, out, _, _, scalar, _ = entry
+                _, cls, ins, params, out, _, _, scalar, xp = entry
                 inputs = operator.itemgetter(*ins) if len(ins) > 1 else ins[0]  # the input slots, read in one call
-                steps.append((OP, index, inputs, params, out, scalar, free))
+                into = INTO.get(cls) if xp is np and not scalar and out not in kept else None
+                steps.append((OP, index, inputs, params, out, scalar, free, into))
             elif kind == "call":
                 _, function, (args, kwargs), out = entry
                 steps.append((CALL, function, args, kwargs, out, free))
@@ -150,6 +166,8 @@ class Plan:
             self.segments = graphs.segments(self)  # on "cuda": runs of array work captured as CUDA graphs
         if not self.segments:
             self.run_steps(self.steps, slots, functions)
+            if not functions.buffers_ready:
+                replay_buffers.let_go_of_reachable(self, functions, slots)
         graphed = True  # a graph may launch only while every segment before it ran as a graph: a backward
         for segment in self.segments:  # reads the arrays its forward saved, at the addresses it captured
             graphed = segment.run(slots, functions, graphed)
@@ -157,17 +175,28 @@ class Plan:
 
     def run_steps(self, steps, slots, functions):
         """Run `steps` (a part of self.steps) on `slots`, op by op."""
-        instances = functions.functions
+        instances, buffers, first = functions.functions, functions.buffers, not functions.buffers_ready
         for step in steps:
             kind = step[0]
             if kind == OP:
-                _, index, inputs, params, out, scalar, free = step
-                if type(inputs) is int:
-                    array = instances[index].forward(slots[inputs], **params)
+                _, index, inputs, params, out, scalar, free, into = step
+                buffer = buffers.get(out) if into is not None else None
+                if buffer is not None:  # written into the array the first replay made
+                    if type(inputs) is int:
+                        array = into(instances[index], buffer, slots[inputs], **params)
+                    else:
+                        array = into(instances[index], buffer, *inputs(slots), **params)
                 else:
-                    array = instances[index].forward(*inputs(slots), **params)
-                if scalar and isinstance(array, np.generic):
-                    array = np.asarray(array)
+                    if type(inputs) is int:
+                        array = instances[index].forward(slots[inputs], **params)
+                    else:
+                        array = instances[index].forward(*inputs(slots), **params)
+                    if scalar and isinstance(array, np.generic):
+                        array = np.asarray(array)
+                    if into is not None and first:
+                        replay_buffers.offer_output(
+                            buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots)
+                        )
                 slots[out] = array
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
@@ -194,7 +223,11 @@ class Plan:
             order = self._orders[root] = self._order(functions, root)
         instances = functions.functions
         instances[root].grad_output = seed
-        routes = functions.routes
+        routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
+        if not functions.buffers_ready and backend.graph_capture is None:
+            first = buffers  # a first replay: its gradients may become the next replays' buffers
+        if any(getattr(leaf, "_hooks", None) for leaf in self.leaves):  # a hook may keep the gradient it sees
+            into = self.no_backward_into
         try:
             for index in order:
                 fn = instances[index]
@@ -202,7 +235,14 @@ class Plan:
                 if _pending(grad):
                     grad = grad.compute()
                 if grad is not None:
-                    _send(fn.backward(grad), routes[index])
+                    buffer = buffers.get(index) if into[index] is not None else None
+                    if buffer is not None:  # written into the arrays the first replay's backward made
+                        grads = into[index](fn, buffer, grad)
+                    else:
+                        grads = fn.backward(grad)
+                        if first is not None and into[index] is not None:
+                            replay_buffers.offer_gradients(first, index, grads, grad, fn.saved)
+                    _send(grads, routes[index])
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
                         functions.kept_for_graphs.append(fn.saved)

@@ -63,7 +63,11 @@ class Library:
         alpha, beta = alpha._obj.value, beta._obj.value
 
         def product():  # a kernel: recorded while a stream captures, on the memory at those addresses
-            out[...] = alpha * (op_a @ op_b) + (beta * out if beta else 0)
+            # C^T = op(B)^T op(A)^T, the row-major product that the stand-in's matmul runs for the same operands
+            # (NumPy's A @ B), so a captured product sums as the eager one does: op(A) @ op(B) runs the mirrored
+            # BLAS call, which can round some elements differently. A GPU's CuPy calls cuBLAS this way itself.
+            product = (op_b.swapaxes(1, 2) @ op_a.swapaxes(1, 2)).swapaxes(1, 2)
+            out[...] = alpha * product + (beta * out if beta else 0)
 
         read, written = [storage_at(a), storage_at(b)], storage_at(c)
         launch(product, [memory for memory in read if memory is not None], () if written is None else (written,))

@@ -1,0 +1,232 @@
+"""What a replay allocates (tensor/fast/replay_buffers.py, tensor/fast/into_forms.py): the ops with an into form
+write into the arrays the first replay made, a kept output is never written again, and nothing accumulates
+from one replay to the next. Measured with tracemalloc in NumPy's own domain (the arrays' data)."""
+
+import collections
+import copy
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import nn
+import nn.functional as F
+import tensor
+from benchmarks.compile_equality import training_step
+from tensor import optim
+from tensor.fast import into_forms
+from tensor.fast.replay import OP
+
+from .compile_runs import batches, lecture_model, training_run
+
+NUMPY_DATA = tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)
+
+
+def numpy_bytes(snapshot):
+    return sum(stat.size for stat in snapshot.filter_traces([NUMPY_DATA]).statistics("filename"))
+
+
+def numpy_peak_of(call):
+    """The NumPy data allocated at the peak of call() above what was allocated before it, in bytes."""
+    tracemalloc.start()
+    try:
+        before = numpy_bytes(tracemalloc.take_snapshot())
+        tracemalloc.reset_peak()
+        start, _ = tracemalloc.get_traced_memory()
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - start, before, result
+
+
+ROWS, FEATURES = 256, 256
+ARRAY_BYTES = ROWS * FEATURES * 4  # 256 KiB: one float32 array of the function below
+
+
+def forward_of_buffered_ops():
+    """A forward of ops that all have an into form; its one output is a new (ROWS,) array at every call."""
+    tensor.manual_seed(0)
+    linear = nn.Linear(FEATURES, FEATURES)
+    scale = tensor.randn(FEATURES)
+
+    @tensor.no_grad()
+    def forward(x, condition):
+        h = F.relu(linear(x)) * scale + x
+        h = tensor.where(condition, h, x)
+        h = tensor.cat([h, h @ linear.weight], dim=1)
+        return h.sum(dim=1)
+
+    return forward
+
+
+def test_a_replay_writes_the_ops_outputs_into_the_buffers_of_its_first_replay():
+    x, condition = tensor.randn(ROWS, FEATURES), tensor.randn(ROWS, FEATURES) > 0
+    eager = forward_of_buffered_ops()
+    eager_peak, _, expected = numpy_peak_of(lambda: eager(x, condition).numpy().copy())
+    compiled = tensor.compile(forward_of_buffered_ops())
+    for _ in range(3):  # two recordings, one replay that makes the buffers
+        compiled(x, condition)
+    replay_peak, _, result = numpy_peak_of(lambda: compiled(x, condition).numpy().copy())
+    assert compiled.counts["replayed"] == 2
+    np.testing.assert_array_equal(result, expected)
+    # Eager: 7 new arrays of 256 KiB or more. Replayed: the output (1 KiB) and its copy, the sum's and the
+    # ops' small temporaries and NumPy's iteration buffer of a broadcasting ufunc (8192 elements, 32 KiB
+    # here, whatever the arrays' size): below a quarter of one array, which grows with the model.
+    assert eager_peak >= 4 * ARRAY_BYTES
+    assert replay_peak < ARRAY_BYTES // 4
+
+
+def test_an_output_or_a_view_of_one_is_never_a_buffer_written_again():
+    tensor.manual_seed(0)
+    linear = nn.Linear(8, 8)
+
+    @tensor.no_grad()
+    def forward(x):
+        return linear(x).reshape(-1), F.relu(linear(x))  # a view of the Linear's output, and an op's output
+
+    compiled = tensor.compile(forward)
+    xs = [tensor.randn(4, 8) for _ in range(5)]
+    kept = [compiled(x) for x in xs]  # the caller keeps every call's outputs
+    assert compiled.counts["replayed"] == 3
+    for x, (flat, relu) in zip(xs, kept):
+        expected_flat, expected_relu = forward(x)
+        np.testing.assert_array_equal(flat.numpy(), expected_flat.numpy())
+        np.testing.assert_array_equal(relu.numpy(), expected_relu.numpy())
+
+
+def test_replays_of_a_training_step_accumulate_nothing():
+    tensor.manual_seed(0)
+    model = lecture_model(0.1)
+    optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    step = training_step(model, optimizer, max_norm=0.5, compiled=True)
+    data = batches(12)
+    for x, y in data[:4]:
+        step(x, y).item()
+    plan = next(iter(step._entries.values())).plan
+    length = len(plan.tape)
+    tracemalloc.start()
+    try:
+        step(*data[4]).item()
+        gc.collect()  # the objects of cycles (a step's graph of Python objects) freed now, not later
+        settled = tracemalloc.get_traced_memory()[0], numpy_bytes(tracemalloc.take_snapshot())
+        for x, y in data[5:]:
+            step(x, y).item()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - settled[0], numpy_bytes(tracemalloc.take_snapshot()) - settled[1]
+    finally:
+        tracemalloc.stop()
+    assert step.counts["replayed"] == 10
+    assert len(plan.tape) == length  # a replay records nothing
+    assert grown[1] == 0  # the arrays alive after a step: the same bytes after 7 more replays
+    assert grown[0] < 8192  # all memory, over 7 replays: some of Python's and NumPy's small caches at most
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_buffered_replays_equal_the_eager_steps_bit_for_bit(dropout):
+    eager_losses, eager_parameters, _ = training_run(lecture_model, compiled=False, steps=8, dropout=dropout)
+    losses, parameters, step = training_run(lecture_model, compiled=True, steps=8, dropout=dropout)
+    plan = next(iter(step._entries.values())).plan
+    assert sum(len(s.buffers) for s in plan._sets) >= 20  # most forward outputs of the lecture model
+    assert sum(len(s.grad_buffers) for s in plan._sets) >= 12  # Relu, Dropout, Softmax, Mul, where backwards
+    assert losses == eager_losses
+    for p, q in zip(parameters, eager_parameters):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_every_into_form_is_of_a_class_that_runs_in_fast_mode():
+    """An into form of a class that a stand-in replaces would never run (its class is never recorded)."""
+    from tensor import kernels
+
+    for cls in (*into_forms.INTO, *into_forms.BACKWARD_INTO):
+        assert kernels.stand_in(cls) is cls, cls
+
+
+def test_a_gradient_a_hook_keeps_is_never_a_buffer_written_again():
+    def run(compiled):
+        tensor.manual_seed(0)
+        model = lecture_model(0.0)
+        optimizer = optim.AdamW(model.parameters(), lr=1e-2)
+        seen = []
+        for p in model.parameters():
+            p.register_hook(lambda g: seen.append(g) or g)  # keeps the tensor it is given
+        step = training_step(model, optimizer, max_norm=0.5, compiled=compiled)
+        for x, y in batches(6):
+            step(x, y).item()
+        return [g.numpy().copy() for g in seen], step
+
+    eager, _ = run(False)
+    replayed, step = run(True)
+    assert step.counts["replayed"] == 4
+    assert len(replayed) == len(eager)
+    for a, b in zip(replayed, eager):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_replayed_lecture_training_step_allocates_a_small_part_of_the_eager_step():
+    """The whole step: forward, backward, clipping, AdamW. What still allocates is listed in
+    tensor/fast/into_forms.py (the optimizer's and clipping's arithmetic, Linear's batched gradient
+    products, the engine's sums of gradients, the ops' row statistics)."""
+
+    from benchmarks.lecture_model import GPTLanguageModel
+
+    vocab, block, batch = 65, 32, 8
+    rng = np.random.default_rng(0)
+    data = [tuple(tensor.tensor(rng.integers(vocab, size=(batch, block))) for _ in "xy") for _ in range(6)]
+
+    def step_peak(compiled):
+        tensor.manual_seed(0)
+        model = GPTLanguageModel(vocab, block, 64, 4, 2, 0.2)  # n_embd 64, 4 heads, 2 blocks
+        optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        step = training_step(model, optimizer, max_norm=0.5, compiled=compiled)
+        for x, y in data[:4]:
+            step(x, y).item()
+        return min(numpy_peak_of(lambda x=x, y=y: step(x, y).item())[0] for x, y in data[4:])
+
+    eager, replayed = step_peak(False), step_peak(True)
+    # measured 0.54 MiB against 3.5 MiB (NumPy 2.4, this model): a quarter leaves room for other BLAS splits
+    assert replayed < eager / 4, (replayed, eager)
+
+
+def test_every_into_form_gives_its_ops_own_values_at_every_replay():
+    """At each replay of a lecture GPT training step, each into form's result is compared with the op's own
+    forward (or backward) on a copy of its instance, on the same arrays (Dropout's forward draws: it is
+    held to the eager run by the tests above)."""
+    tensor.manual_seed(0)
+    model = lecture_model(0.0)
+    optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    step = training_step(model, optimizer, max_norm=0.5, compiled=True)
+    data = batches(8)
+    for x, y in data[:3]:
+        step(x, y).item()
+    plan = next(iter(step._entries.values())).plan
+    compared = collections.Counter()
+
+    def as_tuple(value):
+        return value if type(value) is tuple else (value,)
+
+    def checked(into, own, name):
+        def run(fn, out, *args, **kwargs):
+            expected = as_tuple(getattr(copy.copy(fn), own)(*args, **kwargs))
+            result = into(fn, out, *args, **kwargs)
+            for a, b in zip(as_tuple(result), expected, strict=True):
+                assert (a is None) == (b is None), name
+                if a is not None:
+                    np.testing.assert_array_equal(a, b, err_msg=name)
+            compared[name] += 1
+            return result
+
+        return run
+
+    for i, s in enumerate(plan.steps):
+        if s[0] == OP and s[-1] is not None:
+            plan.steps[i] = (*s[:-1], checked(s[-1], "forward", plan.tape[s[1]][1].__name__))
+    for i, into in enumerate(plan.backward_into):
+        if into is not None:
+            plan.backward_into[i] = checked(into, "backward", "backward of " + plan.tape[i][1].__name__)
+    for x, y in data[3:]:
+        step(x, y).item()
+    names = {name.split()[-1] for name in compared}
+    assert {"Linear", "LayerNorm", "Softmax", "Embedding", "Cat", "FastWhere", "BlasMatmul", "Relu"} <= names
+    assert compared["backward of Softmax"] >= 4 * 4  # 4 heads' softmax backwards at each of 4 replays
