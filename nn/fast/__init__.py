@@ -23,4 +23,6 @@ for name in ("Softmax", "LogSoftmax", "CrossEntropy", "LayerNorm", "ScaledDotPro
 register_stand_in(textbook.Linear, linear.Linear, "batched Linear gradients")
 register_stand_in(textbook.Embedding, embedding.Embedding, "flat embedding gradient")
 
-from . import gelu  # noqa: E402, F401  registers itself, last: the ladder's order
+# last, in the ladder's order: the fused GELU registers itself; the into forms are what tensor.compile's replay
+# writes into its buffers (tensor/fast/replay.py)
+from . import gelu, into_forms  # noqa: E402, F401

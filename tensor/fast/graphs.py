@@ -22,12 +22,11 @@ outputs keep a graph for a later backward (a compiled module's loss) run op by o
 
 from .. import backend, cuda
 from ..tensor import Tensor
+from .steps import HOST, slot_written, slots_read
 
 
 def segments(plan):
     """The plan cut into host calls and graph segments, or [] where no graph is captured (on the CPU)."""
-    from .replay import HOST
-
     ops = [entry for entry in plan.tape if entry[0] == "op"]
     on_gpu = bool(ops) and all(entry[8].__name__ != "numpy" for entry in ops)
     if not on_gpu or not cuda.is_available() or any(root is not None for slot, root in plan.outputs):
@@ -62,8 +61,6 @@ class GraphSegment(_Steps):
     """A run of array steps captured as one CUDA graph at its first run and launched after."""
 
     def __init__(self, plan, indices):
-        from .replay import slot_written, slots_read
-
         super().__init__(plan, indices)
         last = indices[-1]
         made, inputs = set(), []

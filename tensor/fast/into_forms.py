@@ -7,9 +7,9 @@ run on the same operands in the same order, so the values are the op's own bit f
 (tests/fast/test_compile_buffers.py holds each one to its op's form at every replay of a training
 step). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA graphs (tensor/fast/graphs.py).
 
-Forward: Linear, matmul, LayerNorm, Softmax, Dropout, where, Embedding, Cat, Add, Mul, Relu; Dropout
-draws into arrays of its own and LayerNorm normalizes into one (kept on the op's instance). Backward:
-Relu, Dropout, Softmax, Mul, where, matmul, LayerNorm's dx, Embedding.
+Here the tensor ops' into forms and the registries: forward Add, Mul, Relu, matmul, where, Cat; backward
+Relu, Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear, LayerNorm, Softmax,
+Dropout, Embedding), as nn's stand-ins register themselves.
 
 What has no into form, and so still allocates in a replay: views (reshape, permute, basic indexing:
 no data), CrossEntropy (its output is the loss, which the caller keeps), the GPT's fused attention and
@@ -19,12 +19,8 @@ the backwards of Permute and Index, the engine's sums of gradients, and the opti
 own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
 """
 
-import math
-
 import numpy as np
 
-from nn import functional as textbook_nn
-from nn.fast import blocked, embedding, linear
 from tensor.ops import elementwise, movement
 from tensor.ops.matmul import transposed
 
@@ -81,78 +77,10 @@ def matmul_op_into(fn, out, a, b):
     return matmul_into(a, b, out)
 
 
-@into_form(linear.Linear)
-def linear_into(fn, out, x, weight, *bias):
-    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
-    y = out.reshape(rows.shape[0], weight.shape[0])  # a view: `out` is the C-ordered array a replay made
-    matmul_into(rows, weight.T, y)
-    if bias:
-        y += bias[0]
-    fn.save_for_backward(rows, weight)
-    fn.input_shape = x.shape
-    return out
-
-
-@into_form(blocked.LayerNorm)
-def layer_norm_into(fn, out, x, weight, bias, n_features, eps):
-    fn.input_shape = x.shape
-    rows = x.reshape(-1, n_features)
-    scratch = fn.__dict__.get("replay_scratch")  # the normalized rows, saved: in float32 or float64 an array of its own
-    if rows.dtype in (np.float32, np.float64) and (
-        scratch is None or (scratch.shape, scratch.dtype) != (rows.shape, rows.dtype)
-    ):
-        scratch = fn.replay_scratch = np.empty(rows.shape, rows.dtype)
-    xhat, rstd = blocked.rows.layer_norm(np, rows, eps, out=scratch if rows.dtype in (np.float32, np.float64) else None)
-    fn.parameter_shape = weight.shape
-    weight, bias = weight.reshape(-1), bias.reshape(-1)
-    fn.save_for_backward(xhat, rstd, weight)
-    y = np.multiply(xhat, weight, out=out.reshape(xhat.shape))
-    y += bias
-    return out
-
-
-@into_form(blocked.Softmax)
-def softmax_into(fn, out, x, axis):
-    fn.compute(np, x, axis, out=out)  # nn/fast/rows.py's softmax, which writes into an array of its own
-    fn.save_for_backward(out)
-    fn.axis = axis
-    return out
-
-
-@into_form(textbook_nn.Dropout)
-def dropout_into(fn, out, x, p, generator):
-    """Dropout's forward; on "cpu" in float32 or float64 its draw, keep and mask in arrays of its own too
-    (the generator's NumPy stream fills the draw's array with the numbers it would have returned)."""
-    scratch = fn.__dict__.get("replay_scratch")
-    if scratch is None or scratch[0].shape != x.shape or scratch[2].dtype != x.dtype:
-        if generator.device != "cpu" or x.dtype not in (np.float32, np.float64):
-            keep = generator.random(x.shape, dtype=x.dtype) >= p  # the textbook's draw, allocated
-            scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
-            fn.save_for_backward(scaled_mask)
-            return np.multiply(x, scaled_mask, out=out)
-        scratch = fn.replay_scratch = (np.empty(x.shape, x.dtype), np.empty(x.shape, bool), np.empty(x.shape, x.dtype))
-    draw, keep, scaled_mask = scratch
-    generator._next_stream().random(dtype=x.dtype, out=draw)  # Generator.random's draw, in x's dtype
-    np.greater_equal(draw, p, out=keep)
-    np.copyto(scaled_mask, keep)  # keep.astype(x.dtype)
-    np.divide(scaled_mask, x.dtype.type(1 - p), out=scaled_mask)
-    fn.save_for_backward(scaled_mask)
-    return np.multiply(x, scaled_mask, out=out)
-
-
 @into_form(select.FastWhere)
 def where_into(fn, out, x, y, condition):
     fn.save_for_backward(condition)
     return _select_into(out, condition, x, y)
-
-
-@into_form(embedding.Embedding)
-def embedding_into(fn, out, weight, indices):
-    size = weight.shape[0]
-    textbook_nn._check_indices("embedding: index", indices, size, "embeddings")
-    fn.save_for_backward(indices)
-    fn.weight_shape = weight.shape
-    return np.take(weight, indices, axis=0, out=out, mode="clip")  # checked above; "raise" would buffer
 
 
 @into_form(movement.Cat)
@@ -179,18 +107,6 @@ def backward_into_form(cls):
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
     return np.multiply(grad, z > 0, out=out)
-
-
-@backward_into_form(textbook_nn.Dropout)
-def dropout_backward_into(fn, out, grad):
-    (scaled_mask,) = fn.saved
-    return np.multiply(grad, scaled_mask, out=out)
-
-
-@backward_into_form(blocked.Softmax)
-def softmax_backward_into(fn, out, grad):
-    (y,) = fn.saved
-    return fn.differentiate(np, y, grad, fn.axis, out=out)
 
 
 @backward_into_form(elementwise.Mul)
@@ -228,26 +144,3 @@ def matmul_backward_into(fn, out, grad):
     grad_a = matmul_into(grad, transposed(b), out[0]) if fn.needs_input_grad[0] else None
     grad_b = matmul_into(transposed(a), grad, out[1]) if fn.needs_input_grad[1] else None
     return grad_a, grad_b
-
-
-@backward_into_form(blocked.LayerNorm)
-def layer_norm_backward_into(fn, out, grad):
-    xhat, rstd, weight = fn.saved
-    grad = grad.reshape(xhat.shape)
-    g = np.multiply(grad, weight, out=out[0].reshape(xhat.shape))  # dx's array: overwritten into dx below
-    blocked.rows.layer_norm_backward(np, xhat, rstd, g)
-    # dweight and dbias, (F,) each: made anew, as the textbook's backward makes them
-    dweight = blocked.rows.column_dot(np, grad, xhat).reshape(fn.parameter_shape) if fn.needs_input_grad[1] else None
-    dbias = grad.sum(axis=0).reshape(fn.parameter_shape) if fn.needs_input_grad[2] else None
-    return out[0], dweight, dbias
-
-
-@backward_into_form(embedding.Embedding)
-def embedding_backward_into(fn, out, grad):
-    (indices,) = fn.saved
-    dim = fn.weight_shape[1]
-    dweight = out[0].reshape(-1)  # a view: the first replay's (num_embeddings, dim) gradient
-    dweight.fill(0)
-    positions = (indices.reshape(-1, 1) * dim + np.arange(dim)).reshape(-1)
-    embedding.scatter_add(dweight, positions, grad.reshape(-1))
-    return out[0], None

@@ -34,8 +34,8 @@ from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
-
-OP, CALL, HOST, BACKWARD = range(4)
+from .into_forms import BACKWARD_INTO, INTO
+from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
 def _pending(grad):
@@ -102,8 +102,6 @@ class Plan:
                 producer[entry[4]] = index
         self.producer = producer
         self.steps = self._steps()
-        from .into_forms import BACKWARD_INTO
-
         self.backward_into = [  # per op entry: its backward's into form, on "cpu"
             BACKWARD_INTO.get(entry[1]) if entry[0] == "op" and entry[8] is np else None for entry in self.tape
         ]
@@ -123,8 +121,6 @@ class Plan:
         for slot, index in last_use.items():
             if slot not in kept:
                 dead[index].append(slot)
-        from .into_forms import INTO  # here, not above: it imports nn, which imports this package
-
         steps = []
         for index, entry in enumerate(self.tape):
             kind, free = entry[0], tuple(dead[index])
@@ -366,26 +362,3 @@ def _ones_like(array):
     """The seed of loss.backward(): ones of the root's shape and dtype, as Tensor.backward makes it."""
     xp = np if type(array) is np.ndarray else array_module(device_of(array))
     return xp.ones(array.shape, dtype=array.dtype)
-
-
-def slots_read(entry):
-    """The slots a tape entry reads (a host call reads through its tensors, not through slots)."""
-    kind = entry[0]
-    if kind == "op":
-        return entry[2]
-    if kind == "call":
-        args, kwargs = entry[2]
-        return [v for k, v in (*args, *kwargs.values()) if k in ("slot", "array")]
-    if kind == "backward":
-        return [entry[1]] + ([entry[2]] if entry[2] is not None else [])
-    return []
-
-
-def slot_written(entry):
-    """The slot a tape entry writes its result to (None for a backward, or a host call with no tensor result)."""
-    kind = entry[0]
-    if kind == "op":
-        return entry[4]
-    if kind in ("call", "host"):
-        return entry[-1]
-    return None

@@ -16,7 +16,7 @@ import tensor
 from benchmarks.compile_equality import training_step
 from tensor import optim
 from tensor.fast import into_forms
-from tensor.fast.replay import OP
+from tensor.fast.steps import OP
 
 from .compile_runs import batches, lecture_model, training_run
 

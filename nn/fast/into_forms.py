@@ -1,0 +1,115 @@
+"""Into forms of nn's ops (tensor/fast/into_forms.py says what an into form is): Linear, LayerNorm, Softmax,
+Dropout and Embedding forward, with Dropout's draw and LayerNorm's normalized rows in arrays of their own
+(kept on the op's instance); Dropout, Softmax, LayerNorm's dx and Embedding backward."""
+
+import math
+
+import numpy as np
+
+from tensor.fast.into_forms import backward_into_form, into_form, matmul_into
+
+from .. import functional as textbook_nn
+from . import blocked, embedding, linear
+
+
+@into_form(linear.Linear)
+def linear_into(fn, out, x, weight, *bias):
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+    y = out.reshape(rows.shape[0], weight.shape[0])  # a view: `out` is the C-ordered array a replay made
+    matmul_into(rows, weight.T, y)
+    if bias:
+        y += bias[0]
+    fn.save_for_backward(rows, weight)
+    fn.input_shape = x.shape
+    return out
+
+
+@into_form(blocked.LayerNorm)
+def layer_norm_into(fn, out, x, weight, bias, n_features, eps):
+    fn.input_shape = x.shape
+    rows = x.reshape(-1, n_features)
+    scratch = fn.__dict__.get("replay_scratch")  # the normalized rows, saved: in float32 or float64 an array of its own
+    if rows.dtype in (np.float32, np.float64) and (
+        scratch is None or (scratch.shape, scratch.dtype) != (rows.shape, rows.dtype)
+    ):
+        scratch = fn.replay_scratch = np.empty(rows.shape, rows.dtype)
+    xhat, rstd = blocked.rows.layer_norm(np, rows, eps, out=scratch if rows.dtype in (np.float32, np.float64) else None)
+    fn.parameter_shape = weight.shape
+    weight, bias = weight.reshape(-1), bias.reshape(-1)
+    fn.save_for_backward(xhat, rstd, weight)
+    y = np.multiply(xhat, weight, out=out.reshape(xhat.shape))
+    y += bias
+    return out
+
+
+@into_form(blocked.Softmax)
+def softmax_into(fn, out, x, axis):
+    fn.compute(np, x, axis, out=out)  # nn/fast/rows.py's softmax, which writes into an array of its own
+    fn.save_for_backward(out)
+    fn.axis = axis
+    return out
+
+
+@into_form(textbook_nn.Dropout)
+def dropout_into(fn, out, x, p, generator):
+    """Dropout's forward; on "cpu" in float32 or float64 its draw, keep and mask in arrays of its own too
+    (the generator's NumPy stream fills the draw's array with the numbers it would have returned)."""
+    scratch = fn.__dict__.get("replay_scratch")
+    if scratch is None or scratch[0].shape != x.shape or scratch[2].dtype != x.dtype:
+        if generator.device != "cpu" or x.dtype not in (np.float32, np.float64):
+            keep = generator.random(x.shape, dtype=x.dtype) >= p  # the textbook's draw, allocated
+            scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+            fn.save_for_backward(scaled_mask)
+            return np.multiply(x, scaled_mask, out=out)
+        scratch = fn.replay_scratch = (np.empty(x.shape, x.dtype), np.empty(x.shape, bool), np.empty(x.shape, x.dtype))
+    draw, keep, scaled_mask = scratch
+    generator._next_stream().random(dtype=x.dtype, out=draw)  # Generator.random's draw, in x's dtype
+    np.greater_equal(draw, p, out=keep)
+    np.copyto(scaled_mask, keep)  # keep.astype(x.dtype)
+    np.divide(scaled_mask, x.dtype.type(1 - p), out=scaled_mask)
+    fn.save_for_backward(scaled_mask)
+    return np.multiply(x, scaled_mask, out=out)
+
+
+@into_form(embedding.Embedding)
+def embedding_into(fn, out, weight, indices):
+    size = weight.shape[0]
+    textbook_nn._check_indices("embedding: index", indices, size, "embeddings")
+    fn.save_for_backward(indices)
+    fn.weight_shape = weight.shape
+    return np.take(weight, indices, axis=0, out=out, mode="clip")  # checked above; "raise" would buffer
+
+
+@backward_into_form(textbook_nn.Dropout)
+def dropout_backward_into(fn, out, grad):
+    (scaled_mask,) = fn.saved
+    return np.multiply(grad, scaled_mask, out=out)
+
+
+@backward_into_form(blocked.Softmax)
+def softmax_backward_into(fn, out, grad):
+    (y,) = fn.saved
+    return fn.differentiate(np, y, grad, fn.axis, out=out)
+
+
+@backward_into_form(blocked.LayerNorm)
+def layer_norm_backward_into(fn, out, grad):
+    xhat, rstd, weight = fn.saved
+    grad = grad.reshape(xhat.shape)
+    g = np.multiply(grad, weight, out=out[0].reshape(xhat.shape))  # dx's array: overwritten into dx below
+    blocked.rows.layer_norm_backward(np, xhat, rstd, g)
+    # dweight and dbias, (F,) each: made anew, as the textbook's backward makes them
+    dweight = blocked.rows.column_dot(np, grad, xhat).reshape(fn.parameter_shape) if fn.needs_input_grad[1] else None
+    dbias = grad.sum(axis=0).reshape(fn.parameter_shape) if fn.needs_input_grad[2] else None
+    return out[0], dweight, dbias
+
+
+@backward_into_form(embedding.Embedding)
+def embedding_backward_into(fn, out, grad):
+    (indices,) = fn.saved
+    dim = fn.weight_shape[1]
+    dweight = out[0].reshape(-1)  # a view: the first replay's (num_embeddings, dim) gradient
+    dweight.fill(0)
+    positions = (indices.reshape(-1, 1) * dim + np.arange(dim)).reshape(-1)
+    embedding.scatter_add(dweight, positions, grad.reshape(-1))
+    return out[0], None
