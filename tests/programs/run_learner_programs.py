@@ -50,6 +50,7 @@ sys.path.insert(
     0, str(REPO)
 )  # benchmarks/ of this checkout: the one import mapping, shared with its programs benchmark
 from benchmarks.programs import rewrite_imports  # noqa: E402  PyTorch's imports spelled as this project's
+from tests.programs import seed_spread  # noqa: E402  the verdict against PyTorch's seed-to-seed spread
 
 # ----- notebooks ---------------------------------------------------------------------------------------------
 
@@ -127,14 +128,29 @@ def shorten_notebook(script, steps):
 # ----- running -----------------------------------------------------------------------------------------------
 
 
-def prepare(program, side, args, root):
-    """Write the program's files for one side under root; returns (command, cwd, extra PYTHONPATH)."""
+def reseed_notebook(script, offset):
+    """Every `manual_seed(N)` becomes `manual_seed(N + offset)`: the notebooks' one way of taking a seed."""
+    return re.sub(r"\bmanual_seed\((\d+)\)", lambda m: f"manual_seed({int(m.group(1)) + offset})", script)
+
+
+def default_seed(source, pattern):
+    """The program's own seed, read from its source (makemore.py's --seed default, minGPT's C.system.seed)."""
+    found = re.search(pattern, source)
+    if not found:
+        raise SystemExit(f"cannot find the program's seed ({pattern}) to offset it")
+    return int(found.group(1))
+
+
+def prepare(program, side, args, root, seed=0):
+    """Write the program's files for one side under root; returns (command, cwd, extra PYTHONPATH).
+
+    seed: an offset to the program's own seed(s), given the way the program takes a seed (0: as written)."""
     root.mkdir(parents=True, exist_ok=True)
     rewrite = rewrite_imports if side == "ours" else (lambda s: s)
     names = Path(args.makemore) / "names.txt"
     if program.startswith("part"):
         notebook = next((Path(args.zero_to_hero) / "lectures" / "makemore").glob(f"makemore_{program}_*.ipynb"))
-        script = shorten_notebook(notebook_to_script(notebook), args.steps)
+        script = reseed_notebook(shorten_notebook(notebook_to_script(notebook), args.steps), seed)
         (root / "program.py").write_text(rewrite(script))
         shutil.copy(names, root / "names.txt")
         return [[sys.executable, "program.py"]], root, []
@@ -144,6 +160,8 @@ def prepare(program, side, args, root):
         shutil.copy(names, root / "names.txt")
         base = [sys.executable, "makemore.py", "-i", "names.txt", "-o", "out", "--type", program.split("-", 1)[1]]
         base += ["--num-workers", "0"]  # see the module docstring: no worker processes on either side
+        if seed:
+            base += ["--seed", str(default_seed(source, r"'--seed', type=int, default=(\d+)") + seed)]
         return [base + ["--max-steps", str(args.makemore_steps)], base + ["--sample-only"]], root, []
     mingpt = root / "minGPT"
     shutil.rmtree(mingpt, ignore_errors=True)
@@ -162,12 +180,20 @@ def prepare(program, side, args, root):
         shutil.copy(args.text, project / "input.txt")
     iters = args.chargpt_iters if program == "chargpt" else args.adder_iters
     command = [sys.executable, f"{program}.py", f"--trainer.max_iters={iters}", "--trainer.num_workers=0"]
+    if seed:
+        own = default_seed((project / f"{program}.py").read_text(), r"C\.system\.seed = (\d+)")
+        command.append(f"--system.seed={own + seed}")
     return [command], project, [str(mingpt)]
 
 
-def run_side(program, side, args):
-    root = Path(args.work) / program / side
-    commands, cwd, paths = prepare(program, side, args, root)
+def run_name(side, seed):
+    """The run's folder under --work: "ours", "torch" (the program's own seed), "torch-seed+1", ..."""
+    return f"{side}-seed+{seed}" if seed else side
+
+
+def run_side(program, side, args, seed=0):
+    root = Path(args.work) / program / run_name(side, seed)
+    commands, cwd, paths = prepare(program, side, args, root, seed)
     env = dict(os.environ)
     extra = paths + ([str(REPO)] if side == "ours" else [])
     env["PYTHONPATH"] = os.pathsep.join(extra + [env.get("PYTHONPATH", "")])
@@ -193,11 +219,16 @@ def run_side(program, side, args):
     return status, output, time.time() - started
 
 
-LOSS_LINE = re.compile(r"loss|^\s*\d+/\s*\d+: [\d.]+|approximate|correct", re.IGNORECASE)
+LOSS_LINE = re.compile(
+    r"loss|^\s*\d+/\s*\d+: [\d.]+|approximate|correct"  # losses, step: loss, part 4's checks, adder's score
+    r"|^(train|val|test) -?\d+\.\d+$"  # the notebooks' split_loss
+    r"|^(\w+=)?tensor\(-?\d+\.\d*(e[-+]?\d+)?(, grad_fn=<\w+>)?\)$|^-?\d+\.\d+(e[-+]?\d+)?$",  # shown scalars
+    re.IGNORECASE,
+)
 
 
 def loss_lines(output):
-    """The lines that report a loss (or part 4's gradient comparisons, or adder's score)."""
+    """The lines that report a loss (or part 4's gradient comparisons, adder's score, a notebook's scalar)."""
     return [line.strip() for line in output.splitlines() if LOSS_LINE.search(line) and "Traceback" not in line]
 
 
@@ -216,28 +247,37 @@ def failed_cells(output):
     return {int(number): error for number, error in FAILED_CELL.findall(output)}
 
 
-def reached_end(results):
-    """Ran to the end, no cell failing here that PyTorch ran through."""
-    status, output, _ = results["ours"]
+def torch_runs(results):
+    """The PyTorch runs' names in seed order: "torch", "torch-seed+1", ..."""
+    return [name for name in results if name.startswith("torch")]
+
+
+def reached_end(results, name="ours"):
+    """Ran to the end, no cell failing that PyTorch (with the program's own seed) ran through."""
+    status, output, _ = results[name]
     return status == 0 and not set(failed_cells(output)) - set(failed_cells(results["torch"][1]))
 
 
 def report(program, results, width=70):
+    """Each run's end, then the losses: side by side with one PyTorch run, or against several seeds' spread."""
     print(f"\n=== {program} ===")
-    for side in ("ours", "torch"):
-        status, output, seconds = results[side]
+    for name, (status, output, seconds) in results.items():
         verdict = "ran to the end" if status == 0 else f"STOPPED ({status}): {error_line(output)}"
-        if side == "ours" and status == 0 and not reached_end(results):
+        if status == 0 and not reached_end(results, name):
             verdict = "ran to the end, but cells failed that PyTorch ran through"
-        print(f"  {side:5s} {seconds:6.0f}s  {verdict}")
+        print(f"  {name:13s} {seconds:6.0f}s  {verdict}")
         for number, error in failed_cells(output).items():
-            also = "" if side == "torch" or number in failed_cells(results["torch"][1]) else "  <- here only"
+            also = "" if number in failed_cells(results["torch"][1]) else "  <- not under PyTorch's own seed"
             print(f"        cell {number} failed: {error[:100]}{also}")
-    ours, theirs = loss_lines(results["ours"][1]), loss_lines(results["torch"][1])
+    ours, seeds = loss_lines(results["ours"][1]), [loss_lines(results[name][1]) for name in torch_runs(results)]
+    if len(seeds) > 1:
+        return seed_spread.report(ours, seeds, [reached_end(results, name) for name in results], width)
+    theirs = seeds[0]
     for i in range(max(len(ours), len(theirs))):
         left = ours[i] if i < len(ours) else ""
         right = theirs[i] if i < len(theirs) else ""
         print(f"    {left[:width]:{width}s} | {right[:width]}")
+    return None
 
 
 PROGRAMS = (
@@ -268,19 +308,31 @@ def main(argv=None):
         help="threads per run (OMP_NUM_THREADS): 1 on a busy shared machine, where PyTorch crawls",
     )
     parser.add_argument("--work", default="/tmp/learner_programs", help="where the runs' files and outputs go")
+    parser.add_argument(
+        "--torch-seeds",
+        type=int,
+        default=3,
+        help="PyTorch runs per program, seeds offset by 0, 1, ...: ours is judged against their spread (1: side by side)",
+    )
     args = parser.parse_args(argv)
-    finished, programs = 0, args.only or PROGRAMS
+    finished, programs, summary = 0, args.only or PROGRAMS, {}
     if "chargpt" in programs and not args.text:
         print("chargpt left out: give --text, a copy of tiny Shakespeare (its input.txt)")
         programs = [p for p in programs if p != "chargpt"]
+    runs = [("ours", 0)] + [("torch", seed) for seed in range(args.torch_seeds)]
     for program in programs:
-        results = {side: run_side(program, side, args) for side in args.sides}
-        for side in {"ours", "torch"} - set(results):  # a side not run now: its last run's output, if any
-            earlier = Path(args.work) / program / side / "output.txt"
-            results[side] = (0, earlier.read_text(), 0.0) if earlier.exists() else (None, "", 0.0)
-        report(program, results)
+        results = {}
+        for side, seed in runs:
+            if side in args.sides:
+                results[run_name(side, seed)] = run_side(program, side, args, seed)
+            else:  # a side not run now: its last run's output, if any
+                earlier = Path(args.work) / program / run_name(side, seed) / "output.txt"
+                results[run_name(side, seed)] = (0, earlier.read_text(), 0.0) if earlier.exists() else (None, "", 0.0)
+        summary[program] = report(program, results)
         finished += reached_end(results)
     print(f"\n{finished} of {len(programs)} programs reached their end here")
+    if args.torch_seeds > 1:
+        seed_spread.summary_table(summary, args.torch_seeds)
 
 
 if __name__ == "__main__":
