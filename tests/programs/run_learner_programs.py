@@ -1,4 +1,4 @@
-"""Run the course's learner programs under PyTorch and here, imports rewritten, and print their losses side by side.
+"""Run the course's learner programs under PyTorch and here, imports rewritten, and judge our losses against theirs.
 
 The 13 programs (issue 29), from checkouts the caller gives (their code is never copied into this repository):
     part1 .. part5          karpathy/nn-zero-to-hero  lectures/makemore/makemore_part{1..5}_*.ipynb
@@ -7,11 +7,12 @@ The 13 programs (issue 29), from checkouts the caller gives (their code is never
     chargpt, adder          karpathy/minGPT           projects/{chargpt,adder} with mingpt/{model,trainer,utils}.py
 
     python tests/programs/run_learner_programs.py --zero-to-hero ../nn-zero-to-hero --makemore ../makemore \\
-        --mingpt ../minGPT --text tinyshakespeare.txt [--only part1 makemore-mlp] [--steps 300] [--work DIR]
+        --mingpt ../minGPT --text tinyshakespeare.txt [--only part1 makemore-mlp] [--steps 300] [--work DIR] \\
+        [--torch-seeds 3]
 
-Each program runs twice, each run in its own process: with PyTorch as written, and here with only its
+Each program runs under PyTorch as written (once per seed, below) and here once, with only its
 imports rewritten (benchmarks.programs.rewrite_imports: `import torch` -> `import tensor as torch`, `torch.nn` -> `nn`,
-`torch.utils...` -> `tensor.utils...`). Both runs get the same preparation, applied as text:
+`torch.utils...` -> `tensor.utils...`), each run in its own process. All runs get the same preparation, as text:
   - notebooks: the code cells in order, as one script, each in a try block that prints
     "[cell N failed: error]" and goes on: the authors ran some cells out of order (part 1 shows P.shape
     before the cell that makes P; part 2 indexes a batch of 32 with the whole dataset's Y), and the
@@ -28,8 +29,16 @@ imports rewritten (benchmarks.programs.rewrite_imports: `import torch` -> `impor
     and here loading is in the calling process either way. Same batches, in the same process.
   - chargpt reads input.txt, tiny Shakespeare, which minGPT's repository does not hold: --text names
     it (chargpt is left out without it; its sample prompt "O God, O God!" needs those characters).
-The losses printed are paired line by line (ours | PyTorch); each run's exit status and its last error
-line say whether it reached its end. Nothing here runs in the default test suite.
+PyTorch's seed-to-seed spread (--torch-seeds N, default 3): PyTorch runs each program N times, the seed moved
+by 0, 1, ..., N-1 the way the program takes a seed: in the notebooks every `manual_seed(K)` (the
+torch.Generator's and torch.manual_seed's) becomes `manual_seed(K + offset)` as text, as the rest of the
+preparation; makemore.py gets `--seed` and minGPT's projects `--system.seed=` (their options), their own default
+plus the offset. Python's `random.seed(42)` (the notebooks' data split) is the same on both sides and stays.
+Ours runs once, with the program's own seed. Each value printed is then judged against PyTorch's min..max over
+the seeds (tests/programs/seed_spread.py says how: deterministic values to float32 round-off, random ones
+inside or near the spread), and a table sums up each program. With --torch-seeds 1 the losses are paired line
+by line (ours | PyTorch). Each run's exit status and its last error line say whether it reached its end.
+Nothing here runs in the default test suite.
 """
 
 import argparse
@@ -191,6 +200,14 @@ def run_name(side, seed):
     return f"{side}-seed+{seed}" if seed else side
 
 
+def earlier_run(root):
+    """(status, output, seconds) of the run last made in root; status None when there is none."""
+    if not (root / "output.txt").exists():
+        return None, "", 0.0
+    recorded = json.loads((root / "status.json").read_text()) if (root / "status.json").exists() else {}
+    return recorded.get("status", 0), (root / "output.txt").read_text(), recorded.get("seconds", 0.0)
+
+
 def run_side(program, side, args, seed=0):
     root = Path(args.work) / program / run_name(side, seed)
     commands, cwd, paths = prepare(program, side, args, root, seed)
@@ -216,13 +233,14 @@ def run_side(program, side, args, seed=0):
         if status != 0:
             break
     (root / "output.txt").write_text(output)
+    (root / "status.json").write_text(json.dumps({"status": status, "seconds": time.time() - started}))
     return status, output, time.time() - started
 
 
 LOSS_LINE = re.compile(
     r"loss|^\s*\d+/\s*\d+: [\d.]+|approximate|correct"  # losses, step: loss, part 4's checks, adder's score
     r"|^(train|val|test) -?\d+\.\d+$"  # the notebooks' split_loss
-    r"|^(\w+=)?tensor\(-?\d+\.\d*(e[-+]?\d+)?(, grad_fn=<\w+>)?\)$|^-?\d+\.\d+(e[-+]?\d+)?$",  # shown scalars
+    r"|^(\w+=)?tensor\(-?\d+\.\d*(e[-+]?\d+)?(, grad_fn=[^)]*)?\)$|^-?\d+\.\d+(e[-+]?\d+)?$",  # shown scalars
     re.IGNORECASE,
 )
 
@@ -314,6 +332,9 @@ def main(argv=None):
         default=3,
         help="PyTorch runs per program, seeds offset by 0, 1, ...: ours is judged against their spread (1: side by side)",
     )
+    parser.add_argument(
+        "--reuse", action="store_true", help="read the runs already made under --work instead of running them again"
+    )
     args = parser.parse_args(argv)
     finished, programs, summary = 0, args.only or PROGRAMS, {}
     if "chargpt" in programs and not args.text:
@@ -323,11 +344,11 @@ def main(argv=None):
     for program in programs:
         results = {}
         for side, seed in runs:
-            if side in args.sides:
+            earlier = earlier_run(Path(args.work) / program / run_name(side, seed))
+            if side in args.sides and not (args.reuse and earlier[0] is not None):
                 results[run_name(side, seed)] = run_side(program, side, args, seed)
-            else:  # a side not run now: its last run's output, if any
-                earlier = Path(args.work) / program / run_name(side, seed) / "output.txt"
-                results[run_name(side, seed)] = (0, earlier.read_text(), 0.0) if earlier.exists() else (None, "", 0.0)
+            else:  # a side not run now, or a run --reuse finds done: its last run's output, if any
+                results[run_name(side, seed)] = earlier
         summary[program] = report(program, results)
         finished += reached_end(results)
     print(f"\n{finished} of {len(programs)} programs reached their end here")

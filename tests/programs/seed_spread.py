@@ -25,6 +25,7 @@ import re
 NUMBER = re.compile(r"-?\d+\.\d*(?:e[-+]?\d+)?|-?\d+(?:e[-+]?\d+)?", re.IGNORECASE)
 FLOAT = re.compile(r"-?\d+\.\d*(?:e[-+]?\d+)?", re.IGNORECASE)
 TIMING = re.compile(r"\d+(?:\.\d+)?\s*ms\b")  # step times and iter_dt: speed, not a loss
+GRAD_FN = re.compile(r", grad_fn=[^)]*")  # a scalar's grad_fn: its name is the library's, not the program's
 CMP_LINE = re.compile(r"\|\s*exact:\s*(True|False)\s*\|\s*approximate:\s*(True|False)")
 
 RELATIVE_ROUND_OFF = 1e-5  # float32's 1.2e-7, times ~100 for a different order of summation
@@ -36,8 +37,9 @@ CHANCE_OUTSIDE = {2: 0.333, 3: 0.133, 4: 0.060, 5: 0.030}
 
 
 def template(line):
-    """The line with its timings dropped and every number made `#`: what pairs a line across runs."""
-    return " ".join(NUMBER.sub("#", TIMING.sub("#ms", line)).split())
+    """The line with its timings and grad_fn dropped and every number made `#`: what pairs a line across runs."""
+    line = GRAD_FN.sub("", TIMING.sub("#ms", line))
+    return " ".join(NUMBER.sub("#", line).split())
 
 
 def values(line):

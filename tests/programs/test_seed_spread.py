@@ -4,7 +4,14 @@ No program runs here; the lines are made up in the programs' own formats."""
 
 import argparse
 
-from tests.programs.run_learner_programs import default_seed, loss_lines, prepare, reseed_notebook, run_name
+from tests.programs.run_learner_programs import (
+    default_seed,
+    earlier_run,
+    loss_lines,
+    prepare,
+    reseed_notebook,
+    run_name,
+)
 from tests.programs.seed_spread import (
     cmp_failures,
     compare,
@@ -20,6 +27,8 @@ def test_a_line_pairs_by_its_text_with_numbers_and_timings_blanked():
     assert template("step 260 | loss 3.2017 | step time 11.60ms") == "step # | loss # | step time #ms"
     assert template("iter_dt 0.00ms; iter 0: train loss 2.31454") == "iter_dt #ms; iter #: train loss #"
     assert template("     0/    300: 3.3239") == "#/ #: #"
+    ours, theirs = "tensor(6.092, grad_fn=CrossEntropy)", "tensor(6.1315, grad_fn=<NllLossBackward0>)"
+    assert template(ours) == template(theirs) == "tensor(#)"
 
 
 def test_values_are_the_floats_without_timings_counters_or_a_checks_maxdiff():
@@ -94,12 +103,14 @@ def test_the_program_verdict_asks_for_the_end_the_checks_the_deterministic_value
 def test_the_notebooks_scalars_and_split_losses_are_loss_lines_and_counts_and_tensors_are_not():
     output = "train 2.6023\nval 2.5953\n32033\ntensor(6.1315, grad_fn=<NllLossBackward0>)\n2.4543\n"
     output += "nll=tensor(559951.5625)\ntensor([0.6064, 0.3033])\ntorch.Size([3])\n"
+    output += "tensor(6.09, grad_fn=CrossEntropy)\n"
     assert loss_lines(output) == [
         "train 2.6023",
         "val 2.5953",
         "tensor(6.1315, grad_fn=<NllLossBackward0>)",
         "2.4543",
         "nll=tensor(559951.5625)",
+        "tensor(6.09, grad_fn=CrossEntropy)",
     ]
 
 
@@ -140,3 +151,10 @@ def test_makemore_and_mingpt_take_the_offset_seed_as_their_own_options(tmp_path)
     (command,), _, _ = prepare("adder", "torch", args, tmp_path / "a", seed=1)
     assert command[-1] == "--system.seed=3408"
     assert default_seed("C.system.seed = 12", r"C\.system\.seed = (\d+)") == 12
+
+
+def test_an_earlier_run_is_read_back_with_its_status(tmp_path):
+    assert earlier_run(tmp_path / "never")[0] is None
+    (tmp_path / "output.txt").write_text("loss 2.5\n")
+    (tmp_path / "status.json").write_text('{"status": "timeout", "seconds": 12.0}')
+    assert earlier_run(tmp_path) == ("timeout", "loss 2.5\n", 12.0)
