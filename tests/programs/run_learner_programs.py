@@ -288,8 +288,10 @@ def report(program, results, width=70):
             also = "" if number in failed_cells(results["torch"][1]) else "  <- not under PyTorch's own seed"
             print(f"        cell {number} failed: {error[:100]}{also}")
     ours, seeds = loss_lines(results["ours"][1]), [loss_lines(results[name][1]) for name in torch_runs(results)]
+    more_ours = [loss_lines(results[name][1]) for name in results if name.startswith("ours-")]
     if len(seeds) > 1:
-        return seed_spread.report(ours, seeds, [reached_end(results, name) for name in results], width)
+        ends = [reached_end(results, name) for name in ["ours"] + torch_runs(results)]
+        return seed_spread.report(ours, seeds, ends, width, more_ours)
     theirs = seeds[0]
     for i in range(max(len(ours), len(theirs))):
         left = ours[i] if i < len(ours) else ""
@@ -333,6 +335,12 @@ def main(argv=None):
         help="PyTorch runs per program, seeds offset by 0, 1, ...: ours is judged against their spread (1: side by side)",
     )
     parser.add_argument(
+        "--ours-seeds",
+        type=int,
+        default=1,
+        help="our runs per program: beyond the first (the program's own seed, the one judged), shown as our own spread",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="read the runs already made under --work instead of running them again"
     )
     args = parser.parse_args(argv)
@@ -340,7 +348,7 @@ def main(argv=None):
     if "chargpt" in programs and not args.text:
         print("chargpt left out: give --text, a copy of tiny Shakespeare (its input.txt)")
         programs = [p for p in programs if p != "chargpt"]
-    runs = [("ours", 0)] + [("torch", seed) for seed in range(args.torch_seeds)]
+    runs = [("ours", seed) for seed in range(args.ours_seeds)] + [("torch", seed) for seed in range(args.torch_seeds)]
     for program in programs:
         results = {}
         for side, seed in runs:

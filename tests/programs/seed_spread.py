@@ -102,6 +102,7 @@ def compare(ours_lines, torch_runs):
             tol = tolerance(value, [ours_texts[index]] + theirs_texts)
             rows.append(
                 {
+                    "key": (key, index),
                     "line": line,
                     "index": index,
                     "ours": value,
@@ -147,15 +148,28 @@ def format_value(value):
     return f"{value:.7g}" if math.isfinite(value) else str(value)
 
 
-def report(ours_lines, seed_lines, ends, width=60):
+def own_spread(ours_lines, more_ours):
+    """{row key: "min..max"} of our own values over our extra seeds' runs (and ours), for a second look."""
+    if not more_ours:
+        return {}
+    rows, _ = compare(ours_lines, [ours_lines] + more_ours)
+    return {r["key"]: f"{format_value(r['low'])}..{format_value(r['high'])}" for r in rows}
+
+
+def report(ours_lines, seed_lines, ends, width=60, more_ours=()):
     """Print each paired value (ours, PyTorch's min..max over the seeds, verdict); return the program's summary.
 
-    ends: whether each run reached its end, ours first, then the seeds in order."""
+    ends: whether each run reached its end, ours first, then the seeds in order. more_ours: our runs with other
+    seeds (--ours-seeds), shown beside as our own spread; the verdict is still on ours, the program's own seed."""
     rows, unpaired = compare(ours_lines, seed_lines)
-    print(f"    {'line (ours)':{width}s}  {'ours':>10s}  {'PyTorch min..max':>22s}  verdict")
+    own = own_spread(ours_lines, list(more_ours))
+    extra = f"  {'ours, its seeds':>22s}" if own else ""
+    print(f"    {'line (ours)':{width}s}  {'ours':>10s}  {'PyTorch min..max':>22s}  verdict{extra}")
     for row in rows:
         spread = f"{format_value(row['low'])}..{format_value(row['high'])}"
-        print(f"    {row['line'][:width]:{width}s}  {format_value(row['ours']):>10s}  {spread:>22s}  {row['verdict']}")
+        beside = f"  {own.get(row['key'], '-'):>22s}" if own else ""
+        line = f"    {row['line'][:width]:{width}s}  {format_value(row['ours']):>10s}  {spread:>22s}"
+        print(f"{line}  {row['verdict']:8s}{beside}")
     for line in unpaired:
         print(f"    {line[:width]:{width}s}  (no PyTorch seed printed this line)")
     failed_checks = cmp_failures(ours_lines)
@@ -172,6 +186,7 @@ def report(ours_lines, seed_lines, ends, width=60):
         "final_low": final["low"] if final else None,
         "final_high": final["high"] if final else None,
         "final_verdict": final["verdict"] if final else "-",
+        "final_own": own.get(final["key"]) if final else None,
         "counts": counts(rows),
         "checks": sum(1 for line in ours_lines if CMP_LINE.search(line)),
         "checks_failed": len(failed_checks),
@@ -206,6 +221,7 @@ def summary_table(summaries, seeds):
             f"{program:21s} {ends:>14s} {final:>11s} {spread:>21s} {s['final_verdict']:>8s} {tally:>21s}  {s['verdict']}"
         )
         print(
-            f"{'':21s}   [{s['final_line'][:70]}]"
+            f"{'':21s}   [{s['final_line'][:60]}]"
+            + (f"  ours over its seeds: {s['final_own']}" if s.get("final_own") else "")
             + (f"  part 4 checks: {s['checks'] - s['checks_failed']}/{s['checks']} approximate" if s["checks"] else "")
         )

@@ -17,6 +17,7 @@ from tests.programs.seed_spread import (
     compare,
     printed_unit,
     program_verdict,
+    report,
     template,
     values,
     verdict,
@@ -158,3 +159,16 @@ def test_an_earlier_run_is_read_back_with_its_status(tmp_path):
     (tmp_path / "output.txt").write_text("loss 2.5\n")
     (tmp_path / "status.json").write_text('{"status": "timeout", "seconds": 12.0}')
     assert earlier_run(tmp_path) == ("timeout", "loss 2.5\n", 12.0)
+
+
+def test_our_other_seeds_are_shown_beside_and_do_not_change_the_verdict(capsys):
+    ours = ["step 0 | loss 3.300 | step time 5ms", "test loss 2.400"]
+    torch = [
+        ["step 0 | loss 3.310 | step time 9ms", "test loss 2.300"],
+        ["step 0 | loss 3.290 | step time 8ms", "test loss 2.310"],
+    ]
+    more = [["step 0 | loss 3.350 | step time 6ms", "test loss 2.290"]]
+    summary = report(ours, torch, [True, True, True], more_ours=more)
+    assert summary["final_own"] == "2.29..2.4"
+    assert summary["final_verdict"] == "OUTSIDE" and summary["verdict"].startswith("FAIL")
+    assert "3.3..3.35" in capsys.readouterr().out
