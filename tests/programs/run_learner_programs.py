@@ -1,4 +1,4 @@
-"""Run the course's learner programs under PyTorch and here, imports rewritten, and print their losses side by side.
+"""Run the course's learner programs under PyTorch and here, imports rewritten, and judge our losses against theirs.
 
 The 13 programs (issue 29), from checkouts the caller gives (their code is never copied into this repository):
     part1 .. part5          karpathy/nn-zero-to-hero  lectures/makemore/makemore_part{1..5}_*.ipynb
@@ -7,11 +7,12 @@ The 13 programs (issue 29), from checkouts the caller gives (their code is never
     chargpt, adder          karpathy/minGPT           projects/{chargpt,adder} with mingpt/{model,trainer,utils}.py
 
     python tests/programs/run_learner_programs.py --zero-to-hero ../nn-zero-to-hero --makemore ../makemore \\
-        --mingpt ../minGPT --text tinyshakespeare.txt [--only part1 makemore-mlp] [--steps 300] [--work DIR]
+        --mingpt ../minGPT --text tinyshakespeare.txt [--only part1 makemore-mlp] [--steps 300] [--work DIR] \\
+        [--torch-seeds 3]
 
-Each program runs twice, each run in its own process: with PyTorch as written, and here with only its
+Each program runs under PyTorch as written (once per seed, below) and here once, with only its
 imports rewritten (benchmarks.programs.rewrite_imports: `import torch` -> `import tensor as torch`, `torch.nn` -> `nn`,
-`torch.utils...` -> `tensor.utils...`). Both runs get the same preparation, applied as text:
+`torch.utils...` -> `tensor.utils...`), each run in its own process. All runs get the same preparation, as text:
   - notebooks: the code cells in order, as one script, each in a try block that prints
     "[cell N failed: error]" and goes on: the authors ran some cells out of order (part 1 shows P.shape
     before the cell that makes P; part 2 indexes a batch of 32 with the whole dataset's Y), and the
@@ -28,8 +29,16 @@ imports rewritten (benchmarks.programs.rewrite_imports: `import torch` -> `impor
     and here loading is in the calling process either way. Same batches, in the same process.
   - chargpt reads input.txt, tiny Shakespeare, which minGPT's repository does not hold: --text names
     it (chargpt is left out without it; its sample prompt "O God, O God!" needs those characters).
-The losses printed are paired line by line (ours | PyTorch); each run's exit status and its last error
-line say whether it reached its end. Nothing here runs in the default test suite.
+PyTorch's seed-to-seed spread (--torch-seeds N, default 3): PyTorch runs each program N times, the seed moved
+by 0, 1, ..., N-1 the way the program takes a seed: in the notebooks every `manual_seed(K)` (the
+torch.Generator's and torch.manual_seed's) becomes `manual_seed(K + offset)` as text, as the rest of the
+preparation; makemore.py gets `--seed` and minGPT's projects `--system.seed=` (their options), their own default
+plus the offset. Python's `random.seed(42)` (the notebooks' data split) is the same on both sides and stays.
+Ours runs once, with the program's own seed. Each value printed is then judged against PyTorch's min..max over
+the seeds (tests/programs/seed_spread.py says how: deterministic values to float32 round-off, random ones
+inside or near the spread), and a table sums up each program. With --torch-seeds 1 the losses are paired line
+by line (ours | PyTorch). Each run's exit status and its last error line say whether it reached its end.
+Nothing here runs in the default test suite.
 """
 
 import argparse
@@ -50,6 +59,7 @@ sys.path.insert(
     0, str(REPO)
 )  # benchmarks/ of this checkout: the one import mapping, shared with its programs benchmark
 from benchmarks.programs import rewrite_imports  # noqa: E402  PyTorch's imports spelled as this project's
+from tests.programs import seed_spread  # noqa: E402  the verdict against PyTorch's seed-to-seed spread
 
 # ----- notebooks ---------------------------------------------------------------------------------------------
 
@@ -127,14 +137,29 @@ def shorten_notebook(script, steps):
 # ----- running -----------------------------------------------------------------------------------------------
 
 
-def prepare(program, side, args, root):
-    """Write the program's files for one side under root; returns (command, cwd, extra PYTHONPATH)."""
+def reseed_notebook(script, offset):
+    """Every `manual_seed(N)` becomes `manual_seed(N + offset)`: the notebooks' one way of taking a seed."""
+    return re.sub(r"\bmanual_seed\((\d+)\)", lambda m: f"manual_seed({int(m.group(1)) + offset})", script)
+
+
+def default_seed(source, pattern):
+    """The program's own seed, read from its source (makemore.py's --seed default, minGPT's C.system.seed)."""
+    found = re.search(pattern, source)
+    if not found:
+        raise SystemExit(f"cannot find the program's seed ({pattern}) to offset it")
+    return int(found.group(1))
+
+
+def prepare(program, side, args, root, seed=0):
+    """Write the program's files for one side under root; returns (command, cwd, extra PYTHONPATH).
+
+    seed: an offset to the program's own seed(s), given the way the program takes a seed (0: as written)."""
     root.mkdir(parents=True, exist_ok=True)
     rewrite = rewrite_imports if side == "ours" else (lambda s: s)
     names = Path(args.makemore) / "names.txt"
     if program.startswith("part"):
         notebook = next((Path(args.zero_to_hero) / "lectures" / "makemore").glob(f"makemore_{program}_*.ipynb"))
-        script = shorten_notebook(notebook_to_script(notebook), args.steps)
+        script = reseed_notebook(shorten_notebook(notebook_to_script(notebook), args.steps), seed)
         (root / "program.py").write_text(rewrite(script))
         shutil.copy(names, root / "names.txt")
         return [[sys.executable, "program.py"]], root, []
@@ -144,6 +169,8 @@ def prepare(program, side, args, root):
         shutil.copy(names, root / "names.txt")
         base = [sys.executable, "makemore.py", "-i", "names.txt", "-o", "out", "--type", program.split("-", 1)[1]]
         base += ["--num-workers", "0"]  # see the module docstring: no worker processes on either side
+        if seed:
+            base += ["--seed", str(default_seed(source, r"'--seed', type=int, default=(\d+)") + seed)]
         return [base + ["--max-steps", str(args.makemore_steps)], base + ["--sample-only"]], root, []
     mingpt = root / "minGPT"
     shutil.rmtree(mingpt, ignore_errors=True)
@@ -162,12 +189,28 @@ def prepare(program, side, args, root):
         shutil.copy(args.text, project / "input.txt")
     iters = args.chargpt_iters if program == "chargpt" else args.adder_iters
     command = [sys.executable, f"{program}.py", f"--trainer.max_iters={iters}", "--trainer.num_workers=0"]
+    if seed:
+        own = default_seed((project / f"{program}.py").read_text(), r"C\.system\.seed = (\d+)")
+        command.append(f"--system.seed={own + seed}")
     return [command], project, [str(mingpt)]
 
 
-def run_side(program, side, args):
-    root = Path(args.work) / program / side
-    commands, cwd, paths = prepare(program, side, args, root)
+def run_name(side, seed):
+    """The run's folder under --work: "ours", "torch" (the program's own seed), "torch-seed+1", ..."""
+    return f"{side}-seed+{seed}" if seed else side
+
+
+def earlier_run(root):
+    """(status, output, seconds) of the run last made in root; status None when there is none."""
+    if not (root / "output.txt").exists():
+        return None, "", 0.0
+    recorded = json.loads((root / "status.json").read_text()) if (root / "status.json").exists() else {}
+    return recorded.get("status", 0), (root / "output.txt").read_text(), recorded.get("seconds", 0.0)
+
+
+def run_side(program, side, args, seed=0):
+    root = Path(args.work) / program / run_name(side, seed)
+    commands, cwd, paths = prepare(program, side, args, root, seed)
     env = dict(os.environ)
     extra = paths + ([str(REPO)] if side == "ours" else [])
     env["PYTHONPATH"] = os.pathsep.join(extra + [env.get("PYTHONPATH", "")])
@@ -190,14 +233,20 @@ def run_side(program, side, args):
         if status != 0:
             break
     (root / "output.txt").write_text(output)
+    (root / "status.json").write_text(json.dumps({"status": status, "seconds": time.time() - started}))
     return status, output, time.time() - started
 
 
-LOSS_LINE = re.compile(r"loss|^\s*\d+/\s*\d+: [\d.]+|approximate|correct", re.IGNORECASE)
+LOSS_LINE = re.compile(
+    r"loss|^\s*\d+/\s*\d+: [\d.]+|approximate|correct"  # losses, step: loss, part 4's checks, adder's score
+    r"|^(train|val|test) -?\d+\.\d+$"  # the notebooks' split_loss
+    r"|^(\w+=)?tensor\(-?\d+\.\d*(e[-+]?\d+)?(, grad_fn=[^)]*)?\)$|^-?\d+\.\d+(e[-+]?\d+)?$",  # shown scalars
+    re.IGNORECASE,
+)
 
 
 def loss_lines(output):
-    """The lines that report a loss (or part 4's gradient comparisons, or adder's score)."""
+    """The lines that report a loss (or part 4's gradient comparisons, adder's score, a notebook's scalar)."""
     return [line.strip() for line in output.splitlines() if LOSS_LINE.search(line) and "Traceback" not in line]
 
 
@@ -216,28 +265,39 @@ def failed_cells(output):
     return {int(number): error for number, error in FAILED_CELL.findall(output)}
 
 
-def reached_end(results):
-    """Ran to the end, no cell failing here that PyTorch ran through."""
-    status, output, _ = results["ours"]
+def torch_runs(results):
+    """The PyTorch runs' names in seed order: "torch", "torch-seed+1", ..."""
+    return [name for name in results if name.startswith("torch")]
+
+
+def reached_end(results, name="ours"):
+    """Ran to the end, no cell failing that PyTorch (with the program's own seed) ran through."""
+    status, output, _ = results[name]
     return status == 0 and not set(failed_cells(output)) - set(failed_cells(results["torch"][1]))
 
 
 def report(program, results, width=70):
+    """Each run's end, then the losses: side by side with one PyTorch run, or against several seeds' spread."""
     print(f"\n=== {program} ===")
-    for side in ("ours", "torch"):
-        status, output, seconds = results[side]
+    for name, (status, output, seconds) in results.items():
         verdict = "ran to the end" if status == 0 else f"STOPPED ({status}): {error_line(output)}"
-        if side == "ours" and status == 0 and not reached_end(results):
+        if status == 0 and not reached_end(results, name):
             verdict = "ran to the end, but cells failed that PyTorch ran through"
-        print(f"  {side:5s} {seconds:6.0f}s  {verdict}")
+        print(f"  {name:13s} {seconds:6.0f}s  {verdict}")
         for number, error in failed_cells(output).items():
-            also = "" if side == "torch" or number in failed_cells(results["torch"][1]) else "  <- here only"
+            also = "" if number in failed_cells(results["torch"][1]) else "  <- not under PyTorch's own seed"
             print(f"        cell {number} failed: {error[:100]}{also}")
-    ours, theirs = loss_lines(results["ours"][1]), loss_lines(results["torch"][1])
+    ours, seeds = loss_lines(results["ours"][1]), [loss_lines(results[name][1]) for name in torch_runs(results)]
+    more_ours = [loss_lines(results[name][1]) for name in results if name.startswith("ours-")]
+    if len(seeds) > 1:
+        ends = [reached_end(results, name) for name in ["ours"] + torch_runs(results)]
+        return seed_spread.report(ours, seeds, ends, width, more_ours)
+    theirs = seeds[0]
     for i in range(max(len(ours), len(theirs))):
         left = ours[i] if i < len(ours) else ""
         right = theirs[i] if i < len(theirs) else ""
         print(f"    {left[:width]:{width}s} | {right[:width]}")
+    return None
 
 
 PROGRAMS = (
@@ -268,19 +328,40 @@ def main(argv=None):
         help="threads per run (OMP_NUM_THREADS): 1 on a busy shared machine, where PyTorch crawls",
     )
     parser.add_argument("--work", default="/tmp/learner_programs", help="where the runs' files and outputs go")
+    parser.add_argument(
+        "--torch-seeds",
+        type=int,
+        default=3,
+        help="PyTorch runs per program, seeds offset by 0, 1, ...: ours is judged against their spread (1: side by side)",
+    )
+    parser.add_argument(
+        "--ours-seeds",
+        type=int,
+        default=1,
+        help="our runs per program: beyond the first (the program's own seed, the one judged), shown as our own spread",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="read the runs already made under --work instead of running them again"
+    )
     args = parser.parse_args(argv)
-    finished, programs = 0, args.only or PROGRAMS
+    finished, programs, summary = 0, args.only or PROGRAMS, {}
     if "chargpt" in programs and not args.text:
         print("chargpt left out: give --text, a copy of tiny Shakespeare (its input.txt)")
         programs = [p for p in programs if p != "chargpt"]
+    runs = [("ours", seed) for seed in range(args.ours_seeds)] + [("torch", seed) for seed in range(args.torch_seeds)]
     for program in programs:
-        results = {side: run_side(program, side, args) for side in args.sides}
-        for side in {"ours", "torch"} - set(results):  # a side not run now: its last run's output, if any
-            earlier = Path(args.work) / program / side / "output.txt"
-            results[side] = (0, earlier.read_text(), 0.0) if earlier.exists() else (None, "", 0.0)
-        report(program, results)
+        results = {}
+        for side, seed in runs:
+            earlier = earlier_run(Path(args.work) / program / run_name(side, seed))
+            if side in args.sides and not (args.reuse and earlier[0] is not None):
+                results[run_name(side, seed)] = run_side(program, side, args, seed)
+            else:  # a side not run now, or a run --reuse finds done: its last run's output, if any
+                results[run_name(side, seed)] = earlier
+        summary[program] = report(program, results)
         finished += reached_end(results)
     print(f"\n{finished} of {len(programs)} programs reached their end here")
+    if args.torch_seeds > 1:
+        seed_spread.summary_table(summary, args.torch_seeds)
 
 
 if __name__ == "__main__":
