@@ -176,6 +176,7 @@ class Tensor:
         if requires_grad and not dtypes.is_floating(self.dtype):
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = requires_grad
+        in_place.follow_base(self)  # views made of it under no_grad take its flag
         return self
 
     def backward(self, gradient=None, retain_graph=False):
@@ -425,8 +426,13 @@ class Tensor:
         In the graph it is the op SetItem; a view made by x[key] and written into already is not
         written twice (Python's `x[key] += v` ends with x[key] = the view)."""
         key, is_basic = index_key(self, key)
-        view_of = in_place.base_of(value) if isinstance(value, Tensor) else None
-        if view_of is not None and view_of[0] is self and is_basic and view_of[1] == key:
+        link = in_place.base_of(value) if isinstance(value, Tensor) else None
+        if (
+            link is not None
+            and link[0] is self
+            and is_basic
+            and link[1:] == (ops.Index, {"key": key, "is_basic": True})
+        ):
             return  # x[key] += v: the view's write is in self's memory already, and recorded if it had to be
         if not is_basic and isinstance(value, Tensor) and value.dtype != self.dtype:
             if value.ndim or any(getattr(item, "dtype", np.bool_) != np.bool_ for item in key):  # not a masked fill
@@ -557,6 +563,7 @@ class Tensor:
 
     def __rpow__(self, base):
         a, b = self._operands(base)
+        dtypes.require(b.dtype, "fiu", "pow")  # True ** bool tensor: no bool pow, as PyTorch (bool ** True is one)
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other):
@@ -789,13 +796,12 @@ class Tensor:
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
-        """x - log(sum(exp(x))) along dim, composed from primitives."""
+        """x - log(sum(exp(x))) along dim: one op that saves its output, as PyTorch's (so a write into the
+        output before backward is caught)."""
         if self.numel() == 0:
             return self.clone()
         dtypes.require(self.dtype, "f", "log_softmax")
-        x = self
-        shifted = x - x.amax(dim, keepdim=True).detach()
-        return shifted - shifted.exp().sum(dim, keepdim=True).log()
+        return ops.LogSoftmax.apply(self, axis=dim)
 
     # ----- shape ----------------------------------------------------------------------------------
 
@@ -803,7 +809,7 @@ class Tensor:
         """A view with another shape (a copy when the strides cannot express it); a new tensor even for
         the same shape, as PyTorch's (not a leaf when self is in the graph)."""
         shape = resolve_shape(_dims_tuple(shape), self.shape)
-        return self._view_of_self(ops.Reshape.apply(self, shape=shape))
+        return self._view(ops.Reshape, shape=shape)
 
     def is_contiguous(self):
         """True when the elements lie in memory in row-major order with no gaps (C order)."""
@@ -832,7 +838,7 @@ class Tensor:
         dims = tuple(d % self.ndim for d in _dims_tuple(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not an ordering of the {self.ndim} dims of shape {self.shape}")
-        return self._view_of_self(ops.Permute.apply(self, dims=dims))
+        return self._view(ops.Permute, dims=dims)
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
@@ -857,25 +863,26 @@ class Tensor:
         sizes = _dims_tuple(sizes)
         offset = len(sizes) - self.ndim
         shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
-        return self._view_of_self(ops.Expand.apply(self, shape=shape))
+        return self._view(ops.Expand, shape=shape)
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
         return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, is_basic = index_key(self, key)
-        out = self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
-        if is_basic and out._version_counter is self._version_counter:  # a view: a write into it is one into self
-            out._view_of = (self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view: index_key)
-        return out
+        key, is_basic = index_key(self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view)
+        return self._view(ops.Index, key=key, is_basic=is_basic)
 
-    def _view_of_self(self, out):
-        """out, made by a view op from self. A view made under no_grad is marked, as in PyTorch: it requires
-        grad when self does (a leaf without grad_fn that never gets a .grad), and an in-place write to it
-        with grad mode on is refused (which graph should it enter?)."""
-        if not is_grad_enabled() and out._version_counter is self._version_counter:
-            out._no_grad_view, out.requires_grad = True, self.requires_grad
+    def _view(self, op, **params):
+        """op(self) for a view op. A result that looks into self's memory links to self, so that a write
+        into it is one into self (tensor/in_place.py). Made under no_grad it is marked, as in PyTorch: it
+        requires grad as self does (a leaf without grad_fn that never gets a .grad), and an in-place write
+        to it with grad mode on is refused (which graph should it enter?)."""
+        out = op.apply(self, **params)
+        if out._version_counter is self._version_counter:
+            out._view_of = (self, op, params)
+            if not is_grad_enabled():
+                in_place.mark_no_grad_view(out, self)
         return out
 
     # ----- what PyTorch programs use beyond the lecture (issue 10: conformance gaps) --------------------

@@ -72,7 +72,7 @@ class PowScalar(Function):
     def forward(self, x, exponent):
         self.save_for_backward(x)
         self.exponent = exponent
-        return x**exponent
+        return _power(self.xp, x, exponent)
 
     def backward(self, grad):
         (x,) = self.saved
@@ -81,7 +81,13 @@ class PowScalar(Function):
             return self.xp.zeros_like(grad)
         if p == 2:
             return grad * 2 * x
-        return grad * p * x ** (p - 1)
+        return grad * p * _power(self.xp, x, p - 1)
+
+
+def _power(xp, x, p):
+    """x ** p as PyTorch computes it for a constant p: x ** -0.5 is 1 / sqrt(x) (nan at -inf, -inf at -0.0,
+    where the C pow gives 0 and inf), as x ** 0.5 is sqrt(x); so x ** 0.5's gradient at -inf is nan."""
+    return 1 / xp.sqrt(x) if p == -0.5 else x**p
 
 
 class Pow(Function):

@@ -144,3 +144,18 @@ class Var(Function):
         if self.axis is None and self.backward_divisor <= 0:  # PyTorch's full variance there: +-inf by grad's sign
             return self.xp.where(centered == 0, x.dtype.type("nan"), grad * x.dtype.type("inf"))
         return grad * centered * (x.dtype.type(2) / x.dtype.type(self.backward_divisor))
+
+
+class LogSoftmax(Function):
+    """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
+
+    def forward(self, x, axis):
+        z = x - x.max(axis=axis, keepdims=True)
+        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
+        self.save_for_backward(y)
+        self.axis = axis
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
