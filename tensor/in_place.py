@@ -87,6 +87,14 @@ def base_of(t):
     return getattr(t, "_view_of", None)
 
 
+def pieces(views, made_by):
+    """The views split, chunk or unbind returns, marked in their links: PyTorch refuses a recorded write into
+    one of them, or into a view of one (which of the pieces' histories would it rewrite?)."""
+    for view in views:
+        view._view_of += (made_by,)
+    return tuple(views)
+
+
 def mark_no_grad_view(view, base):
     """A view made under no_grad requires grad as its base does, now and after the base's flag changes."""
     view._no_grad_view, view.requires_grad = True, base.requires_grad
@@ -107,13 +115,18 @@ def check_recordable(t):
     """Refuse a recorded write that PyTorch refuses: into a parameter, or into a view of one."""
     if t.requires_grad and t.is_leaf:
         refuse_leaf(t)
-    view_of = base_of(t)
-    if view_of is not None:
-        base = view_of[0]
+    link = base_of(t)
+    if link is not None:
+        base = link[0]
         if base.requires_grad and base.is_leaf:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place operation. "
                 f"(The view has shape {t.shape}, its base {base.shape}; write inside `with torch.no_grad():`.)"
+            )
+        if len(link) > 3:
+            raise RuntimeError(
+                f"a view of shape {t.shape} that {link[3]} returned (one of several views of one tensor) is being "
+                "modified in place in the graph, which PyTorch forbids: write out of place, or into a clone()"
             )
         check_recordable(base)
 
@@ -139,7 +152,7 @@ def record(t, compute):
     hooks.hook_producer(t)  # hooks and retain_grad follow the tensor to its new history
     link = base_of(t)
     if link is not None:  # a view: its base takes the write as its history too (CopySlices)
-        base, op, params = link
+        base, op, params = link[:3]
         record(base, lambda base_snapshot: SetItem.apply(base_snapshot, t, region=(op, params)))
     return t
 

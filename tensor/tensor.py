@@ -926,7 +926,7 @@ class Tensor:
         for n in sections:
             pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
             start += n
-        return tuple(pieces)
+        return in_place.pieces(pieces, "split")
 
     def chunk(self, chunks, dim=0):
         """At most `chunks` pieces of ceil(size / chunks) along `dim` (fewer when that covers the dim)."""
@@ -938,7 +938,7 @@ class Tensor:
     def unbind(self, dim=0):
         """The slices along dim, each without that dim: x.unbind(0) == tuple(x)."""
         dim = dim % max(self.ndim, 1)
-        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+        return in_place.pieces([self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim])], "unbind")
 
     def is_floating_point(self):
         return dtypes.is_floating(self.dtype)
