@@ -15,10 +15,11 @@ overwritten by a later write into x.
 unsqueeze, expand, indexing, and split, chunk and unbind, which index) links its result to its base:
 `view._view_of = (base, op, params)`, where `op` is the Function that made the view, and replaying
 `op`'s forward with `params` on any array of the base's shape gives the same view of that array
-(`region`). So a recorded write into a view also gives the base the history
+(`view_of`). So a recorded write into a view also gives the base the history
 `base = SetItem(base, view, region=(op, params))`, as PyTorch's CopySlices does: after `x[0] += y`
 (Python runs `row = x[0]; row += y; x[0] = row`), `x.T.mul_(y)` or `x.view(-1)[1:].add_(y)`, a
-backward through x reaches y.
+backward through x reaches y (and a view of a view passes the write on to its base's base). The pieces
+that split, chunk and unbind return are views too, but PyTorch refuses a recorded write into them.
 
 A view made under `no_grad` is outside every graph: its requires_grad is its base's, also after the
 base's flag changes (`follow_base`), it never receives a .grad, and a write into it with grad mode on
