@@ -23,6 +23,8 @@ from .creation import (
     LongTensor,
     arange,
     cat,
+    clamp,
+    clip,
     concat,
     empty,
     from_numpy,
@@ -39,7 +41,6 @@ from .creation import (
     tensor,
     tril,
     triu,
-    where,
     zeros,
     zeros_like,
 )
@@ -60,7 +61,7 @@ from .random import (
     set_rng_state,
 )
 from .serialization import load, save
-from .tensor import Tensor
+from .tensor import Tensor, where
 from .torch_functions import (
     abs,
     all,

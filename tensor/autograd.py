@@ -7,7 +7,7 @@ a graph from the output back to the leaves. The graph holds Functions, the
 arrays they saved, and the leaves, not the intermediate tensors (`MadeInput`),
 so an intermediate that no backward reads is freed during the forward.
 
-Backward: `backward(root)` sorts that graph topologically (iteratively, so a
+Backward: `backpropagate(root, grad)` sorts that graph topologically (iteratively, so a
 10,000-op chain is fine), then walks it from the root to the leaves calling
 each Function's backward. Two things happen in exactly one place here:
 gradients of a tensor used twice are added up, and gradients of broadcast
@@ -19,7 +19,8 @@ that made the input runs its backward; the engine room uses it to run several gr
 
 Checks: backward refuses to use a saved array that an in-place write has changed since forward (version
 counters, tensor/versions.py), and must return one gradient per input, of the input's shape and dtype.
-Whether ops record at all is the grad mode (tensor/grad_mode.py).
+Whether ops record at all is the grad mode (tensor/grad_mode.py). At the end: torch.autograd's own
+functions (`backward` of several tensors, `grad`), which call Tensor.backward.
 """
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "PendingGradient",
     "VersionCounter",
     "backward",
+    "grad",
     "enable_grad",
     "is_grad_enabled",
     "no_grad",
@@ -152,17 +154,13 @@ class PendingGradient:
 # ----- the backward pass ---------------------------------------------------------------------------------
 
 
-def backward(root, grad=None, retain_graph=False):
-    """Accumulate d(root)/d(leaf) into every leaf's .grad, seeded with `grad` = d(root)/d(root).
+def backpropagate(root, grad, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into every leaf's .grad, seeded with `grad` = d(root)/d(root) (an array).
 
     The gradient flowing into a non-leaf tensor is kept on the Function that made
     it (`fn.grad_output`); a tensor used twice receives the sum of both paths.
-    (Called as torch.autograd.backward(tensors, grad_tensors), with Tensors, it is Tensor.backward.)
+    Tensor.backward checks the seed and calls this; torch.autograd.backward is `backward` below.
     """
-    if grad is None or hasattr(grad, "_ctx") or not hasattr(root, "_ctx"):
-        from .course_ops import backward_tensors
-
-        return backward_tensors(root, grad, retain_graph)
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
@@ -256,9 +254,58 @@ def unbroadcast(grad, shape):
     return grad.sum(axis=stretched_ones, keepdims=True)  # the dims of size 1
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None):
-    """torch.autograd.grad: the gradients of outputs with respect to inputs, as a tuple, leaving every
-    tensor's .grad as it was (tensor/course_ops.py)."""
-    from .course_ops import gradients_of
+# ----- torch.autograd's functions, on Tensors: backward of several outputs, and grad -----------------------
 
-    return gradients_of(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+
+def backward(tensors, grad_tensors=None, retain_graph=None):
+    """torch.autograd.backward(tensors, grad_tensors): tensor.backward(gradient) for each, the graph kept
+    until the last, so their gradients add up in the leaves' .grad."""
+    tensors = [tensors] if hasattr(tensors, "_ctx") else list(tensors)
+    if grad_tensors is None or hasattr(grad_tensors, "_ctx"):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"grad_tensors has {len(grad_tensors)} gradient(s) for {len(tensors)} tensor(s)")
+    for position, (t, gradient) in enumerate(zip(tensors, grad_tensors)):
+        t.backward(gradient, retain_graph=bool(retain_graph) or position < len(tensors) - 1)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None):
+    """torch.autograd.grad: d(outputs)/d(inputs) as a tuple, every tensor's .grad left as it was.
+
+    Runs the ordinary backward with the graph's leaves' .grad set aside (and the inputs' gradients
+    kept, retain_grad's way, for the non-leaf ones), then puts the .grad values back."""
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): gradients of gradients are not supported here")
+    outputs = [outputs] if hasattr(outputs, "_ctx") else list(outputs)
+    inputs = [inputs] if hasattr(inputs, "_ctx") else list(inputs)
+    for position, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (index {position}) does not require grad")
+    leaves = {id(t): t for t in inputs if t.is_leaf}
+    for out in outputs:
+        for fn in topological_order(out) if out._ctx is not None else ():
+            leaves.update({id(p): p for p in fn.parents if p._ctx is None and p.requires_grad})
+    set_aside = {key: (t.grad, t._spare_grad) for key, t in leaves.items()}
+    retained = [t for t in inputs if not t.is_leaf and not t.retains_grad]
+    try:
+        for t in leaves.values():
+            t.grad = None
+        for t in inputs:
+            t.retain_grad()
+            if not t.is_leaf:
+                t.grad = None
+        backward(outputs, grad_outputs, retain_graph)
+        found = tuple(t.grad for t in inputs)
+    finally:
+        for key, t in leaves.items():
+            t.grad, t._spare_grad = set_aside[key]
+        for t in retained:
+            t._retains_grad, t.grad = False, None
+    for position, gradient in enumerate(found):
+        if gradient is None and not allow_unused:
+            raise RuntimeError(
+                f"The differentiated Tensor at index {position} appears to not have been used in the graph. "
+                "Set allow_unused=True if this is the desired behavior."
+            )
+    return found

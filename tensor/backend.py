@@ -6,7 +6,9 @@ first time a "cuda" array is asked for, so the CPU path never needs it.
 
 import numpy as np
 
+from . import dtypes
 from .kernels import replaceable
+from .special import erf as numpy_erf
 
 DEVICES = ("cpu", "cuda")
 
@@ -118,6 +120,20 @@ def to_device(array, device):
     return _import_cupy().asarray(array)
 
 
+def array_from(data, dtype=None, device=None):
+    """A new array holding a copy of `data` (a number, nested list, or NumPy/CuPy array): of `dtype`, or
+    inferred as PyTorch does (float32 for Python floats, int64 for ints); on `device`, or the data's own."""
+    is_array = hasattr(data, "dtype") and hasattr(data, "shape")
+    device = normalize_device(device) if device is not None else (device_of(data) if is_array else "cpu")
+    host = to_device(data, "cpu") if is_array else data
+    dtype = dtypes.normalize_dtype(dtype) if dtype is not None else dtypes.infer_dtype(host)
+    try:
+        array = np.array(host, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"cannot make a {dtype} tensor from {type(data).__name__}: {error}") from None
+    return to_device(array, device)
+
+
 def scatter_add(target, index, values):
     """target[index] += values, accumulating repeated indices (numpy.add.at semantics).
 
@@ -137,8 +153,6 @@ def scatter_add(target, index, values):
 def erf(array):
     """The error function, elementwise: our NumPy implementation on "cpu", CuPy's on "cuda"."""
     if device_of(array) == "cpu":
-        from .special import erf as numpy_erf
-
         return numpy_erf(array)
     from cupyx.scipy.special import erf as cupy_erf
 

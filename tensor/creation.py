@@ -7,7 +7,7 @@ default generator of the device, which manual_seed reseeds.
 import numpy as np
 
 from . import dtypes, ops
-from .backend import array_module, device_of, normalize_device, to_device
+from .backend import array_from, array_module, normalize_device
 from .random import pick_generator
 from .tensor import Tensor, _dims_tuple
 
@@ -18,17 +18,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     The dtype is inferred as PyTorch does (float32 for Python floats, int64 for ints)
     unless given; the device is the data's own unless given.
     """
-    if isinstance(data, Tensor):
-        data = data._array
-    is_array = hasattr(data, "dtype") and hasattr(data, "shape")
-    device = normalize_device(device) if device is not None else (device_of(data) if is_array else "cpu")
-    host = to_device(data, "cpu") if is_array else data
-    dtype = dtypes.normalize_dtype(dtype) if dtype is not None else dtypes.infer_dtype(host)
-    try:
-        array = np.array(host, dtype=dtype)
-    except (ValueError, TypeError) as error:
-        raise TypeError(f"cannot make a {dtype} tensor from {type(data).__name__}: {error}") from None
-    return Tensor._wrap(to_device(array, device)).requires_grad_(requires_grad)
+    array = array_from(data._array if isinstance(data, Tensor) else data, dtype, device)
+    return Tensor._wrap(array).requires_grad_(requires_grad)
 
 
 def _make(fill, size, dtype, device, requires_grad):
@@ -136,37 +127,21 @@ def multinomial(input, num_samples, replacement=False, generator=None):
 
 
 def tril(input, diagonal=0):
-    """Keep the elements on and below the `diagonal`-th diagonal, zero the rest."""
-    xp = input._xp
-    rows, cols = input.shape[-2:]
-    keep = xp.tril(xp.ones((rows, cols), dtype=bool), diagonal)
-    return where(Tensor._wrap(keep), input, Tensor._wrap(xp.zeros((), dtype=input.dtype)))  # keeps input's dtype
+    """Keep the elements on and below the `diagonal`-th diagonal, zero the rest (Tensor.tril)."""
+    return input.tril(diagonal)
 
 
 def triu(input, diagonal=0):
-    """Keep the elements on and above the `diagonal`-th diagonal, zero the rest."""
-    xp = input._xp
-    rows, cols = input.shape[-2:]
-    keep = xp.triu(xp.ones((rows, cols), dtype=bool), diagonal)
-    return where(Tensor._wrap(keep), input, Tensor._wrap(xp.zeros((), dtype=input.dtype)))  # keeps input's dtype
+    """Keep the elements on and above the `diagonal`-th diagonal, zero the rest (Tensor.triu)."""
+    return input.triu(diagonal)
 
 
-def where(condition, input, other):
-    """input where condition is True, else other; input/other may be tensors or scalars."""
-    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
-        raise TypeError(
-            f"where needs a bool condition tensor, got {getattr(condition, 'dtype', type(condition).__name__)}"
-        )
-    dtype = dtypes.result_type(*[x._array if isinstance(x, Tensor) else x for x in (input, other)])
-    a, b = (_as_tensor_of(x, dtype, condition) for x in (input, other))
-    return ops.Where.apply(a, b, condition)
+def clamp(input, min=None, max=None):
+    """Each element limited to [min, max] (Tensor.clamp); torch.clip is its other name."""
+    return input.clamp(min, max)
 
 
-def _as_tensor_of(x, dtype, like):
-    """x (a tensor or a Python scalar) as a tensor of dtype, on like's device."""
-    if isinstance(x, Tensor):
-        return x if x.dtype == dtype else x.to(dtype)
-    return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
+clip = clamp
 
 
 def cat(tensors, dim=0):

@@ -8,6 +8,8 @@ hooks, keeps the gradient in .grad when the tensor retains it, then calls the Fu
 
 import weakref
 
+from . import autograd
+
 
 def register(t, hook):
     """t.register_hook(hook): add the hook, and make sure the gradient reaches it."""
@@ -21,12 +23,10 @@ def register(t, hook):
 
 def run_hooks(t, grad):
     """grad (an array) after each of t's hooks: a hook returning a Tensor replaces it, None keeps it."""
-    from .tensor import Tensor  # tensor.py imports this module
-
     for hook in getattr(t, "_hooks", ()):
-        result = hook(Tensor._wrap(grad))
+        result = hook(autograd._wrap(grad))  # a plain Tensor, for a parameter too
         if result is not None:
-            if not isinstance(result, Tensor) or result.shape != t.shape:
+            if not hasattr(result, "_array") or result.shape != t.shape:
                 raise RuntimeError(
                     f"a hook returned {getattr(result, 'shape', type(result).__name__)} for the gradient of "
                     f"a tensor of shape {t.shape}: return a Tensor of that shape, or None"

@@ -156,15 +156,3 @@ def record(t, compute):
         base, op, params = link[:3]
         record(base, lambda base_snapshot: SetItem.apply(base_snapshot, t, region=(op, params)))
     return t
-
-
-def clamp(x, low, high):
-    """x clamped to [low, high] out of place, gradient 1 inside the range (bounds included), 0 outside."""
-    from .creation import where
-
-    out = x
-    if low is not None:
-        out = where(out.detach() < low, low, out)
-    if high is not None:
-        out = where(out.detach() > high, high, out)
-    return out

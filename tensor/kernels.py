@@ -47,6 +47,13 @@ def stand_in(textbook):
     return active.get(textbook, textbook)
 
 
+def textbook_name(fn):
+    """The name of the textbook Function that `fn` (a Function instance) is or stands in for: what a tensor's
+    grad_fn shows, the same in both modes."""
+    stands_for = {fast: textbook for textbook, (_, fast) in _registered.items()}
+    return stands_for.get(type(fn), type(fn)).__name__
+
+
 def replaceable(textbook):
     """Mark a textbook function (or method) that the engine room may stand in for: each call runs
     stand_in(the marked function) with the same arguments; `marked.__wrapped__` is the textbook one."""

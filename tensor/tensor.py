@@ -16,12 +16,11 @@ from collections import namedtuple
 import numpy as np
 
 from . import course_ops, dtypes, hooks, in_place, ops
-from .autograd import backward as run_backward
-from .autograd import make_outputs_of_class
-from .backend import array_module, device_of, normalize_device, to_device
+from .autograd import backpropagate, make_outputs_of_class
+from .backend import array_from, array_module, device_of, normalize_device, to_device
 from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
-from .kernels import replaceable
+from .kernels import replaceable, textbook_name
 from .random import pick_generator
 from .versions import VersionCounter
 
@@ -54,11 +53,10 @@ class Tensor:
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         """Tensor(data): a float32 tensor (as torch.Tensor), or of `dtype` when given."""
-        from .creation import tensor
-
-        made = tensor(data, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
-        self._array, self.grad, self.requires_grad, self._ctx = made._array, None, made.requires_grad, None
+        self._array = array_from(getattr(data, "_array", data), dtype or dtypes.default_float, device)
+        self.grad, self.requires_grad, self._ctx = None, False, None
         self._version_counter, self._spare_grad, self._no_grad_view = VersionCounter(), None, False
+        self.requires_grad_(requires_grad)
 
     @classmethod
     def _wrap(cls, array, requires_grad=False, ctx=None, version_counter=None):
@@ -158,7 +156,7 @@ class Tensor:
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self._ctx is not None:
-            extras.append(f"grad_fn={type(self._ctx).__name__}")
+            extras.append(f"grad_fn={textbook_name(self._ctx)}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({', '.join([body, *extras])})"
@@ -201,7 +199,7 @@ class Tensor:
             seed = self._xp.asarray(gradient, dtype=self.dtype)
         if seed.shape != self.shape:
             raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
-        run_backward(self, seed, retain_graph=retain_graph)
+        backpropagate(self, seed, retain_graph=retain_graph)
 
     @replaceable  # the engine room writes into the array zero_grad let go of (tensor/fast/grad_buffers.py)
     def _accumulate_grad(self, grad):
@@ -285,14 +283,34 @@ class Tensor:
         return course_ops.logsumexp(self, dim, keepdim)
 
     def tril(self, diagonal=0):
-        from .creation import tril
-
-        return tril(self, diagonal)
+        """Keep the elements on and below the `diagonal`-th diagonal, zero the rest."""
+        rows, cols = self.shape[-2:]
+        keep = self._xp.tril(self._xp.ones((rows, cols), dtype=bool), diagonal)
+        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
 
     def triu(self, diagonal=0):
-        from .creation import triu
+        """Keep the elements on and above the `diagonal`-th diagonal, zero the rest."""
+        rows, cols = self.shape[-2:]
+        keep = self._xp.triu(self._xp.ones((rows, cols), dtype=bool), diagonal)
+        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
 
-        return triu(self, diagonal)
+    def where(self, condition, other):
+        """self where condition is True, else other (torch.where(condition, self, other))."""
+        return where(condition, self, other)
+
+    def clamp(self, min=None, max=None):
+        """Each element limited to [min, max] (bounds may be numbers or tensors); the gradient is 1 inside
+        the range, bounds included, and 0 outside, as PyTorch's."""
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        out = self
+        if min is not None:
+            out = where(out.detach() < min, min, out)
+        if max is not None:
+            out = where(out.detach() > max, max, out)
+        return out
+
+    clip = clamp
 
     # ----- in-place writes ---------------------------------------------------------------------------
     # Each writes into self._array and bumps the version counter this tensor shares with its views,
@@ -374,7 +392,7 @@ class Tensor:
             lambda data: self._xp.clip(data, low, high, out=data),
             min,
             max,
-            out_of_place=lambda x: in_place.clamp(x, min, max),
+            out_of_place=lambda x: x.clamp(min, max),
         )
 
     def fill_(self, value):
@@ -980,6 +998,27 @@ make_outputs_of_class(Tensor)  # what Function.apply returns (tensor/autograd.py
 
 for _name in course_ops.REDUCTIONS_WITH_KEEPDIM:  # x.sum(1, keepdims=True), as PyTorch accepts
     setattr(Tensor, _name, course_ops.accepts_keepdims(getattr(Tensor, _name)))
+
+
+# ----- torch.where, which Tensor methods use (tensor/creation.py exports it) ---------------------------
+
+
+def where(condition, input, other):
+    """input where condition is True, else other; input/other may be tensors or scalars."""
+    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
+        raise TypeError(
+            f"where needs a bool condition tensor, got {getattr(condition, 'dtype', type(condition).__name__)}"
+        )
+    dtype = dtypes.result_type(*[x._array if isinstance(x, Tensor) else x for x in (input, other)])
+    a, b = (_as_tensor_of(x, dtype, condition) for x in (input, other))
+    return ops.Where.apply(a, b, condition)
+
+
+def _as_tensor_of(x, dtype, like):
+    """x (a tensor or a Python scalar) as a tensor of dtype, on like's device."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.to(dtype)
+    return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
 
 
 def _cast(t, dtype):

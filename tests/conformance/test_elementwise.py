@@ -187,3 +187,33 @@ def test_masked_fill_with_a_float_mask_raises_as_pytorch():
 
 def test_invert_of_a_float_tensor_raises_as_pytorch():
     check_raises(lambda ns, a: ~a, np.zeros((2, 3)))
+
+
+CLAMP_BOUNDS = [
+    dict(min=-0.5, max=0.5),
+    dict(min=0.0),
+    dict(max=0.25),
+    dict(min=0.5, max=-0.5),  # min above max: every element becomes max, as PyTorch
+]
+
+
+@pytest.mark.parametrize("bounds", CLAMP_BOUNDS)
+@pytest.mark.parametrize("spelling", ["method", "torch.clamp", "torch.clip", "clip method"])
+@given(seed=st.integers(0, 2**16))
+def test_clamp_and_clip_match_pytorch_in_values_and_gradients(bounds, spelling, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.choice([-0.5, 0.0, 0.25, 0.5], size=(3, 4)) if seed % 3 == 0 else rng.standard_normal((3, 4))  # ties too
+    call = {
+        "method": lambda ns, x: x.clamp(**bounds),
+        "torch.clamp": lambda ns, x: ns.torch.clamp(x, **bounds),
+        "torch.clip": lambda ns, x: ns.torch.clip(x, **bounds),
+        "clip method": lambda ns, x: x.clip(**bounds),
+    }[spelling]
+    check(call, x, seed=seed)
+
+
+def test_clamp_with_tensor_bounds_and_of_an_int_tensor_matches_pytorch():
+    low, high = np.array([-1.0, 0.0, 0.5]), np.array([0.0, 1.0, 2.0])
+    check(lambda ns, x, lo, hi: x.clamp(lo, hi), np.array([[-3.0, 0.5, 1.0], [0.5, 4.0, 0.7]]), low, high)
+    check(lambda ns, x: (x.clamp(min=0), x.clamp(max=1.5), x.clamp(0, 1)), np.array([-2, 0, 3]), grad=False)
+    check_raises(lambda ns: ns.torch.tensor([1.0]).clamp())

@@ -128,3 +128,14 @@ def test_a_bad_kernels_mode_in_the_environment_stops_the_import_with_one_line_na
     assert result.stderr.strip().splitlines() == [
         "error: TINYGRAD_GPT_KERNELS='quick' is not a kernels mode: set it to 'reference' or 'fast', or unset it"
     ]
+
+
+def test_a_tensors_repr_names_the_textbook_function_in_both_modes():
+    """grad_fn in a repr is the formula's name (Where, Matmul), not the name of the engine room's stand-in."""
+    x = tensor.tensor([1.0, -2.0], requires_grad=True)
+    shown = {}
+    for mode in ("reference", "fast"):
+        with tensor.kernels.using(mode):
+            shown[mode] = (repr(tensor.where(x > 0, x, 0.0)), repr(x @ x))
+    assert shown["fast"] == shown["reference"]
+    assert "grad_fn=Where" in shown["fast"][0] and "grad_fn=Matmul" in shown["fast"][1]
