@@ -23,7 +23,7 @@ that split, chunk and unbind return are views too, but PyTorch refuses a recorde
 
 A view made under `no_grad` is outside every graph: its requires_grad is its base's, also after the
 base's flag changes (`follow_base`), it never receives a .grad, and a write into it with grad mode on
-is refused, as in PyTorch (tensor/tensor.py: `_write_in_place`).
+is refused, as in PyTorch, and so is one into a view of it.
 
 A leaf that requires grad (a parameter), and every view of one, refuses a write outside `no_grad`,
 with PyTorch's messages.
@@ -113,7 +113,13 @@ def follow_base(t):
 
 
 def check_recordable(t):
-    """Refuse a recorded write that PyTorch refuses: into a parameter, or into a view of one."""
+    """Refuse a recorded write that PyTorch refuses: into a parameter or a view of one, into a view made under
+    no_grad or a view of one, into a piece of split or unbind."""
+    if getattr(t, "_no_grad_view", False):  # which graph should the write enter?
+        raise RuntimeError(
+            f"a view of shape {t.shape} was created in no_grad mode and is being modified in place with grad mode on, "
+            "or a view of it is (PyTorch forbids it): write inside `with torch.no_grad():` or take the view in grad mode"
+        )
     if t.requires_grad and t.is_leaf:
         refuse_leaf(t)
     link = base_of(t)

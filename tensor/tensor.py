@@ -321,11 +321,6 @@ class Tensor:
     def _write_in_place(self, write, *values, out_of_place=None):
         """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory."""
         in_graph = is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
-        if in_graph and _is_no_grad_view(self):
-            raise RuntimeError(
-                f"a view of shape {self.shape} was created in no_grad mode and is being modified in place with "
-                "grad mode on (PyTorch forbids it): write it inside `with torch.no_grad():` or take the view in grad mode"
-            )
         if in_graph:
             return in_place.record(self, out_of_place)
         self._refuse_expanded_write()

@@ -355,6 +355,20 @@ NO_GRAD_VIEWS = {
         "with torch.no_grad(): v2 = v0.unsqueeze(0)",
         "v2.mul_(v1)",
     ],
+    "a_view_of_a_no_grad_view_refuses_a_write_of_a_value_that_requires_grad": [
+        "v0 = torch.zeros((2, 3))",
+        "v1 = torch.tensor([2.0], requires_grad=True)",
+        "with torch.no_grad(): v2 = v0[0:2]",
+        "v3 = v2.T",
+        "v3.mul_(v1)",
+    ],
+    "a_view_of_a_no_grad_view_of_a_non_leaf_refuses_a_write_with_grad_on": [
+        "v0 = torch.ones((2, 3), requires_grad=True)",
+        "v1 = v0 * 1",
+        "with torch.no_grad(): v2 = v1[0:1]",
+        "v3 = v2.T",
+        "v3.mul_(2.0)",
+    ],
     "a_no_grad_view_of_a_tensor_outside_the_graph_takes_a_plain_write_with_grad_on": [
         "v0 = torch.tensor([1.0, 2.0])",
         "with torch.no_grad(): v1 = v0.view(2, 1)",
