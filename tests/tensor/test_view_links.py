@@ -88,3 +88,17 @@ def test_a_view_made_under_no_grad_follows_its_base_s_requires_grad():
         w.add_(1.0)
     x.requires_grad_(False)
     assert not v.requires_grad and not w.requires_grad
+
+
+def test_writes_through_views_of_each_kind_on_each_device(device):
+    x = tensor.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=tensor.float64, device=device, requires_grad=True)
+    w = tensor.tensor(2.0, dtype=tensor.float64, device=device, requires_grad=True)
+    h = x * 1
+    for name in sorted(VIEWS):  # each multiplies its part of h by w once more
+        (h if name == "expand" else VIEWS[name](h)).mul_(w)  # (the CuPy stand-in's expand is read-only)
+    h.sum().backward()
+    counts = 7 + np.array([[0, 1, 1], [1, 2, 2]])  # 7 views of all of h, then h[:, 1:] and h[1]
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2.0**counts)
+    x_values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_allclose(w.grad.item(), (counts * 2.0 ** (counts - 1) * x_values).sum())
+    assert h.device == x.grad.device == w.grad.device == device
