@@ -21,9 +21,9 @@ unsqueeze, expand, indexing, and split, chunk and unbind, which index) links its
 backward through x reaches y (and a view of a view passes the write on to its base's base). The pieces
 that split, chunk and unbind return are views too, but PyTorch refuses a recorded write into them.
 
-A view made under `no_grad` is outside every graph: its requires_grad is its base's, also after the
-base's flag changes (`follow_base`), it never receives a .grad, and a write into it with grad mode on
-is refused, as in PyTorch, and so is one into a view of it.
+A view made under `no_grad` is outside every graph: its requires_grad is its root's (the end of its
+chain of views, PyTorch's `._base`), also after the root's flag changes (`follow_base`); it never
+receives a .grad, and a write into it, or into a view of it, with grad mode on is refused, as in PyTorch.
 
 A leaf that requires grad (a parameter), and every view of one, refuses a write outside `no_grad`,
 with PyTorch's messages.
@@ -96,20 +96,27 @@ def pieces(views, made_by):
     return tuple(views)
 
 
+def root_of(t):
+    """The tensor at the end of t's chain of views (t itself when t is no view): the owner of the storage."""
+    while (link := base_of(t)) is not None:
+        t = link[0]
+    return t
+
+
 def mark_no_grad_view(view, base):
-    """A view made under no_grad requires grad as its base does, now and after the base's flag changes."""
-    view._no_grad_view, view.requires_grad = True, base.requires_grad
+    """A view made under no_grad requires grad as its root does (the tensor at the end of its chain of views,
+    as PyTorch's `._base`), now and after the root's flag changes."""
+    view._no_grad_view, view.requires_grad = True, root_of(base).requires_grad
     counter = base._version_counter  # shared by the base and all its views
     counter.no_grad_views = [r for r in counter.no_grad_views if r() is not None] + [weakref.ref(view)]
 
 
 def follow_base(t):
-    """After t.requires_grad_(...): each view of t's storage made under no_grad takes its base's flag
-    (in the order they were made, so a view of such a view follows too)."""
+    """After t.requires_grad_(...): each view of t's storage made under no_grad takes its root's flag."""
     for ref in t._version_counter.no_grad_views:
         view = ref()
         if view is not None:
-            view.requires_grad = view._view_of[0].requires_grad
+            view.requires_grad = root_of(view).requires_grad
 
 
 def check_recordable(t):

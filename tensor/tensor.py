@@ -761,7 +761,7 @@ class Tensor:
         if isinstance(dim, Tensor):
             return (ops.Maximum if largest else ops.Minimum).apply(*self._operands(dim))
         if dim is None:
-            return ops.Max.apply(self) if largest else ops.Min.apply(self)
+            return (ops.Max if largest else ops.Min).apply(self, only_at_extremes=True)
         if self.ndim == 0:  # the one element, at index 0
             _axis(dim, 0)
             return values_and_indices(self.clone(), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))

@@ -221,7 +221,7 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0"""
+    """z = max(x, 0);  dz/dx = 0 where z <= 0 (also where the gradient is nan or inf, as PyTorch's), else 1"""
 
     def forward(self, x):
         z = self.xp.maximum(x, 0)
@@ -230,7 +230,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (z,) = self.saved
-        return grad * (z > 0)
+        return self.xp.where(z <= 0, grad.dtype.type(0), grad)  # (a nan z passes the gradient on, as PyTorch's)
 
 
 class Abs(Function):
@@ -246,7 +246,8 @@ class Abs(Function):
 
 
 class Maximum(Function):
-    """z = max(x, y);  the gradient goes to the larger input, split evenly on ties"""
+    """z = max(x, y);  the gradient goes to the larger input, split evenly on ties (the smaller one gets
+    0, also where the gradient is nan or inf, as PyTorch's)"""
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
@@ -254,12 +255,11 @@ class Maximum(Function):
 
     def backward(self, grad):
         x, y = self.saved
-        share_x = self.xp.where(x == y, 0.5, x > y).astype(grad.dtype)
-        return grad * share_x, grad * (1 - share_x)
+        return _shares(self.xp, grad, x < y, x > y, x == y)
 
 
 class Minimum(Function):
-    """z = min(x, y);  the gradient goes to the smaller input, split evenly on ties"""
+    """z = min(x, y);  the gradient goes to the smaller input, split evenly on ties (Maximum's edges)"""
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
@@ -267,8 +267,14 @@ class Minimum(Function):
 
     def backward(self, grad):
         x, y = self.saved
-        share_x = self.xp.where(x == y, 0.5, x < y).astype(grad.dtype)
-        return grad * share_x, grad * (1 - share_x)
+        return _shares(self.xp, grad, x > y, x < y, x == y)
+
+
+def _shares(xp, grad, x_loses, y_loses, tie):
+    """The gradients of x and y: 0 where one loses (written, not multiplied in), half of grad on ties, else all of
+    it (so where x or y is nan, both get it, as PyTorch's)."""
+    zero, shared = grad.dtype.type(0), xp.where(tie, grad / 2, grad)
+    return xp.where(x_loses, zero, shared), xp.where(y_loses, zero, shared)
 
 
 class Where(Function):

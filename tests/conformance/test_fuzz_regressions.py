@@ -369,6 +369,14 @@ NO_GRAD_VIEWS = {
         "v3 = v2.T",
         "v3.mul_(2.0)",
     ],
+    "a_no_grad_view_of_a_view_follows_the_root_s_requires_grad": [
+        "v0 = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.reshape(-1)",
+        "with torch.no_grad(): v2 = v1.unbind(0)[0]",
+        "v0.requires_grad_(False)",
+        "with torch.no_grad(): v3 = v1.T",
+        "v0.requires_grad_(True)",
+    ],
     "a_no_grad_view_of_a_tensor_outside_the_graph_takes_a_plain_write_with_grad_on": [
         "v0 = torch.tensor([1.0, 2.0])",
         "with torch.no_grad(): v1 = v0.view(2, 1)",
@@ -376,7 +384,33 @@ NO_GRAD_VIEWS = {
     ],
 }
 
+NAN_GRAD = "torch.tensor([float('nan'), float('nan'), float('nan'), float('inf'), 1.0], dtype=torch.float64)"
 EDGES = {
+    "relu_writes_zeros_where_it_is_flat_even_for_a_nan_gradient": [
+        "v0 = torch.tensor([-1.0, 0.0, 2.0, -3.0, float('nan')], dtype=torch.float64, requires_grad=True)",
+        "v1 = F.relu(v0)",
+        "v1.backward(" + NAN_GRAD + ")",
+    ],
+    "maximum_and_minimum_write_zeros_to_the_loser_and_pass_the_gradient_at_nan": [
+        "v0 = torch.tensor([-1.0, 2.0, float('nan'), 3.0, 0.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.tensor([0.0, 1.0, 1.0, 3.0, float('nan')], dtype=torch.float64, requires_grad=True)",
+        "v2 = torch.maximum(v0, v1)",
+        "v3 = torch.min(v0, v1)",
+        "v2.backward(" + NAN_GRAD + ")",
+        "v3.backward(" + NAN_GRAD + ")",
+    ],
+    "max_of_all_elements_writes_the_gradient_at_the_maxima_only_and_amax_multiplies": [
+        "v0 = torch.tensor([-1.0, 2.0, 3.0, 3.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.max()",
+        "v1.backward(torch.tensor(float('nan'), dtype=torch.float64))",
+        "v2 = v0.min()",
+        "v2.backward(torch.tensor(float('inf'), dtype=torch.float64))",
+        "v3 = v0.amax()",
+        "v3.backward(torch.tensor(float('nan'), dtype=torch.float64))",
+        "v4 = torch.tensor([1.0, float('nan'), 0.0], dtype=torch.float64, requires_grad=True)",
+        "v5 = v4.max()",
+        "v5.backward()",
+    ],
     "true_to_a_bool_tensor_power_raises": ["v0 = torch.tensor([True, False])", "v1 = True ** v0"],
     "torch_pow_of_a_bool_scalar_and_a_bool_tensor_raises": ["v0 = torch.tensor(False)", "v1 = torch.pow(False, v0)"],
     "sqrt_power_of_a_minus_inf_mean_has_gradient_nan": [
