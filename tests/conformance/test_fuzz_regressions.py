@@ -386,11 +386,6 @@ NO_GRAD_VIEWS = {
 
 NAN_GRAD = "torch.tensor([float('nan'), float('nan'), float('nan'), float('inf'), 1.0], dtype=torch.float64)"
 EDGES = {
-    "relu_writes_zeros_where_it_is_flat_even_for_a_nan_gradient": [
-        "v0 = torch.tensor([-1.0, 0.0, 2.0, -3.0, float('nan')], dtype=torch.float64, requires_grad=True)",
-        "v1 = F.relu(v0)",
-        "v1.backward(" + NAN_GRAD + ")",
-    ],
     "maximum_and_minimum_write_zeros_to_the_loser_and_pass_the_gradient_at_nan": [
         "v0 = torch.tensor([-1.0, 2.0, float('nan'), 3.0, 0.0], dtype=torch.float64, requires_grad=True)",
         "v1 = torch.tensor([0.0, 1.0, 1.0, 3.0, float('nan')], dtype=torch.float64, requires_grad=True)",

@@ -61,33 +61,12 @@ class Drawer:
     def tensors(self, where=lambda t: True):
         return [name for name, value in self.namespace.items() if isinstance(value, torch.Tensor) and where(value)]
 
-    def has_views(self, t):
-        """Whether a variable looks into t's memory: PyTorch's views then follow t's later requires_grad_(),
-        which ours (no view-to-base link) do not: not drawn (a known divergence, docs/pytorch_api.md)."""
-        storage = t.untyped_storage().data_ptr()
-        return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
-
     def all_tensors(self):
         """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
         for value in self.namespace.values():
             for item in value if isinstance(value, tuple) else (value,):
                 if isinstance(item, torch.Tensor):
                     yield item
-
-    def has_no_grad_views(self, t):
-        """Whether a view looks into t's memory that PyTorch will refuse to use in grad mode after an in-place
-        write to that memory: one made under no_grad of a tensor requiring grad, or a piece of unbind/split/
-        chunk (or a view of one) in the graph. Ours has no view-to-base link to know it: such writes are not
-        drawn (a known divergence, issue 31's report)."""
-        storage = t.untyped_storage().data_ptr()
-        for u in self.all_tensors():
-            if u.untyped_storage().data_ptr() == storage and u._is_view():
-                try:
-                    if u.requires_grad and (u.grad_fn is None or _from_a_multi_output_view(u.grad_fn)):
-                        return True
-                except RuntimeError:  # PyTorch refuses already
-                    return True
-        return False
 
     def dim(self, t, allow_none=False):
         """A valid dim of t (negative ones too), or None."""
@@ -360,8 +339,6 @@ class Drawer:
         )
 
     def in_place(self, a, t):
-        if self.has_no_grad_views(t):
-            return self.unary(a, t)
         b = self.operand(t, apart=True)
         write = self.pick(
             [
@@ -390,12 +367,15 @@ class Drawer:
             return line  # in grad mode: both may refuse, or PyTorch records it (our gap)
         view = self.pick(
             ["{a}[0]", "{a}.view(-1)", "{a}.unbind(0)[0]", "{a}.reshape(-1)", "{a}.T", "{a}[None]"]
+            + ["{a}.split(1)[0]", "{a}.unsqueeze(0).squeeze()", "{a}.expand_as({a})", "{a}[..., :1]"]
         ).format(a=a)
-        return f"with torch.no_grad(): {self.new_name()} = {view}"  # the view, for a later in-place write
+        if mode < 9:
+            return f"with torch.no_grad(): {self.new_name()} = {view}"  # the view, for a later in-place write
+        return f"{self.new_name()} = {view}"  # a view in grad mode, for a later write through it
 
     def grad(self, a, t):
         if not t.requires_grad:
-            if t.dtype.is_floating_point and t.is_leaf and not self.has_views(t) and self.chance(50):
+            if t.dtype.is_floating_point and t.is_leaf and self.chance(50):
                 return f"{a}.requires_grad_()"
             floats = self.tensors(lambda u: u.requires_grad)
             if not floats:
@@ -514,34 +494,6 @@ class Drawer:
             if scheduler:
                 lines += ["sched.step()", f"lr{len(lines)} = opt.param_groups[0]['lr']"]
         return lines
-
-
-def _from_a_multi_output_view(node):
-    """Whether a view's grad_fn chain reaches unbind/split/chunk through view ops only."""
-    for _ in range(8):
-        name = type(node).__name__
-        if name.startswith(("Unbind", "Split", "Chunk")):
-            return True
-        if not name.startswith(
-            (
-                "Select",
-                "Slice",
-                "View",
-                "Unsqueeze",
-                "Squeeze",
-                "Permute",
-                "Transpose",
-                "Expand",
-                "Alias",
-                "AsStrided",
-                "Reshape",
-            )
-        ):
-            return False
-        if not node.next_functions or node.next_functions[0][0] is None:
-            return False
-        node = node.next_functions[0][0]
-    return False
 
 
 def _nest(values, shape):
