@@ -98,6 +98,12 @@ DIFFERENCES = [
         "(and `numpy()`).",
     ),
     (
+        "writing a value that requires grad into an integer or bool tensor (`x[i] = v`, `fill_`, `masked_fill_`)",
+        "a plain write here, as integer and bool tensors "
+        "never require grad; PyTorch marks the integer tensor requires_grad=True with a grad_fn whose backward "
+        'then fails ("Autograd not support dtype").',
+    ),
+    (
         "`relu`'s gradient",
         "the incoming gradient times the mask x > 0, so a nan or inf gradient arriving where x <= 0 gives nan "
         "there, where PyTorch writes 0 (a NumPy masked write costs several times the product on the CPU, and "
