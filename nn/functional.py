@@ -18,7 +18,7 @@ import numpy as np
 import tensor
 from tensor import Function, Tensor
 from tensor.backend import erf, scatter_add
-from tensor.ops import LogSoftmax  # in tensor/ops, where Tensor.log_softmax uses it too
+from tensor.ops import LogSoftmax as _LogSoftmax
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -80,6 +80,10 @@ class Softmax(Function):
     def backward(self, grad):
         (y,) = self.saved
         return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(_LogSoftmax):
+    """y = z - log(sum(exp(z))), z = x - max: tensor/ops/reductions.py's, where Tensor.log_softmax uses it too."""
 
 
 def softmax(input, dim):
