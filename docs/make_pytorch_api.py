@@ -104,6 +104,12 @@ DIFFERENCES = [
         'then fails ("Autograd not support dtype").',
     ),
     (
+        "`requires_grad_()` on a tensor that has views made in grad mode while it did not require grad",
+        "those views keep requires_grad=False; PyTorch's follow their base's flag (views made under no_grad "
+        "follow it here too). Following it would make every view of a tensor outside the graph (each slice "
+        "of a training batch) register with its storage, in every training step.",
+    ),
+    (
         "`relu`'s gradient",
         "the incoming gradient times the mask x > 0, so a nan or inf gradient arriving where x <= 0 gives nan "
         "there, where PyTorch writes 0 (a NumPy masked write costs several times the product on the CPU, and "

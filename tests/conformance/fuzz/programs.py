@@ -61,6 +61,12 @@ class Drawer:
     def tensors(self, where=lambda t: True):
         return [name for name, value in self.namespace.items() if isinstance(value, torch.Tensor) and where(value)]
 
+    def has_views(self, t):
+        """Whether a variable looks into t's memory: PyTorch's views without history then follow t's later
+        requires_grad_(), which ours made in grad mode do not: not drawn (a known divergence, docs/pytorch_api.md)."""
+        storage = t.untyped_storage().data_ptr()
+        return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
+
     def all_tensors(self):
         """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
         for value in self.namespace.values():
@@ -375,7 +381,7 @@ class Drawer:
 
     def grad(self, a, t):
         if not t.requires_grad:
-            if t.dtype.is_floating_point and t.is_leaf and self.chance(50):
+            if t.dtype.is_floating_point and t.is_leaf and not self.has_views(t) and self.chance(50):
                 return f"{a}.requires_grad_()"
             floats = self.tensors(lambda u: u.requires_grad)
             if not floats:
