@@ -110,6 +110,11 @@ DIFFERENCES = [
         "of a training batch) register with its storage, in every training step.",
     ),
     (
+        "a piece of `split`, `chunk` or `unbind` in the graph, after an in-place write to its storage",
+        "it is used with the new values; PyTorch refuses to use it (it cannot rebuild such a view's history). "
+        "A write into the piece itself in the graph is refused here too, as in PyTorch.",
+    ),
+    (
         "`relu`'s gradient",
         "the incoming gradient times the mask x > 0, so a nan or inf gradient arriving where x <= 0 gives nan "
         "there, where PyTorch writes 0 (a NumPy masked write costs several times the product on the CPU, and "
