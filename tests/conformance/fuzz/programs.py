@@ -73,9 +73,9 @@ class Drawer:
         writes are not drawn (a known divergence, docs/pytorch_api.md)."""
         storage = t.untyped_storage().data_ptr()
         for u in self.all_tensors():
-            if u.untyped_storage().data_ptr() == storage and u._is_view() and u.grad_fn is not None:
+            if u.untyped_storage().data_ptr() == storage and u._is_view():
                 try:
-                    if _from_a_multi_output_view(u.grad_fn):
+                    if u.grad_fn is not None and _from_a_multi_output_view(u.grad_fn):
                         return True
                 except RuntimeError:  # PyTorch refuses already
                     return True
