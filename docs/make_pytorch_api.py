@@ -110,9 +110,10 @@ DIFFERENCES = [
         "of a training batch) register with its storage, in every training step.",
     ),
     (
-        "a piece of `split`, `chunk` or `unbind` in the graph, after an in-place write to its storage",
+        "a view made under no_grad of a tensor that requires grad, or a piece of `split`, `chunk` or `unbind` in "
+        "the graph, used in grad mode after an in-place write to its storage",
         "it is used with the new values; PyTorch refuses to use it (it cannot rebuild such a view's history). "
-        "A write into the piece itself in the graph is refused here too, as in PyTorch.",
+        "A write into such a view itself in grad mode is refused here too, as in PyTorch.",
     ),
     (
         "`relu`'s gradient",

@@ -564,9 +564,9 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            base, exponent = self._operands(exponent)
+            base, promoted = self._operands(exponent)
             dtypes.require(base.dtype, "fiu", "pow")
-            return ops.Pow.apply(base, exponent)
+            return ops.Pow.apply(base, promoted, bool_exponent=exponent.dtype == dtypes.bool_)
         dtype = dtypes.result_type(self._array, exponent)
         if dtype == dtypes.bool_:  # bool ** bool: NumPy computes it in int8
             return _cast(_cast(self, dtypes.int64) ** int(exponent), dtypes.bool_)

@@ -408,6 +408,11 @@ EDGES = {
     ],
     "true_to_a_bool_tensor_power_raises": ["v0 = torch.tensor([True, False])", "v1 = True ** v0"],
     "torch_pow_of_a_bool_scalar_and_a_bool_tensor_raises": ["v0 = torch.tensor(False)", "v1 = torch.pow(False, v0)"],
+    "backward_of_a_power_with_a_bool_exponent_tensor_raises": [
+        "v0 = torch.tensor([[0.0, 2.0], [0.5, -1.5]], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 ** torch.tensor([[True]])",
+        "v1.sum().backward()",
+    ],
     "sqrt_power_of_a_minus_inf_mean_has_gradient_nan": [
         "v0 = torch.tensor([float('-inf'), 1.0], dtype=torch.float64, requires_grad=True)",
         "v1 = v0.mean() ** 0.5",

@@ -68,14 +68,14 @@ class Drawer:
         return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
 
     def has_pieces_in_the_graph(self, t):
-        """Whether a piece of unbind/split/chunk in the graph (or a view of one) looks into t's memory: PyTorch
-        refuses to use such a piece after any in-place write to that memory, which ours does not check: such
-        writes are not drawn (a known divergence, docs/pytorch_api.md)."""
+        """Whether a view made under no_grad of a tensor that requires grad, or a piece of unbind/split/chunk in
+        the graph (or a view of one), looks into t's memory: PyTorch refuses to use such a view after any in-place
+        write to that memory, which ours does not check: such writes are not drawn (docs/pytorch_api.md)."""
         storage = t.untyped_storage().data_ptr()
         for u in self.all_tensors():
             if u.untyped_storage().data_ptr() == storage and u._is_view():
                 try:
-                    if u.grad_fn is not None and _from_a_multi_output_view(u.grad_fn):
+                    if u.requires_grad and (u.grad_fn is None or _from_a_multi_output_view(u.grad_fn)):
                         return True
                 except RuntimeError:  # PyTorch refuses already
                     return True
