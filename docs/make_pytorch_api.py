@@ -98,10 +98,28 @@ DIFFERENCES = [
         "(and `numpy()`).",
     ),
     (
-        "in-place ops in the graph",
-        "recorded by autograd as in PyTorch (`h += 1`, `h.mul_(w)`, `x[i] = v`, `x[i] += v`; a view made by "
-        "indexing passes its write on to its base, as CopySlices does). A view made by `view`/`reshape`/"
-        "`transpose` does not: a recorded write into one changes its base's values but not the base's history.",
+        "writing a value that requires grad into an integer or bool tensor (`x[i] = v`, `fill_`, `masked_fill_`)",
+        "a plain write here, as integer and bool tensors "
+        "never require grad; PyTorch marks the integer tensor requires_grad=True with a grad_fn whose backward "
+        'then fails ("Autograd not support dtype").',
+    ),
+    (
+        "`requires_grad_()` on a tensor that has views made in grad mode while it did not require grad",
+        "those views keep requires_grad=False; PyTorch's follow their base's flag (views made under no_grad "
+        "follow it here too). Following it would make every view of a tensor outside the graph (each slice "
+        "of a training batch) register with its storage, in every training step.",
+    ),
+    (
+        "a view made under no_grad of a tensor that requires grad, or a piece of `split`, `chunk` or `unbind` in "
+        "the graph, used in grad mode after an in-place write to its storage",
+        "it is used with the new values; PyTorch refuses to use it (it cannot rebuild such a view's history). "
+        "A write into such a view itself in grad mode is refused here too, as in PyTorch.",
+    ),
+    (
+        "`relu`'s gradient",
+        "the incoming gradient times the mask x > 0, so a nan or inf gradient arriving where x <= 0 gives nan "
+        "there, where PyTorch writes 0 (a NumPy masked write costs several times the product on the CPU, and "
+        "relu's backward runs in every training step of the lecture GPT). Finite gradients agree exactly.",
     ),
     (
         "`register_hook` on a leaf",

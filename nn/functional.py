@@ -18,6 +18,7 @@ import numpy as np
 import tensor
 from tensor import Function, Tensor
 from tensor.backend import erf, scatter_add
+from tensor.ops import LogSoftmax as _LogSoftmax
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -81,19 +82,8 @@ class Softmax(Function):
         return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
-    """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
-
-    def forward(self, x, axis):
-        z = x - x.max(axis=axis, keepdims=True)
-        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
-        self.save_for_backward(y)
-        self.axis = axis
-        return y
-
-    def backward(self, grad):
-        (y,) = self.saved
-        return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)
+class LogSoftmax(_LogSoftmax):
+    """y = z - log(sum(exp(z))), z = x - max: tensor/ops/reductions.py's, where Tensor.log_softmax uses it too."""
 
 
 def softmax(input, dim):

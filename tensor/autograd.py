@@ -109,7 +109,7 @@ class Function:
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
         out = _wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
         if requires_grad and fn.saved:
-            fn.saved_versions = record_saved_versions(fn, inputs, out)
+            fn.saved_versions = record_saved_versions(fn, inputs, out, array)
         return out
 
     def __repr__(self):

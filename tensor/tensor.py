@@ -174,6 +174,7 @@ class Tensor:
         if requires_grad and not dtypes.is_floating(self.dtype):
             raise RuntimeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = requires_grad
+        in_place.follow_base(self)  # views made of it under no_grad take its flag
         return self
 
     def backward(self, gradient=None, retain_graph=False):
@@ -320,11 +321,6 @@ class Tensor:
     def _write_in_place(self, write, *values, out_of_place=None):
         """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory."""
         in_graph = is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
-        if in_graph and _is_no_grad_view(self):
-            raise RuntimeError(
-                f"a view of shape {self.shape} was created in no_grad mode and is being modified in place with "
-                "grad mode on (PyTorch forbids it): write it inside `with torch.no_grad():` or take the view in grad mode"
-            )
         if in_graph:
             return in_place.record(self, out_of_place)
         self._refuse_expanded_write()
@@ -443,8 +439,13 @@ class Tensor:
         In the graph it is the op SetItem; a view made by x[key] and written into already is not
         written twice (Python's `x[key] += v` ends with x[key] = the view)."""
         key, is_basic = index_key(self, key)
-        view_of = in_place.base_of(value) if isinstance(value, Tensor) else None
-        if view_of is not None and view_of[0] is self and is_basic and view_of[1] == key:
+        link = in_place.base_of(value) if isinstance(value, Tensor) else None
+        if (
+            link is not None
+            and link[0] is self
+            and is_basic
+            and link[1:] == (ops.Index, {"key": key, "is_basic": True})
+        ):
             return  # x[key] += v: the view's write is in self's memory already, and recorded if it had to be
         if not is_basic and isinstance(value, Tensor) and value.dtype != self.dtype:
             if value.ndim or any(getattr(item, "dtype", np.bool_) != np.bool_ for item in key):  # not a masked fill
@@ -563,9 +564,9 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            base, exponent = self._operands(exponent)
+            base, promoted = self._operands(exponent)
             dtypes.require(base.dtype, "fiu", "pow")
-            return ops.Pow.apply(base, exponent)
+            return ops.Pow.apply(base, promoted, bool_exponent=exponent.dtype == dtypes.bool_)
         dtype = dtypes.result_type(self._array, exponent)
         if dtype == dtypes.bool_:  # bool ** bool: NumPy computes it in int8
             return _cast(_cast(self, dtypes.int64) ** int(exponent), dtypes.bool_)
@@ -575,6 +576,7 @@ class Tensor:
 
     def __rpow__(self, base):
         a, b = self._operands(base)
+        dtypes.require(b.dtype, "fiu", "pow")  # True ** bool tensor: no bool pow, as PyTorch (bool ** True is one)
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other):
@@ -759,7 +761,7 @@ class Tensor:
         if isinstance(dim, Tensor):
             return (ops.Maximum if largest else ops.Minimum).apply(*self._operands(dim))
         if dim is None:
-            return ops.Max.apply(self) if largest else ops.Min.apply(self)
+            return (ops.Max if largest else ops.Min).apply(self, only_at_extremes=True)
         if self.ndim == 0:  # the one element, at index 0
             _axis(dim, 0)
             return values_and_indices(self.clone(), Tensor._wrap(self._xp.zeros((), dtype=dtypes.int64)))
@@ -807,13 +809,12 @@ class Tensor:
         return exps / exps.sum(dim, keepdim=True)
 
     def log_softmax(self, dim):
-        """x - log(sum(exp(x))) along dim, composed from primitives."""
+        """x - log(sum(exp(x))) along dim: one op that saves its output, as PyTorch's (so a write into the
+        output before backward is caught)."""
         if self.numel() == 0:
             return self.clone()
         dtypes.require(self.dtype, "f", "log_softmax")
-        x = self
-        shifted = x - x.amax(dim, keepdim=True).detach()
-        return shifted - shifted.exp().sum(dim, keepdim=True).log()
+        return ops.LogSoftmax.apply(self, axis=dim)
 
     # ----- shape ----------------------------------------------------------------------------------
 
@@ -821,7 +822,7 @@ class Tensor:
         """A view with another shape (a copy when the strides cannot express it); a new tensor even for
         the same shape, as PyTorch's (not a leaf when self is in the graph)."""
         shape = resolve_shape(_dims_tuple(shape), self.shape)
-        return self._view_of_self(ops.Reshape.apply(self, shape=shape))
+        return self._view(ops.Reshape, shape=shape)
 
     def is_contiguous(self):
         """True when the elements lie in memory in row-major order with no gaps (C order)."""
@@ -850,7 +851,7 @@ class Tensor:
         dims = tuple(d % self.ndim for d in _dims_tuple(dims))
         if sorted(dims) != list(range(self.ndim)):
             raise RuntimeError(f"permute: {dims} is not an ordering of the {self.ndim} dims of shape {self.shape}")
-        return self._view_of_self(ops.Permute.apply(self, dims=dims))
+        return self._view(ops.Permute, dims=dims)
 
     def transpose(self, dim0, dim1):
         dims = list(range(self.ndim))
@@ -875,25 +876,26 @@ class Tensor:
         sizes = _dims_tuple(sizes)
         offset = len(sizes) - self.ndim
         shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
-        return self._view_of_self(ops.Expand.apply(self, shape=shape))
+        return self._view(ops.Expand, shape=shape)
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
         return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
 
     def __getitem__(self, key):
-        key, is_basic = index_key(self, key)
-        out = self._view_of_self(ops.Index.apply(self, key=key, is_basic=is_basic))
-        if is_basic and out._version_counter is self._version_counter:  # a view: a write into it is one into self
-            out._view_of = (self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view: index_key)
-        return out
+        key, is_basic = index_key(self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view)
+        return self._view(ops.Index, key=key, is_basic=is_basic)
 
-    def _view_of_self(self, out):
-        """out, made by a view op from self. A view made under no_grad is marked, as in PyTorch: it requires
-        grad when self does (a leaf without grad_fn that never gets a .grad), and an in-place write to it
-        with grad mode on is refused (which graph should it enter?)."""
-        if not is_grad_enabled() and out._version_counter is self._version_counter:
-            out._no_grad_view, out.requires_grad = True, self.requires_grad
+    def _view(self, op, **params):
+        """op(self) for a view op. A result that looks into self's memory links to self, so that a write
+        into it is one into self (tensor/in_place.py). Made under no_grad it is marked, as in PyTorch: it
+        requires grad as self does (a leaf without grad_fn that never gets a .grad), and an in-place write
+        to it with grad mode on is refused (which graph should it enter?)."""
+        out = op.apply(self, **params)
+        if out._version_counter is self._version_counter:
+            out._view_of = (self, op, params)
+            if not is_grad_enabled():
+                in_place.mark_no_grad_view(out, self)
         return out
 
     # ----- what PyTorch programs use beyond the lecture (issue 10: conformance gaps) --------------------
@@ -937,7 +939,7 @@ class Tensor:
         for n in sections:
             pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
             start += n
-        return tuple(pieces)
+        return in_place.pieces(pieces, "split")
 
     def chunk(self, chunks, dim=0):
         """At most `chunks` pieces of ceil(size / chunks) along `dim` (fewer when that covers the dim)."""
@@ -949,7 +951,7 @@ class Tensor:
     def unbind(self, dim=0):
         """The slices along dim, each without that dim: x.unbind(0) == tuple(x)."""
         dim = dim % max(self.ndim, 1)
-        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+        return in_place.pieces([self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim])], "unbind")
 
     def is_floating_point(self):
         return dtypes.is_floating(self.dtype)

@@ -10,6 +10,7 @@ class VersionCounter:
     """How many in-place writes a storage has seen; a tensor and its views share one counter."""
 
     value = 0  # each in-place write adds 1 (on the instance)
+    no_grad_views = ()  # weak references to the views of the storage made under no_grad (tensor/in_place.py)
 
 
 def storage_of(array):
@@ -37,13 +38,14 @@ def version_counter_for(out, inputs):
     return VersionCounter() if position is None else inputs[position]._version_counter
 
 
-def record_saved_versions(fn, inputs, out):
+def record_saved_versions(fn, inputs, out, out_array):
     """(counter, version now, shape, dtype, position of its tensor: an input's, or len(inputs) for the
-    output) of each saved array that looks into a tensor's storage."""
+    output) of each saved array that looks into a tensor's storage. A saved output is the output's own,
+    also when forward returned a NumPy scalar (a 0-d result) that the output's array wraps."""
     owners = (*inputs, out)
     records = []
     for array in fn.saved:
-        position = sharing_storage(array, owners)
+        position = len(inputs) if array is out_array else sharing_storage(array, owners)
         if position is not None:
             counter = owners[position]._version_counter
             records.append((counter, counter.value, array.shape, array.dtype, position))

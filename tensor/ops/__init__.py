@@ -27,7 +27,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
+from .reductions import LogSoftmax, Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
 
 __all__ = [
     "Abs",
@@ -43,6 +43,7 @@ __all__ = [
     "FloorDivide",
     "Index",
     "Log",
+    "LogSoftmax",
     "Matmul",
     "Max",
     "MaxAlongDim",

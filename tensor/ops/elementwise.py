@@ -72,7 +72,7 @@ class PowScalar(Function):
     def forward(self, x, exponent):
         self.save_for_backward(x)
         self.exponent = exponent
-        return x**exponent
+        return _power(self.xp, x, exponent)
 
     def backward(self, grad):
         (x,) = self.saved
@@ -81,7 +81,13 @@ class PowScalar(Function):
             return self.xp.zeros_like(grad)
         if p == 2:
             return grad * 2 * x
-        return grad * p * x ** (p - 1)
+        return grad * p * _power(self.xp, x, p - 1)
+
+
+def _power(xp, x, p):
+    """x ** p as PyTorch computes it for a constant p: x ** -0.5 is 1 / sqrt(x) (nan at -inf, -inf at -0.0,
+    where the C pow gives 0 and inf), as x ** 0.5 is sqrt(x); so x ** 0.5's gradient at -inf is nan."""
+    return 1 / xp.sqrt(x) if p == -0.5 else x**p
 
 
 class Pow(Function):
@@ -89,7 +95,8 @@ class Pow(Function):
 
     As PyTorch at the edges: dz/dx = 0 where y = 0, dz/dy = 0 where x = 0 and y >= 0 (no 0 * inf)."""
 
-    def forward(self, x, y):
+    def forward(self, x, y, bool_exponent=False):
+        self.bool_exponent = bool_exponent  # y was a bool tensor, promoted to x's dtype
         if y.dtype.kind in "iu" and (y < 0).any():  # integer powers below 0, as PyTorch: 1, -1 or 0
             return _integer_power(self.xp, x, y)
         z = x**y
@@ -98,6 +105,8 @@ class Pow(Function):
 
     def backward(self, grad):
         x, y, z = self.saved
+        if self.bool_exponent and self.needs_input_grad[0]:  # PyTorch's dz/dx computes y - 1, which a bool refuses
+            raise RuntimeError("pow backward: subtraction with a bool exponent tensor is not supported (as PyTorch)")
         xp, zero = self.xp, grad.dtype.type(0)
         grad_x = xp.where(y == 0, zero, grad * y * x ** (y - 1)) if self.needs_input_grad[0] else None
         grad_y = xp.where((x == 0) & (y >= 0), zero, grad * z * xp.log(x)) if self.needs_input_grad[1] else None
@@ -215,7 +224,11 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0"""
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
+
+    The gradient is multiplied by that mask: a nan or inf gradient where x <= 0 gives nan, where PyTorch
+    writes 0 (on the CPU a masked write costs several times the product, and this runs every training step;
+    docs/pytorch_api.md)."""
 
     def forward(self, x):
         z = self.xp.maximum(x, 0)
@@ -240,7 +253,8 @@ class Abs(Function):
 
 
 class Maximum(Function):
-    """z = max(x, y);  the gradient goes to the larger input, split evenly on ties"""
+    """z = max(x, y);  the gradient goes to the larger input, split evenly on ties (the smaller one gets
+    0, also where the gradient is nan or inf, as PyTorch's)"""
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
@@ -248,12 +262,11 @@ class Maximum(Function):
 
     def backward(self, grad):
         x, y = self.saved
-        share_x = self.xp.where(x == y, 0.5, x > y).astype(grad.dtype)
-        return grad * share_x, grad * (1 - share_x)
+        return _shares(self.xp, grad, x < y, x > y, x == y)
 
 
 class Minimum(Function):
-    """z = min(x, y);  the gradient goes to the smaller input, split evenly on ties"""
+    """z = min(x, y);  the gradient goes to the smaller input, split evenly on ties (Maximum's edges)"""
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
@@ -261,8 +274,14 @@ class Minimum(Function):
 
     def backward(self, grad):
         x, y = self.saved
-        share_x = self.xp.where(x == y, 0.5, x < y).astype(grad.dtype)
-        return grad * share_x, grad * (1 - share_x)
+        return _shares(self.xp, grad, x > y, x < y, x == y)
+
+
+def _shares(xp, grad, x_loses, y_loses, tie):
+    """The gradients of x and y: 0 where one loses (written, not multiplied in), half of grad on ties, else all of
+    it (so where x or y is nan, both get it, as PyTorch's)."""
+    zero, shared = grad.dtype.type(0), xp.where(tie, grad / 2, grad)
+    return xp.where(x_loses, zero, shared), xp.where(y_loses, zero, shared)
 
 
 class Where(Function):

@@ -33,16 +33,20 @@ class Sum(Function):
 
 
 class Max(Function):
-    """z = max of x over axis;  dz/dx = 1 at the maximum (split evenly between ties), else 0"""
+    """z = max of x over axis;  dz/dx = 1 at the maximum (split evenly between ties), else 0.
 
-    def forward(self, x, axis=None, keepdims=False):
-        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims)
+    As PyTorch at the edges: amax multiplies the gradient by that mask (a nan gradient stays nan
+    everywhere); max() of all elements (`only_at_extremes`) writes it at the maxima only (zeros elsewhere,
+    whatever the gradient), and a nan maximum is taken at the nan elements."""
 
-    def _keep(self, x, z, axis, keepdims):
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
+        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
+
+    def _keep(self, x, z, axis, keepdims, only_at_extremes):
         """Save x and the output itself (an in-place write to the output is then caught, as in PyTorch)."""
         z = self.xp.asarray(z)  # NumPy's full reduction gives a scalar
         self.save_for_backward(x, z)
-        self.axis, self.keepdims = axis, keepdims
+        self.axis, self.keepdims, self.only_at_extremes = axis, keepdims, only_at_extremes
         return z
 
     def backward(self, grad):
@@ -50,15 +54,19 @@ class Max(Function):
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         is_max = x == z
+        if self.only_at_extremes:
+            is_max = is_max | (self.xp.isnan(x) & self.xp.isnan(z))
         count = is_max.sum(axis=self.axis, keepdims=True)
+        if self.only_at_extremes:
+            return self.xp.where(is_max, grad / count.astype(grad.dtype), grad.dtype.type(0))
         return grad * is_max / count.astype(grad.dtype)
 
 
 class Min(Max):
-    """z = min of x over axis;  dz/dx = 1 at the minimum (split evenly between ties), else 0"""
+    """z = min of x over axis;  dz/dx = 1 at the minimum (split evenly between ties), else 0 (Max's edges)"""
 
-    def forward(self, x, axis=None, keepdims=False):
-        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims)
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
+        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
 
 
 class MaxAlongDim(Function):
@@ -144,3 +152,18 @@ class Var(Function):
         if self.axis is None and self.backward_divisor <= 0:  # PyTorch's full variance there: +-inf by grad's sign
             return self.xp.where(centered == 0, x.dtype.type("nan"), grad * x.dtype.type("inf"))
         return grad * centered * (x.dtype.type(2) / x.dtype.type(self.backward_divisor))
+
+
+class LogSoftmax(Function):
+    """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
+
+    def forward(self, x, axis):
+        z = x - x.max(axis=axis, keepdims=True)
+        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
+        self.save_for_backward(y)
+        self.axis = axis
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return grad - self.xp.exp(y) * grad.sum(axis=self.axis, keepdims=True)

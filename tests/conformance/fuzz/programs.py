@@ -62,23 +62,15 @@ class Drawer:
         return [name for name, value in self.namespace.items() if isinstance(value, torch.Tensor) and where(value)]
 
     def has_views(self, t):
-        """Whether a variable looks into t's memory: PyTorch's views then follow t's later requires_grad_(),
-        which ours (no view-to-base link) do not: not drawn (a known divergence, docs/pytorch_api.md)."""
+        """Whether a variable looks into t's memory: PyTorch's views without history then follow t's later
+        requires_grad_(), which ours made in grad mode do not: not drawn (a known divergence, docs/pytorch_api.md)."""
         storage = t.untyped_storage().data_ptr()
         return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
 
-    def all_tensors(self):
-        """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
-        for value in self.namespace.values():
-            for item in value if isinstance(value, tuple) else (value,):
-                if isinstance(item, torch.Tensor):
-                    yield item
-
-    def has_no_grad_views(self, t):
-        """Whether a view looks into t's memory that PyTorch will refuse to use in grad mode after an in-place
-        write to that memory: one made under no_grad of a tensor requiring grad, or a piece of unbind/split/
-        chunk (or a view of one) in the graph. Ours has no view-to-base link to know it: such writes are not
-        drawn (a known divergence, issue 31's report)."""
+    def has_pieces_in_the_graph(self, t):
+        """Whether a view made under no_grad of a tensor that requires grad, or a piece of unbind/split/chunk in
+        the graph (or a view of one), looks into t's memory: PyTorch refuses to use such a view after any in-place
+        write to that memory, which ours does not check: such writes are not drawn (docs/pytorch_api.md)."""
         storage = t.untyped_storage().data_ptr()
         for u in self.all_tensors():
             if u.untyped_storage().data_ptr() == storage and u._is_view():
@@ -88,6 +80,13 @@ class Drawer:
                 except RuntimeError:  # PyTorch refuses already
                     return True
         return False
+
+    def all_tensors(self):
+        """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
+        for value in self.namespace.values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, torch.Tensor):
+                    yield item
 
     def dim(self, t, allow_none=False):
         """A valid dim of t (negative ones too), or None."""
@@ -360,7 +359,7 @@ class Drawer:
         )
 
     def in_place(self, a, t):
-        if self.has_no_grad_views(t):
+        if self.has_pieces_in_the_graph(t):
             return self.unary(a, t)
         b = self.operand(t, apart=True)
         write = self.pick(
@@ -384,14 +383,17 @@ class Drawer:
         idx = self.pick(["0", "...", "0:1", "[0]", "-1"]) if t.ndim else "..."
         line = write.format(a=a, b=b, s=literal(self.scalar()), idx=idx)
         mode = self.integer(0, 9)
-        if mode < 7:
+        if mode < 7 or mode < 8 and not t.dtype.is_floating_point:  # (an int tensor in the graph: docs/pytorch_api.md)
             return f"with torch.no_grad(): {line}"
         if mode < 8:
             return line  # in grad mode: both may refuse, or PyTorch records it (our gap)
         view = self.pick(
             ["{a}[0]", "{a}.view(-1)", "{a}.unbind(0)[0]", "{a}.reshape(-1)", "{a}.T", "{a}[None]"]
+            + ["{a}.split(1)[0]", "{a}.unsqueeze(0).squeeze()", "{a}.expand_as({a})", "{a}[..., :1]"]
         ).format(a=a)
-        return f"with torch.no_grad(): {self.new_name()} = {view}"  # the view, for a later in-place write
+        if mode < 9:
+            return f"with torch.no_grad(): {self.new_name()} = {view}"  # the view, for a later in-place write
+        return f"{self.new_name()} = {view}"  # a view in grad mode, for a later write through it
 
     def grad(self, a, t):
         if not t.requires_grad:
@@ -516,34 +518,6 @@ class Drawer:
         return lines
 
 
-def _from_a_multi_output_view(node):
-    """Whether a view's grad_fn chain reaches unbind/split/chunk through view ops only."""
-    for _ in range(8):
-        name = type(node).__name__
-        if name.startswith(("Unbind", "Split", "Chunk")):
-            return True
-        if not name.startswith(
-            (
-                "Select",
-                "Slice",
-                "View",
-                "Unsqueeze",
-                "Squeeze",
-                "Permute",
-                "Transpose",
-                "Expand",
-                "Alias",
-                "AsStrided",
-                "Reshape",
-            )
-        ):
-            return False
-        if not node.next_functions or node.next_functions[0][0] is None:
-            return False
-        node = node.next_functions[0][0]
-    return False
-
-
 def _nest(values, shape):
     if not shape:
         return values[0]
@@ -584,3 +558,31 @@ def programs(max_lines=12, optimizers=False, sides=None):
         return run_drawn_program(draw, session, max_lines, optimizers)
 
     return strategy()
+
+
+def _from_a_multi_output_view(node):
+    """Whether a view's grad_fn chain reaches unbind/split/chunk through view ops only."""
+    for _ in range(8):
+        name = type(node).__name__
+        if name.startswith(("Unbind", "Split", "Chunk")):
+            return True
+        if not name.startswith(
+            (
+                "Select",
+                "Slice",
+                "View",
+                "Unsqueeze",
+                "Squeeze",
+                "Permute",
+                "Transpose",
+                "Expand",
+                "Alias",
+                "AsStrided",
+                "Reshape",
+            )
+        ):
+            return False
+        if not node.next_functions or node.next_functions[0][0] is None:
+            return False
+        node = node.next_functions[0][0]
+    return False
