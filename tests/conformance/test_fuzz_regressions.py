@@ -458,36 +458,17 @@ def check_program(lines):
     assert session.gap is None, f"we refuse what PyTorch accepts: {session.gap}\n" + "\n".join(session.lines)
 
 
-@pytest.mark.parametrize("name", list(ISSUE_31))
-def test_issue_31_repro_agrees_with_pytorch(name):
-    check_program(ISSUE_31[name])
+GROUPS = {
+    "issue 31's repros": ISSUE_31,
+    "fuzzer findings": FOUND_LATER,
+    "optimizer findings": OPTIMIZERS,
+    "writes through views": VIEW_WRITES,
+    "writes into saved outputs": SAVED_OUTPUTS,
+    "no_grad views": NO_GRAD_VIEWS,
+    "edges": EDGES,
+}
 
 
-@pytest.mark.parametrize("name", list(FOUND_LATER))
-def test_fuzzer_finding_agrees_with_pytorch(name):
-    check_program(FOUND_LATER[name])
-
-
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_optimizer_finding_agrees_with_pytorch(name):
-    check_program(OPTIMIZERS[name])
-
-
-@pytest.mark.parametrize("name", list(VIEW_WRITES))
-def test_a_write_through_a_view_agrees_with_pytorch(name):
-    check_program(VIEW_WRITES[name])
-
-
-@pytest.mark.parametrize("name", list(SAVED_OUTPUTS))
-def test_a_write_into_a_saved_output_agrees_with_pytorch(name):
-    check_program(SAVED_OUTPUTS[name])
-
-
-@pytest.mark.parametrize("name", list(NO_GRAD_VIEWS))
-def test_a_no_grad_view_agrees_with_pytorch(name):
-    check_program(NO_GRAD_VIEWS[name])
-
-
-@pytest.mark.parametrize("name", list(EDGES))
-def test_an_edge_agrees_with_pytorch(name):
-    check_program(EDGES[name])
+@pytest.mark.parametrize("group, name", [(group, name) for group, cases in GROUPS.items() for name in cases])
+def test_a_regression_case_agrees_with_pytorch(group, name):
+    check_program(GROUPS[group][name])

@@ -96,15 +96,21 @@ def test_an_output_or_a_view_of_one_is_never_a_buffer_written_again():
         np.testing.assert_array_equal(relu.numpy(), expected_relu.numpy())
 
 
-def test_replays_of_a_training_step_accumulate_nothing():
+def replayed_lecture_step(dropout, n_batches, first_steps):
+    """A compiled lecture GPT training step run on the first batches (recorded, then replayed), its batches
+    and its plan."""
     tensor.manual_seed(0)
-    model = lecture_model(0.1)
+    model = lecture_model(dropout)
     optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
     step = training_step(model, optimizer, max_norm=0.5, compiled=True)
-    data = batches(12)
-    for x, y in data[:4]:
+    data = batches(n_batches)
+    for x, y in data[:first_steps]:
         step(x, y).item()
-    plan = next(iter(step._entries.values())).plan
+    return step, data, next(iter(step._entries.values())).plan
+
+
+def test_replays_of_a_training_step_accumulate_nothing():
+    step, data, plan = replayed_lecture_step(dropout=0.1, n_batches=12, first_steps=4)
     length = len(plan.tape)
     tracemalloc.start()
     try:
@@ -193,14 +199,7 @@ def test_every_into_form_gives_its_ops_own_values_at_every_replay():
     """At each replay of a lecture GPT training step, each into form's result is compared with the op's own
     forward (or backward) on a copy of its instance, on the same arrays (Dropout's forward draws: it is
     held to the eager run by the tests above)."""
-    tensor.manual_seed(0)
-    model = lecture_model(0.0)
-    optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-    step = training_step(model, optimizer, max_norm=0.5, compiled=True)
-    data = batches(8)
-    for x, y in data[:3]:
-        step(x, y).item()
-    plan = next(iter(step._entries.values())).plan
+    step, data, plan = replayed_lecture_step(dropout=0.0, n_batches=8, first_steps=3)
     compared = collections.Counter()
 
     def as_tuple(value):
