@@ -149,7 +149,11 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(to_device(self._array, "cpu"), precision=4, separator=", ", prefix="tensor(")
+        array = to_device(self._array, "cpu")
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        whole = bool((finite == np.round(finite)).all())  # PyTorch prints 1. for whole numbers, else 4 decimals
+        floatmode = "maxprec" if whole else "fixed"
+        body = np.array2string(array, precision=4, floatmode=floatmode, separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self.dtype}")

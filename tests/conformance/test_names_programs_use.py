@@ -321,3 +321,22 @@ def test_set_num_threads_of_zero_raises_as_pytorch():
     finally:
         for ns in (TORCH, OURS):
             ns.torch.set_num_threads(before[ns.name])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        6.092,
+        [6.092],
+        [1.0, 2.0],
+        [0.1234567, 2.5],
+        [1e-5, 3.0],
+        [1234567.0, 2.0],
+        [[0.5, 1.25], [3.0, 4.0]],
+        [float("nan"), 1.5],
+    ],
+)
+def test_repr_of_a_float_tensor_prints_as_pytorchs(values):
+    """Four decimals where a value is not whole (the losses a learner prints: tensor(6.0920)), `1.` where all are."""
+    expected, actual = both(lambda ns: repr(ns.torch.tensor(values)))
+    assert actual == expected
