@@ -1,11 +1,14 @@
 """GELU forward + backward at issue 32's shape, (16, 64, 512) float32: ours (fast and reference mode) against
 PyTorch, each side a process of its own, interleaved rounds, medians and the spread of the round medians.
 
-    python -m benchmarks.gelu [--rounds 7] [--calls 20] [--shape 16,64,512]
+    python -m benchmarks.gelu [--rounds 7] [--calls 20] [--shape 16,64,512] [--pause 0.3]
 
 Each call is y = gelu(x) then y.backward(upstream), as a training step runs it (x requires grad). Wall time
 and CPU time are both printed: CPU time / wall time says how many cores a side kept busy (PyTorch's kernel
-runs on every core; NumPy's passes on one, ours on two where the engine room splits the rows).
+runs on every core; NumPy's passes on one, ours on two where the engine room splits the rows). Before each
+side's calls the benchmark sleeps `--pause` seconds: the side before it leaves BLAS or OpenMP threads spinning
+about 0.1 s after its last call, and those would take the second core from the side timed next
+(benchmarks/measure.py's interleaved_medians does the same).
 """
 
 import argparse
@@ -59,6 +62,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=20, help="calls timed per round and side")
     parser.add_argument("--shape", default="16,64,512")
+    parser.add_argument("--pause", type=float, default=0.3, help="seconds of sleep before each side's calls")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "APPROXIMATE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     shape = tuple(int(n) for n in args.shape.split(","))
@@ -78,6 +82,7 @@ def main(argv=None):
         walls, cpus = {side: [] for side in SIDES}, {side: [] for side in SIDES}
         for _ in range(args.rounds):
             for side, process in workers.items():
+                time.sleep(args.pause)
                 process.stdin.write(f"{args.calls}\n")
                 process.stdin.flush()
                 wall, cpu = json.loads(process.stdout.readline())

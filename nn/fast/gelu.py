@@ -10,18 +10,22 @@ four devices:
   into the polynomial's coefficients;
 - the derivative in forward: forward saves dy/dx itself, and backward is one product, grad * dy/dx
   (it saves one array where the textbook saves two, x and Phi(x));
-- in-place passes (`out=`) into four scratch arrays of one block, kept by each thread from call to call,
+- in-place passes (`out=`) into three scratch arrays of one block, kept by each thread from call to call,
   instead of a new array per step (glibc hands a freed array of this size back to the system, and taking
   it again costs a page fault per 4 KiB: measured, more than the passes themselves);
-- blocks (tensor/fast/threads.py's for_each_block): the passes run over one cache-sized block of
-  elements at a time, and a large array in two halves on two threads when the second core is free.
+- blocks (tensor/fast/threads.py's for_each_block): the passes run over one block of BLOCK_ELEMENTS
+  elements at a time (the scratch arrays stay one block's size), and a large array in two halves on two
+  threads when the second core is free. The blocks are large: each of a block's NumPy calls hands Python's
+  lock to the other thread and takes it back, and on this project's 2-core VM such a hand-over costs about
+  what a pass over 64K elements does (issue 32's shape, (16, 64, 512): forward 3.1 ms with blocks of 2^16
+  elements, 2.1 ms with 2^18, one block per half; on one thread the block size made no difference).
 
 The tanh form, Phi(x) ~ (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), is computed as
 the logistic function 1 / (1 + exp(-2u)), which equals it and costs one exp where NumPy's tanh
 costs about two; its derivative follows from sigma' = sigma (1 - sigma).
 
-Counting passes over the array (one NumPy call each, exp the only costly one):
-  exact form, forward with the derivative: 26 (inference: 22); backward: 1.
+Counting passes over the array (one NumPy call each; exp costs about ten of the others, copysign four):
+  exact form, forward with the derivative: 23 (inference: 21); backward: 1.
   tanh form, forward with the derivative: 15 (inference: 8); backward: 1.
 The textbook: exact, forward 23 (19 of them erf's) and backward 7; tanh, forward 8 (a power and a
 tanh among them, each several times a product's cost) and backward 13.
@@ -40,7 +44,7 @@ from tensor.fast import threads
 from tensor.kernels import register_stand_in
 from tensor.special import ABRAMOWITZ_STEGUN_COEFFICIENTS, ABRAMOWITZ_STEGUN_P
 
-BLOCK_ELEMENTS = 1 << 16  # elements per block: the few float32 scratch arrays of one block stay in L2 cache
+BLOCK_ELEMENTS = 1 << 18  # elements per block: each thread's three float32 scratch arrays take 3 MiB
 
 # Phi(-a) = erfc(a / sqrt 2) / 2 ~ P(t) exp(-a^2 / 2) / 2 with t = 1 / (1 + p a / sqrt 2) (A&S 7.1.26). Write
 # t = k / (a + k) with k = sqrt 2 / p, and exp(-a^2 / 2) = sqrt(2 pi) phi(a): then Phi(-a) = phi(a) * sum_i c_i s^i
@@ -53,10 +57,10 @@ _kept = threading.local()  # .arrays: this thread's scratch arrays
 
 
 def scratch(n):
-    """Four float32 arrays of n elements, this thread's own, the same memory from call to call."""
+    """Three float32 arrays of n elements, this thread's own, the same memory from call to call."""
     arrays = getattr(_kept, "arrays", None)
     if arrays is None or arrays[0].size < n:
-        arrays = _kept.arrays = [np.empty(max(n, BLOCK_ELEMENTS), np.float32) for _ in range(4)]
+        arrays = _kept.arrays = [np.empty(max(n, BLOCK_ELEMENTS), np.float32) for _ in range(3)]
     return [a[:n] for a in arrays]
 
 
@@ -95,31 +99,30 @@ class FastGELU(GELU):
 
 def exact_block(x, y, slope, scratch):
     """y = x Phi(x) and (if slope is not None) slope = Phi(x) + x phi(x), Phi by A&S 7.1.26, into y and slope,
-    with scratch: four arrays of x's size.
+    with scratch: three arrays of x's size.
 
-    With q = Phi(-|x|) and r = 1/2 - q, both without x's sign: y = x / 2 + |x| r (x > 0: x (1 - q); x < 0: x q)
-    and slope = 1/2 + sign(x) (r + |x| phi(x)). (A masked step, "1 - q where x > 0", costs NumPy ten passes.)"""
-    phi, a, s, r = scratch
+    With q = Phi(-|x|), which has no sign, Phi(x) = 1/2 + sign(x) (1/2 - q) (x > 0: 1 - q; x < 0: q): one
+    copysign, where a masked step ("1 - q where x > 0") costs NumPy ten passes."""
+    phi, s, p = scratch[:3]
     np.multiply(x, x, out=phi)  # phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
     phi *= -0.5
     np.exp(phi, out=phi)
     phi *= _INV_SQRT_2PI
-    np.abs(x, out=a)
-    np.add(a, _K, out=s)  # s = 1 / (|x| + k)
-    np.reciprocal(s, out=s)
-    np.multiply(s, _MILLS[-1], out=r)  # q = Phi(-|x|) = phi(x) (c1 s + c2 s^2 + ... + c5 s^5), by Horner's rule
+    np.abs(x, out=s)  # s = 1 / (|x| + k); a division, which NumPy vectorizes, where its reciprocal does not
+    s += _K
+    np.divide(1, s, out=s)
+    np.multiply(s, _MILLS[-1], out=p)  # q = Phi(-|x|) = phi(x) (c1 s + c2 s^2 + ... + c5 s^5), by Horner's rule
     for c in reversed(_MILLS[:-1]):
-        r += c
-        r *= s
-    r *= phi
-    np.subtract(0.5, r, out=r)  # r = 1/2 - q
-    np.multiply(a, r, out=y)
-    y += np.multiply(x, 0.5, out=s)
+        p += c
+        p *= s
+    p *= phi
+    np.subtract(0.5, p, out=p)  # p = Phi(x) = 1/2 + sign(x) (1/2 - q)
+    np.copysign(p, x, out=p)
+    p += 0.5
+    np.multiply(x, p, out=y)
     if slope is not None:
-        a *= phi
-        a += r
-        np.copysign(a, x, out=slope)
-        slope += 0.5
+        np.multiply(x, phi, out=slope)
+        slope += p
 
 
 def tanh_block(x, y, slope, scratch):
@@ -133,7 +136,7 @@ def tanh_block(x, y, slope, scratch):
     sigma *= x
     np.exp(sigma, out=sigma)  # inf for very negative x (overflow ignored): sigma = 1 / inf = 0, as it should
     sigma += 1
-    np.reciprocal(sigma, out=sigma)  # sigma(2u) = (1 + tanh u) / 2
+    np.divide(1, sigma, out=sigma)  # sigma(2u) = (1 + tanh u) / 2
     np.multiply(x, sigma, out=y)
     if slope is not None:
         x2 *= 6 * _TANH_K * _TANH_C  # 2 x u'(x) = x (2k + 6kc x^2)
