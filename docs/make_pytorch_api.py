@@ -173,8 +173,12 @@ DIFFERENCES = [
     ),
     (
         "random numbers",
-        "the same seed gives different draws from PyTorch's (NumPy's generator): programs agree "
-        "on everything but the values drawn.",
+        "the CPU generator is PyTorch's Mersenne Twister, seeded as PyTorch seeds it, and `randperm` "
+        "(so `random_split` with a generator, and a split made by `manual_seed` then `randperm`, as makemore "
+        "and minGPT's adder make theirs) gives PyTorch's order for the same seed. Every other draw (`rand`, "
+        "`randn`, `randint`, `multinomial`, dropout) turns the stream into numbers by NumPy's methods: the "
+        'same seed gives different values from PyTorch\'s. On "cuda", randperm is the order that sorts '
+        "uniform draws (PyTorch's CUDA order differs from its CPU one too).",
     ),
     (
         "`torch.utils.data.DataLoader`",

@@ -92,10 +92,10 @@ def randint(*args, size=None, generator=None, dtype=None, device=None):
 
 
 def randperm(n, generator=None, device=None):
-    """A random ordering of 0..n-1: the order that sorts n uniform draws, made on the device itself
-    (CuPy's generator has no permutation, and drawing on the host would copy n numbers over)."""
+    """A random ordering of 0..n-1, made on the device itself: on "cpu" PyTorch's own order for the same seed
+    (Generator.permutation says how)."""
     device = normalize_device(device)
-    return Tensor._wrap(pick_generator(device, generator).random(n).argsort().astype(dtypes.int64))
+    return Tensor._wrap(pick_generator(device, generator).permutation(n).astype(dtypes.int64, copy=False))
 
 
 def multinomial(input, num_samples, replacement=False, generator=None):

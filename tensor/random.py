@@ -7,7 +7,11 @@ is reproducible; a Generator of one's own (`g = torch.Generator().manual_seed(42
 stream that other draws do not disturb, as the makemore lectures use it. A generator's state is
 a plain dict that a checkpoint can hold (get_state / set_state).
 
-The numbers are not PyTorch's: the same seed gives other (equally random) values.
+On "cpu" the stream is PyTorch's: a Mersenne Twister (MT19937, NumPy's) started from the seed as
+PyTorch's CPU generator starts it. randperm consumes it as PyTorch does (a Fisher-Yates shuffle, one
+32-bit word per swap), so `manual_seed(s); randperm(n)` gives PyTorch's order, and a data split a
+program makes that way holds the same examples here and under PyTorch. The other draws turn the words
+into numbers by NumPy's methods, not PyTorch's: the same seed gives other (equally random) values.
 """
 
 import secrets
@@ -18,12 +22,24 @@ from . import backend
 from .backend import DEVICES, array_module, normalize_device
 
 SEED_SPACE = 2**64  # seeds are 64-bit, as PyTorch's: manual_seed(-1) is the seed 2**64 - 1
+MT_WORDS = 624  # the Mersenne Twister's state: 624 words of 32 bits
+
+
+def mersenne_twister(seed):
+    """NumPy's MT19937 started as PyTorch's CPU generator is: the standard initialization (init_genrand)
+    from the seed's low 32 bits, each state word a hash of the one before."""
+    key = [seed & 0xFFFFFFFF]
+    for i in range(1, MT_WORDS):
+        key.append((1812433253 * (key[-1] ^ (key[-1] >> 30)) + i) & 0xFFFFFFFF)
+    bits = np.random.MT19937()
+    bits.state = {"bit_generator": "MT19937", "state": {"key": np.array(key, dtype=np.uint32), "pos": MT_WORDS}}
+    return bits
 
 
 class Generator:
     """A stream of random numbers on one device, with a state that can be saved and restored exactly.
 
-    On "cpu" one NumPy generator (PCG64) makes every draw, and its state is NumPy's own.
+    On "cpu" one NumPy generator over PyTorch's Mersenne Twister makes every draw (see the module's docstring).
     CuPy's generators keep their state on the GPU with no way to read it, so on "cuda" the
     state is a seed and a count of draws: each draw (one call of random, standard_normal or
     integers) gets a stream of its own, cuRAND's Philox seeded by (seed, draws so far), and
@@ -43,7 +59,7 @@ class Generator:
             raise ValueError(f"manual_seed: {seed} does not fit in 64 bits")
         self._seed = int(seed) % SEED_SPACE
         self._draws = 0
-        self._numpy = np.random.default_rng(self._seed) if self.device == "cpu" else None
+        self._numpy = np.random.Generator(mersenne_twister(self._seed)) if self.device == "cpu" else None
         return self
 
     def seed(self):
@@ -56,15 +72,22 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        """A plain dict (JSON-friendly): NumPy's bit generator state on "cpu", {"seed", "draws"} on "cuda".
-        (PyTorch returns a byte tensor; a dict can go into a checkpoint as it is.)"""
+        """A plain dict (JSON-friendly): the Mersenne Twister's words and position on "cpu", {"seed", "draws"}
+        on "cuda". (PyTorch returns a byte tensor; a dict can go into a checkpoint as it is.)"""
         if self.device == "cpu":
-            return self._numpy.bit_generator.state
+            state = self._numpy.bit_generator.state["state"]
+            return {"bit_generator": "MT19937", "state": {"key": state["key"].tolist(), "pos": int(state["pos"])}}
         return {"seed": self._seed, "draws": self._draws}
 
     def set_state(self, state):
         """Continue from a state that get_state returned; returns the generator, as PyTorch's does."""
         if self.device == "cpu":
+            if not isinstance(state, dict) or state.get("bit_generator") != "MT19937":
+                kind = state.get("bit_generator") if isinstance(state, dict) else type(state).__name__
+                raise ValueError(
+                    f"a cpu generator state is the Mersenne Twister's (bit_generator 'MT19937', from get_state), "
+                    f"got {kind!r} (a state saved before the CPU generator followed PyTorch's stream)"
+                )
             self._numpy.bit_generator.state = state
             return self
         if not isinstance(state, dict) or set(state) != {"seed", "draws"}:
@@ -98,6 +121,19 @@ class Generator:
 
     def integers(self, low, high, size):
         return self._next_stream().integers(low, high, size=size)
+
+    def permutation(self, n):
+        """0..n-1 in a random order, an int64 array. On "cpu" PyTorch's: the Fisher-Yates shuffle, position i
+        swapped with position i + (w mod (n - i)) for the next 32-bit word w of the stream. On "cuda" the
+        order that sorts n uniform draws (CuPy's generator has no shuffle; PyTorch's CUDA order differs too)."""
+        if self.device != "cpu":
+            return self.random(n).argsort()
+        order = list(range(n))
+        words = self._numpy.bit_generator.random_raw(max(n - 1, 0)).tolist()
+        for i, word in enumerate(words):
+            j = i + word % (n - i)
+            order[i], order[j] = order[j], order[i]
+        return np.array(order, dtype=np.int64)
 
 
 _generators = {device: Generator(device) for device in DEVICES}

@@ -99,6 +99,32 @@ def test_random_draws_stay_in_pytorchs_ranges():
     assert all(sorted(row) == list(range(8)) for row in samples)
 
 
+@pytest.mark.parametrize("seed", [0, 3407, 2**40 + 7, -1])
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 1000])
+def test_randperm_on_the_cpu_gives_pytorchs_order_for_the_same_seed(seed, n):
+    """The same Mersenne Twister stream, consumed as PyTorch's Fisher-Yates shuffle consumes it, so a data split
+    made by manual_seed then randperm (makemore's, minGPT's adder's) holds the same examples on both sides."""
+    orders = []
+    for ns in (OURS, TORCH):
+        ns.torch.manual_seed(seed)
+        ns.torch.rand(0)  # a draw of nothing moves no stream
+        orders.append((ns.torch.randperm(n).tolist(), ns.torch.randperm(n).tolist()))
+    assert orders[0] == orders[1]
+
+
+def test_randperm_and_random_split_with_a_generator_of_ones_own_give_pytorchs_order():
+    for n in (7, 32033):
+        theirs = TORCH.torch.randperm(n, generator=TORCH.torch.Generator().manual_seed(1337)).tolist()
+        ours = OURS.torch.randperm(n, generator=OURS.torch.Generator().manual_seed(1337)).tolist()
+        assert ours == theirs
+    splits = []
+    for ns in (OURS, TORCH):
+        from_seed = ns.torch.Generator().manual_seed(42)
+        pieces = ns.torch.utils.data.random_split(range(20), [0.25, 0.75], generator=from_seed)
+        splits.append([list(piece.indices) for piece in pieces])
+    assert splits[0] == splits[1]
+
+
 CREATION_ERRORS = {
     "randint_empty_range": lambda ns, _: ns.torch.randint(3, 3, (2,)),
     "multinomial_negative": lambda ns, _: ns.torch.multinomial(ns.torch.tensor([-0.1, 1.0]), 1),

@@ -78,11 +78,11 @@ def test_compile_as_a_method_decorator_follows_each_instance_and_its_mode():
             return F.dropout(x, self.p, self.training) * 2
 
     a, b = Twice(0.5), Twice(0.0)
-    x = tensor.ones(16)
-    for _ in range(3):
-        assert a(x).sum().item() != 32 and b(x).sum().item() == 32
+    x = tensor.ones(64)
+    for _ in range(3):  # dropout at p = 0.5 zeroes some of 64 elements but for a chance of 2^-64
+        assert (a(x).numpy() == 0).any() and (b(x).numpy() == 2).all()
     a.eval()
-    assert a(x).sum().item() == 32  # eval: a new signature, no dropout
+    assert (a(x).numpy() == 2).all()  # eval: a new signature, no dropout
     assert Twice.forward.counts["replayed"] == 2
 
 

@@ -39,7 +39,8 @@ def test_layer_norm_keeps_activations_and_gradients_alive_through_a_very_deep_st
     normed_out, normed_grad = activation_and_gradient_spread(BlockVer3, seed)
     assert 0.3 < normed_out < 10 and 0.3 < normed_grad < 10  # alive
     assert plain_grad < 1e-3 * normed_grad  # without residuals the gradient vanishes
-    assert residual_out > 5 * normed_out and residual_grad > 100 * normed_grad  # residuals alone: they explode
+    # residuals alone: they explode (gradient ratio measured 59 to 2,500 over seeds 0-7, output ratio 21 to 61)
+    assert residual_out > 5 * normed_out and residual_grad > 20 * normed_grad
 
 
 def test_pre_ln_block_ver3_beats_block_ver2_when_deep():

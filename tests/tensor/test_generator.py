@@ -1,6 +1,8 @@
 """tensor.Generator and generator=: each random function draws from the generator it is given,
 so a program's own stream is reproducible and independent of the default one (issue 29)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -52,11 +54,18 @@ def test_consecutive_draws_from_one_generator_differ_and_replay_from_the_seed():
     assert a != b and tensor.randn(3, generator=g).tolist() == a
 
 
-def test_state_round_trip_replays_the_same_draws():
+def test_state_round_trip_through_json_replays_the_same_draws():
     g = tensor.Generator().manual_seed(3)
-    state = g.get_state()
-    a = tensor.rand(4, generator=g).tolist()
+    state = json.loads(json.dumps(g.get_state()))  # a checkpoint holds it as plain JSON
+    a, order = tensor.rand(4, generator=g).tolist(), tensor.randperm(9, generator=g).tolist()
     assert g.set_state(state) is g and tensor.rand(4, generator=g).tolist() == a
+    assert tensor.randperm(9, generator=g).tolist() == order
+
+
+def test_a_state_of_another_kind_of_generator_is_refused_by_name():
+    old_state = np.random.default_rng(0).bit_generator.state  # what the CPU generator's state was before MT19937
+    with pytest.raises(ValueError, match="got 'PCG64'"):
+        tensor.Generator().set_state(old_state)
 
 
 def test_seed_reseeds_from_entropy_and_reports_the_seed():

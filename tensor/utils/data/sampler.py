@@ -19,8 +19,8 @@ def _generator_for_one_pass(generator):
 
 
 def _permutation(n, generator):
-    """0..n-1 in a random order, as Python ints: the order that sorts n uniform draws (as tensor.randperm)."""
-    return generator.random(n).argsort().tolist()
+    """0..n-1 in a random order, as Python ints (tensor.randperm's order)."""
+    return generator.permutation(n).tolist()
 
 
 def _integers(high, count, generator):
