@@ -140,7 +140,7 @@ DIFFERENCES = [
     ("`autograd.grad`", "`create_graph=True` (gradients of gradients) raises NotImplementedError."),
     (
         "`Generator.get_state()`, `get_rng_state()`",
-        "a plain dict (NumPy's bit generator state on CPU, a seed and a count of draws on CUDA), not a byte tensor.",
+        "a plain dict (the Mersenne Twister's words and position on CPU, a seed and a count of draws on CUDA), not a byte tensor.",
     ),
     ("`Tensor.shape`, `size()`", "a plain tuple, where PyTorch returns `torch.Size` (a tuple subclass)."),
     (
