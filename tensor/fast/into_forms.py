@@ -106,7 +106,7 @@ def backward_into_form(cls):
 @backward_into_form(elementwise.Relu)
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
-    return np.multiply(grad, z > 0, out=out)
+    return _select_into(out, z > 0, grad, grad.dtype.type(0))
 
 
 @backward_into_form(elementwise.Mul)

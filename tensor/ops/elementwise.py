@@ -226,9 +226,8 @@ class Sigmoid(Function):
 class Relu(Function):
     """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
 
-    The gradient is multiplied by that mask: a nan or inf gradient where x <= 0 gives nan, where PyTorch
-    writes 0 (on the CPU a masked write costs several times the product, and this runs every training step;
-    docs/pytorch_api.md)."""
+    The gradient passes where x > 0 and is 0 elsewhere (written, not multiplied in: a nan or inf gradient
+    where x <= 0 gives 0, as PyTorch's)."""
 
     def forward(self, x):
         z = self.xp.maximum(x, 0)
@@ -237,7 +236,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (z,) = self.saved
-        return grad * (z > 0)
+        return self.xp.where(z > 0, grad, grad.dtype.type(0))
 
 
 class Abs(Function):

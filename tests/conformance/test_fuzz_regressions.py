@@ -406,6 +406,14 @@ EDGES = {
         "v5 = v4.max()",
         "v5.backward()",
     ],
+    "relu_writes_zero_where_x_is_not_positive_also_for_a_nan_or_inf_gradient": [
+        "v0 = torch.tensor([-1.0, 0.0, 2.0, -3.0, 0.5], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.relu()",
+        "v1.backward(" + NAN_GRAD + ")",
+        "v2 = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)",
+        "v3 = F.relu(v2)",
+        "v3.backward(torch.tensor([float('inf'), float('-inf'), float('nan')]))",
+    ],
     "true_to_a_bool_tensor_power_raises": ["v0 = torch.tensor([True, False])", "v1 = True ** v0"],
     "torch_pow_of_a_bool_scalar_and_a_bool_tensor_raises": ["v0 = torch.tensor(False)", "v1 = torch.pow(False, v0)"],
     "backward_of_a_power_with_a_bool_exponent_tensor_raises": [
