@@ -1,8 +1,8 @@
 """Ops the learner's course programs use beyond the lecture GPT (issue 29), each composed from the
 primitives in tensor/ops (so its gradient comes from theirs) or, where no composition is cheap,
-one Function with its derivative beside it (CumSum).
+one Function with its derivative beside it (CumSum, Triangle).
 
-flip, roll, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
+flip, roll, tril and triu, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
 """
 
 import functools
@@ -15,6 +15,7 @@ from . import dtypes
 from .autograd import Function
 from .backend import to_device
 from .grad_mode import _grad_mode, _SetGradMode
+from .ops import Cat
 
 sorted_values_and_indices = namedtuple("sort", ["values", "indices"])
 histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
@@ -61,9 +62,32 @@ def roll(x, shifts, dims=None):
         raise RuntimeError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
     for shift, dim in zip(shifts, dims):
         n = x.shape[dim]
-        source = (x._xp.arange(n) - shift) % n  # out[i] = x[i - shift]
-        x = x[(slice(None),) * dim + (type(x)._wrap(source),)]
+        cut = n - shift % n if n else 0  # out[i] = x[i - shift]: the last shift % n elements come first
+        before = (slice(None),) * dim
+        x = Cat.apply(x[before + (slice(cut, None),)], x[before + (slice(None, cut),)], axis=dim)
     return x
+
+
+class Triangle(Function):
+    """z = x with the elements outside one triangle of its last two dims zeroed: tril keeps those on and
+    below the `diagonal`-th diagonal, triu those on and above it;  dz/dx = 1 where kept, else 0."""
+
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.upper = diagonal, upper
+        return self.keep(x)
+
+    def keep(self, array):
+        return (self.xp.triu if self.upper else self.xp.tril)(array, self.diagonal)
+
+    def backward(self, grad):
+        return self.keep(grad)
+
+
+def triangle(x, diagonal, upper):
+    if x.ndim < 2:
+        name = "triu" if upper else "tril"
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got shape {x.shape}")
+    return Triangle.apply(x, diagonal=diagonal, upper=upper)
 
 
 class CumSum(Function):

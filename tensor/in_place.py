@@ -40,6 +40,8 @@ class SetItem(Function):
     CopySlices);  dz/dx = 1 outside the written part and 0 inside it;  dz/dv = dz's written part
     (summed back to v's shape when v was broadcast: the engine's unbroadcast)."""
 
+    backward_once = True  # as PyTorch's CopySlices and IndexPut: a second backward is refused, saved or not
+
     def forward(self, x, value, key=Ellipsis, is_basic=True, region=None):
         self.value_ndim, self.is_basic, self.region = value.ndim, is_basic, region
         if is_basic:

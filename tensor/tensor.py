@@ -288,15 +288,11 @@ class Tensor:
 
     def tril(self, diagonal=0):
         """Keep the elements on and below the `diagonal`-th diagonal, zero the rest."""
-        rows, cols = self.shape[-2:]
-        keep = self._xp.tril(self._xp.ones((rows, cols), dtype=bool), diagonal)
-        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
+        return course_ops.triangle(self, diagonal, upper=False)
 
     def triu(self, diagonal=0):
         """Keep the elements on and above the `diagonal`-th diagonal, zero the rest."""
-        rows, cols = self.shape[-2:]
-        keep = self._xp.triu(self._xp.ones((rows, cols), dtype=bool), diagonal)
-        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
+        return course_ops.triangle(self, diagonal, upper=True)
 
     def where(self, condition, other):
         """self where condition is True, else other (torch.where(condition, self, other))."""
@@ -720,7 +716,7 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype)
         _require_floating(x, "mean")
-        return x.sum(dim, keepdim) / _count(self.shape, dim)
+        return ops.Mean.apply(x, axis=_axis(dim, self.ndim), keepdims=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Variance, divided by n - correction: 1 (Bessel's, the default, unbiased=True) or 0 (unbiased=False).
@@ -1061,11 +1057,3 @@ def _axis(dim, ndim=None):
                 raise IndexError(f"dimension out of range (expected to be in range of [-1, 0], but got {d})")
         return None
     return tuple(dim) if isinstance(dim, list) else dim
-
-
-def _count(shape, dim):
-    """How many elements a reduction over `dim` combines."""
-    if dim is None:
-        return int(np.prod(shape))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return int(np.prod([shape[d] for d in dims])) if shape else 1

@@ -27,7 +27,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import LogSoftmax, Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
+from .reductions import LogSoftmax, Max, MaxAlongDim, Mean, Min, PowerNorm, RootOfSquares, Sum, Var
 
 __all__ = [
     "Abs",
@@ -47,6 +47,7 @@ __all__ = [
     "Matmul",
     "Max",
     "MaxAlongDim",
+    "Mean",
     "Maximum",
     "Min",
     "Minimum",

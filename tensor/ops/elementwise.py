@@ -322,17 +322,19 @@ class Remainder(Function):
     def forward(self, x, y, x_is_number=False):
         if x.dtype.kind != "f":
             return x % y  # integers: NumPy's floor remainder is PyTorch's
-        self.save_for_backward(x, y)
+        if any(self.needs_input_grad[1:]):  # only y's gradient reads x and y (as PyTorch, which saves them then)
+            self.save_for_backward(x, y)
         self.x_is_number = x_is_number
         z = self.xp.remainder(x, y)
         return self.xp.where(z == 0, 0 * x, z)  # a zero takes x's sign (fmod's), not y's
 
     def backward(self, grad):
-        x, y = self.saved
-        if self.needs_input_grad[1] and self.x_is_number:
+        if not self.needs_input_grad[1]:
+            return grad, None
+        if self.x_is_number:
             raise RuntimeError("the derivative of number % y with respect to y is not implemented (as in PyTorch)")
-        grad_y = -grad * self.xp.floor(x / y) if self.needs_input_grad[1] else None
-        return grad, grad_y
+        x, y = self.saved
+        return grad, -grad * self.xp.floor(x / y)
 
 
 class FloorDivide(Function):

@@ -32,6 +32,20 @@ class Sum(Function):
         return self.xp.broadcast_to(grad, self.input_shape)
 
 
+class Mean(Function):
+    """z = mean of x over axis = (sum over axis) / n, n the number of elements averaged;  dz/dx = 1 / n"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.input_shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        self.count = math.prod(x.shape[a] for a in axes)
+        return x.sum(axis=axis, keepdims=keepdims) / self.count
+
+    def backward(self, grad):
+        grad = _restore_reduced_dims(grad, len(self.input_shape), self.axis, self.keepdims)
+        return self.xp.broadcast_to(grad / self.count, self.input_shape)
+
+
 class Max(Function):
     """z = max of x over axis;  dz/dx = 1 at the maximum (split evenly between ties), else 0.
 

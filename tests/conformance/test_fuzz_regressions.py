@@ -384,6 +384,54 @@ NO_GRAD_VIEWS = {
     ],
 }
 
+SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whose saved values were freed
+    "a_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again": [
+        LEAF,
+        "v1 = (v0.reshape(-1)[1:].view(5, 1).expand(5, 2).T + 1.0).sum(0) - v0.sum() + v0.mean(1).sum()",
+        "v2 = torch.cat([v1, -v1.double()]).clone() % 4.0",
+        "v3 = torch.tril(v0, 1).roll(1, 0).sum() + torch.triu(v0).cumsum(1).sum() + v2.sum()",
+        "v3.backward()",
+        "v3.backward()",
+    ],
+    "a_second_backward_through_an_op_that_saved_its_input_raises": [
+        LEAF,
+        "v1 = v0.sum() + v0.exp().sum()",
+        "v1.backward()",
+        "v1.backward()",
+    ],
+    "a_second_backward_through_a_write_into_a_slice_raises_as_copy_slices": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1[0] = 5.0",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_a_write_into_a_view_raises_as_copy_slices": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1[:, 1:] += 1",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_an_in_place_add_runs_again": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1.add_(1)",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_a_remainder_by_a_tensor_that_requires_grad_raises": [
+        LEAF,
+        "v1 = torch.tensor([2.0, 3.0, 5.0], dtype=torch.float64, requires_grad=True)",
+        "v2 = (v0 % v1).sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+}
+
 NAN_GRAD = "torch.tensor([float('nan'), float('nan'), float('nan'), float('inf'), 1.0], dtype=torch.float64)"
 EDGES = {
     "maximum_and_minimum_write_zeros_to_the_loser_and_pass_the_gradient_at_nan": [
@@ -474,6 +522,7 @@ GROUPS = {
     "writes into saved outputs": SAVED_OUTPUTS,
     "no_grad views": NO_GRAD_VIEWS,
     "edges": EDGES,
+    "second backward": SECOND_BACKWARD,
 }
 
 
