@@ -225,6 +225,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         weight = tensor.ones(normalized_shape, dtype=input.dtype, device=input.device)
     if bias is None:
         bias = tensor.zeros(normalized_shape, dtype=input.dtype, device=input.device)
+    if math.prod(normalized_shape) == 0:  # no features to normalize: the empty output, in the graph of all three
+        return input * weight + bias
     return LayerNorm.apply(input, weight, bias, n_features=math.prod(normalized_shape), eps=eps)
 
 

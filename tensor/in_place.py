@@ -161,7 +161,7 @@ def record(t, compute):
         raise RuntimeError(
             f"result type {new.dtype} can't be cast to the desired output type {t.dtype} (in-place operation)"
         )
-    t._refuse_expanded_write()
+    t._refuse_expanded_write()  # in the graph, PyTorch's backward through such a write refuses
     t._array[...] = new._array
     t._version_counter.value += 1
     t._ctx, t.requires_grad = new._ctx, new.requires_grad

@@ -318,22 +318,27 @@ class Tensor:
     # value written does) the write is recorded as its out-of-place op (`record`, tensor/in_place.py);
     # a leaf that requires grad refuses, as in PyTorch.
 
-    def _write_in_place(self, write, *values, out_of_place=None):
-        """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory."""
+    def _write_in_place(self, write, *values, out_of_place=None, region=Ellipsis):
+        """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory.
+
+        Where elements of self share memory (an expanded tensor), PyTorch refuses most writes: `region`, the
+        part of self written into, must hold each memory location once; region=None for the writes PyTorch
+        makes anyway (a fill with one number, masked_fill_, an index put). In the graph every such write is
+        refused (PyTorch's backward through it refuses)."""
         in_graph = is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
         if in_graph:
             return in_place.record(self, out_of_place)
-        self._refuse_expanded_write()
+        if region is not None:
+            self._refuse_expanded_write(region)
         write(self._array)
         self._version_counter.value += 1
         return self
 
-    def _refuse_expanded_write(self):
-        if self._array.size > 1 and any(
-            stride == 0 and n > 1 for n, stride in zip(self._array.shape, self._array.strides)
-        ):
+    def _refuse_expanded_write(self, region=Ellipsis):
+        target = self._array if region is Ellipsis else self._array[region]
+        if target.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(target.shape, target.strides)):
             raise RuntimeError(
-                f"in-place operation on an expanded tensor of shape {self.shape} (strides {self._array.strides}): "
+                f"in-place operation on an expanded tensor of shape {target.shape} (strides {target.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
             )
 
@@ -396,6 +401,7 @@ class Tensor:
             lambda data: data.fill(array.item() if hasattr(array, "item") else array),
             value,
             out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=Ellipsis, is_basic=True),
+            region=Ellipsis if isinstance(value, Tensor) else None,
         )
 
     def zero_(self):
@@ -421,6 +427,7 @@ class Tensor:
             lambda data: self._xp.copyto(data, self._xp.asarray(array, dtype=data.dtype), where=where),
             value,
             out_of_place=lambda x: ops.Where.apply(self._as_written(value), x, mask),
+            region=None,
         )
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
@@ -458,6 +465,7 @@ class Tensor:
             lambda data: data.__setitem__(key, array),
             value,
             out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=key, is_basic=is_basic),
+            region=key if is_basic else None,
         )
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
@@ -1031,10 +1039,10 @@ def _cast(t, dtype):
 
 def _divide_checked(a, b, symbol):
     """The checks of a // b and a % b: not on bools, and integer division by zero raises, as in PyTorch
-    (NumPy would give 0)."""
+    (NumPy would give 0); an empty result divides nothing, and raises nothing."""
     if a.dtype.kind == "b":
         raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
-    if a.dtype.kind in "iu" and bool((b == 0).any()):
+    if a.dtype.kind in "iu" and a.size > 0 and bool((b == 0).any()):
         raise ZeroDivisionError(f"integer division by zero in {a.dtype} {symbol} {b.dtype}")
 
 

@@ -432,6 +432,52 @@ SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whos
     ],
 }
 
+GAPS = {  # what the fuzzer counted as refused here and accepted by PyTorch
+    "softmax_and_log_softmax_of_a_0d_tensor_along_dim_minus_1_and_0": [
+        "v0 = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)",
+        "v1 = F.softmax(v0, -1)",
+        "v2 = F.log_softmax(v0, 0)",
+        "v3 = torch.softmax(torch.tensor(2.0), dim=-1)",
+        "(v1 + v2).backward()",
+    ],
+    "layer_norm_over_zero_features": [
+        "v0 = torch.zeros((3, 0), requires_grad=True)",
+        "m = nn.LayerNorm(0)",
+        "v1 = m(v0)",
+        "v1.sum().backward()",
+        "v2 = m.weight.grad",
+        "v3 = m.bias.grad",
+        "v4 = F.layer_norm(torch.zeros((2, 0, 3), dtype=torch.float64), (0, 3))",
+    ],
+    "integer_division_and_remainder_by_zero_with_an_empty_result": [
+        "v0 = torch.zeros((2, 1, 0), dtype=torch.int32)",
+        "v1 = v0 // torch.tensor(0)",
+        "v2 = v0 % torch.tensor([0])",
+        "v3 = 3 // torch.zeros((0,), dtype=torch.int64)",
+    ],
+    "fill_zero_and_masked_fill_into_an_expanded_tensor_and_views_of_it": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1.fill_(3.0)",
+        "v1[1:].zero_()",
+        "v1.T[0].fill_(4.0)",
+        "v1.masked_fill_(torch.tensor([[True, False], [False, False], [False, True]]), -1.0)",
+        "v1[0] = torch.tensor([5.0, 6.0])",
+        "v1[1, 1] = 7.0",
+        "v1[[0, 1]] = 8.0",
+    ],
+    "writes_pytorch_refuses_into_an_expanded_tensor": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1[:, 0] = 5.0",
+    ],
+    "fill_of_a_tensor_into_an_expanded_tensor_raises": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1.fill_(torch.tensor(2.0))",
+    ],
+}
+
 NAN_GRAD = "torch.tensor([float('nan'), float('nan'), float('nan'), float('inf'), 1.0], dtype=torch.float64)"
 EDGES = {
     "maximum_and_minimum_write_zeros_to_the_loser_and_pass_the_gradient_at_nan": [
@@ -500,6 +546,17 @@ OPTIMIZERS = {
         "v0 = torch.tensor([1.0], requires_grad=True)",
         "opt = torch.optim.SGD([v0], lr=0.1, momentum=0.9, dampening=0.5, nesterov=True)",
     ],
+    "sgd_momentum_on_a_0d_parameter_keeps_its_buffer_as_an_array": [
+        "v0 = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.tensor(0.0, requires_grad=True)",
+        "opt = torch.optim.SGD([v0, v1], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)",
+        "(v0 * v0 * 0.25 + v0 + v1 * v1 + v1).backward()",
+        "opt.step()",
+        "opt.zero_grad()",
+        "(v0 * v0 * 0.25 + v0 + v1 * v1 + v1).backward()",
+        "opt.step()",
+        "v2 = opt.state_dict()['state'][0]['momentum_buffer']",
+    ],
     "adamw_on_a_0d_parameter": [
         "v0 = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)",
         "opt = torch.optim.AdamW([v0], lr=0.1)",
@@ -523,6 +580,7 @@ GROUPS = {
     "no_grad views": NO_GRAD_VIEWS,
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
+    "gaps": GAPS,
 }
 
 
