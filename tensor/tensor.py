@@ -483,7 +483,7 @@ class Tensor:
         if device is not None and normalize_device(device) != self.device:
             out = ops.ToDevice.apply(out, device=normalize_device(device))
         if dtype is not None and dtypes.normalize_dtype(dtype) != self.dtype:
-            out = _cast(out, dtypes.normalize_dtype(dtype))
+            out = _cast(out, dtypes.normalize_dtype(dtype), for_an_op=False)
         return out
 
     def cpu(self):
@@ -1024,16 +1024,18 @@ def _as_tensor_of(x, dtype, like):
     return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
 
 
-def _cast(t, dtype):
-    """t as `dtype` for an op that promotes: a copy that shares t's version counter, so that an in-place
-    write to t after the op saved the copy is caught in backward, as PyTorch (which saves t) catches it."""
+def _cast(t, dtype, for_an_op=True):
+    """t as `dtype`: a copy. For an op that promotes, the copy shares t's version counter, so that an
+    in-place write to t after the op saved the copy is caught in backward, as PyTorch (which saves t)
+    catches it; the copy `to(dtype)` returns (for_an_op=False) is a tensor of its own, as PyTorch's."""
     if t._array.dtype == dtype:
         return t
     if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
         cast = Tensor._wrap(t._array.astype(dtype))
     else:
         cast = ops.Cast.apply(t, dtype=dtype)
-    cast._version_counter = t._version_counter
+    if for_an_op:
+        cast._version_counter = t._version_counter
     return cast
 
 
