@@ -19,6 +19,7 @@ import tensor
 from tensor import Function, Tensor
 from tensor.backend import erf, scatter_add
 from tensor.ops import LogSoftmax as _LogSoftmax
+from tensor.ops import Softmax as _Softmax
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -65,21 +66,8 @@ def linear(input, weight, bias=None):
 # ----- softmax family ---------------------------------------------------------------------------
 
 
-class Softmax(Function):
-    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
-
-    Subtracting the max first changes nothing but keeps exp from overflowing."""
-
-    def forward(self, x, axis):
-        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
-        self.save_for_backward(y)
-        self.axis = axis
-        return y
-
-    def backward(self, grad):
-        (y,) = self.saved
-        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+class Softmax(_Softmax):
+    """y = exp(x - max) / sum(exp(x - max)): tensor/ops/reductions.py's, where Tensor.softmax uses it too."""
 
 
 class LogSoftmax(_LogSoftmax):

@@ -808,13 +808,12 @@ class Tensor:
         return Tensor._wrap(self._array.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def softmax(self, dim):
-        """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
+        """exp(x) / sum(exp(x)) along dim: one op that saves its output, as PyTorch's (so a write into the
+        output before backward is caught)."""
         if self.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
             return self.clone()
         dtypes.require(self.dtype, "f", "softmax")
-        x = self
-        exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
-        return exps / exps.sum(dim, keepdim=True)
+        return ops.Softmax.apply(self, axis=dim)
 
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim: one op that saves its output, as PyTorch's (so a write into the

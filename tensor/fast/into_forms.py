@@ -59,7 +59,7 @@ def add_into(fn, out, x, y):
 
 @into_form(elementwise.Mul)
 def mul_into(fn, out, x, y):
-    fn.save_for_backward(x, y)
+    fn.save_operands(x, y)
     return np.multiply(x, y, out=out)
 
 

@@ -27,7 +27,7 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import LogSoftmax, Max, MaxAlongDim, Mean, Min, PowerNorm, RootOfSquares, Sum, Var
+from .reductions import LogSoftmax, Max, MaxAlongDim, Mean, Min, PowerNorm, RootOfSquares, Softmax, Sum, Var
 
 __all__ = [
     "Abs",
@@ -62,6 +62,7 @@ __all__ = [
     "Reshape",
     "RootOfSquares",
     "Sigmoid",
+    "Softmax",
     "Sin",
     "Sqrt",
     "Sub",

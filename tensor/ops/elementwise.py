@@ -28,11 +28,18 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = x * y;  dz/dx = y,  dz/dy = x"""
+    """z = x * y;  dz/dx = y,  dz/dy = x.
+
+    Each input is saved only when the other's gradient reads it, as PyTorch saves them: x * 2 keeps no
+    reference to x, so a later in-place write to x does not stop the backward."""
 
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        self.save_operands(x, y)
         return x * y
+
+    def save_operands(self, x, y):
+        wants_x, wants_y = self.needs_input_grad or (False, False)  # empty outside the graph
+        self.save_for_backward(x if wants_y else None, y if wants_x else None)
 
     def backward(self, grad):
         x, y = self.saved
@@ -42,17 +49,20 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y;  dz/dx = 1 / y,  dz/dy = -x / y**2 = -z / y"""
+    """z = x / y;  dz/dx = 1 / y,  dz/dy = -x / y**2.
+
+    Saved as PyTorch saves them: y, and x only when y's gradient is wanted (never z: a write into the
+    output does not stop the backward, a write into x before y's gradient does)."""
 
     def forward(self, x, y):
-        z = x / y
-        self.save_for_backward(y, z)
-        return z
+        wants_y = self.needs_input_grad[1:] == (True,)  # empty outside the graph
+        self.save_for_backward(x if wants_y else None, y)
+        return x / y
 
     def backward(self, grad):
-        y, z = self.saved
+        x, y = self.saved
         grad_x = grad / y if self.needs_input_grad[0] else None
-        grad_y = -grad * z / y if self.needs_input_grad[1] else None
+        grad_y = -grad * (x / y / y) if self.needs_input_grad[1] else None
         return grad_x, grad_y
 
 
@@ -322,7 +332,7 @@ class Remainder(Function):
     def forward(self, x, y, x_is_number=False):
         if x.dtype.kind != "f":
             return x % y  # integers: NumPy's floor remainder is PyTorch's
-        if any(self.needs_input_grad[1:]):  # only y's gradient reads x and y (as PyTorch, which saves them then)
+        if self.needs_input_grad[1:] == (True,):  # only y's gradient reads x and y (PyTorch saves them then)
             self.save_for_backward(x, y)
         self.x_is_number = x_is_number
         z = self.xp.remainder(x, y)

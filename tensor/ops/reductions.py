@@ -168,6 +168,23 @@ class Var(Function):
         return grad * centered * (x.dtype.type(2) / x.dtype.type(self.backward_divisor))
 
 
+class Softmax(Function):
+    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
+
+    Subtracting the max first changes nothing but keeps exp from overflowing."""
+
+    def forward(self, x, axis):
+        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+        y = e / e.sum(axis=axis, keepdims=True)
+        self.save_for_backward(y)
+        self.axis = axis
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+
+
 class LogSoftmax(Function):
     """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
 

@@ -432,6 +432,39 @@ SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whos
     ],
 }
 
+SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to what they did not save is no error
+    "a_write_into_x_after_x_times_a_number_or_a_constant": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1 * 3.0 + v1 * torch.tensor([2.0])",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_output_of_a_division": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([3.0, 4.0], requires_grad=True)",
+        "v2 = v0 / v1",
+        "v3 = v0 / 2.0",
+        "with torch.no_grad(): v2.mul_(2)",
+        "with torch.no_grad(): v3.mul_(2)",
+        "(v2 + v3).sum().backward()",
+    ],
+    "a_write_into_the_dividend_when_the_divisor_wants_a_gradient_raises": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([3.0, 4.0], requires_grad=True)",
+        "v2 = v0 * 1",
+        "v3 = v2 / v1",
+        "with torch.no_grad(): v2.mul_(2)",
+        "v3.sum().backward()",
+    ],
+    "a_write_into_the_output_of_tensor_softmax_raises": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)",
+        "v1 = v0.softmax(1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v1.sum().backward()",
+    ],
+}
+
 GAPS = {  # what the fuzzer counted as refused here and accepted by PyTorch
     "softmax_and_log_softmax_of_a_0d_tensor_along_dim_minus_1_and_0": [
         "v0 = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)",
@@ -594,6 +627,7 @@ GROUPS = {
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
     "gaps": GAPS,
+    "saved operands": SAVED_OPERANDS,
 }
 
 
