@@ -1,6 +1,6 @@
 """Ops the learner's course programs use beyond the lecture GPT (issue 29), each composed from the
 primitives in tensor/ops (so its gradient comes from theirs) or, where no composition is cheap,
-one Function with its derivative beside it (CumSum, Triangle).
+one Function with its derivative beside it (CumSum, Triangle, LogSumExp).
 
 flip, roll, tril and triu, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
 """
@@ -115,16 +115,34 @@ def sort(x, dim=-1, descending=False, stable=False):
     return sorted_values_and_indices(values, indices)
 
 
+class LogSumExp(Function):
+    """z = log(sum(exp(x))) along axis, computed as m + log(sum(exp(x - m))) with m the max, so exp stays
+    finite;  dz/dx = exp(x - z), the softmax of x. x and z are saved, as PyTorch saves them."""
+
+    def forward(self, x, axis, keepdims):
+        xp = self.xp
+        top = x.max(axis=axis, keepdims=True)
+        top = xp.where(xp.isinf(top), 0, top)  # an infinite max: no shift (a row of only -inf gives log(0) = -inf)
+        with np.errstate(divide="ignore"):
+            z = xp.log(xp.exp(x - top).sum(axis=axis, keepdims=True)) + top
+        self.save_for_backward(x, z)
+        return z if keepdims else z.squeeze(axis)  # a view of z: a write into the output is caught in backward
+
+    def backward(self, grad):
+        x, z = self.saved
+        return grad.reshape(z.shape) * self.xp.exp(x - z)
+
+
 @accepts_keepdims
 def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x))) along dim, computed as m + log(sum(exp(x - m))) with m the max, so exp stays finite."""
-    dim = tuple(dim) if isinstance(dim, list) else dim
+    """log(sum(exp(x))) along dim (one int or several)."""
     x = x._as_float()
-    top = x.amax(dim, keepdim=True).detach()
-    top = type(x)._wrap(x._xp.where(x._xp.isinf(top._array), 0, top._array))  # all -inf: no shift, log(0) = -inf
-    with np.errstate(divide="ignore"):  # a row of only -inf sums to 0: its log is -inf, as PyTorch's
-        out = (x - top).exp().sum(dim, keepdim=True).log() + top
-    return out if keepdim else out.squeeze(dim)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if x.ndim == 0:  # dim 0 or -1 means the one element
+        if any(d not in (0, -1) for d in dims):
+            raise IndexError(f"logsumexp: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+        return LogSumExp.apply(x, axis=None, keepdims=keepdim)
+    return LogSumExp.apply(x, axis=dims, keepdims=keepdim)
 
 
 def log10(x):

@@ -750,11 +750,8 @@ class Tensor:
         axis = _axis(dim, self.ndim)
         if p in (2, "fro"):
             return ops.RootOfSquares.apply((x * x).sum(axis, keepdim))
-        if p == 1:
-            return x.abs().sum(axis, keepdim)
-        if p in (float("inf"), float("-inf")):
-            magnitude = x.abs()
-            return magnitude.amax(axis, keepdim) if p > 0 else magnitude.amin(axis, keepdim)
+        if p in (float("inf"), float("-inf")):  # the largest (smallest) magnitude
+            return (ops.Max if p > 0 else ops.Min).apply(x.abs(), axis=axis, keepdims=keepdim, nan_is_extreme=True)
         return ops.PowerNorm.apply(x, p=p, axis=axis, keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):

@@ -250,7 +250,7 @@ class Relu(Function):
 
 
 class Abs(Function):
-    """z = |x|;  dz/dx = sign(x)  (0 at x = 0, as PyTorch)"""
+    """z = |x|;  dz/dx = sign(x)  (0 at x = 0 and at nan, as PyTorch)"""
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -258,7 +258,12 @@ class Abs(Function):
 
     def backward(self, grad):
         (x,) = self.saved
-        return grad * self.xp.sign(x)
+        return grad * sign(x)
+
+
+def sign(x):
+    """PyTorch's sign: 1 where x > 0, -1 where x < 0, else 0 (also at nan, where NumPy's sign gives nan)."""
+    return (x > 0).astype(x.dtype) - (x < 0)
 
 
 class Maximum(Function):

@@ -6,6 +6,7 @@ broadcasts over everything that was reduced."""
 import math
 
 from ..autograd import Function
+from .elementwise import sign
 
 
 def _restore_reduced_dims(grad, input_ndim, axis, keepdims):
@@ -51,16 +52,18 @@ class Max(Function):
 
     As PyTorch at the edges: amax multiplies the gradient by that mask (a nan gradient stays nan
     everywhere); max() of all elements (`only_at_extremes`) writes it at the maxima only (zeros elsewhere,
-    whatever the gradient), and a nan maximum is taken at the nan elements."""
+    whatever the gradient), and a nan maximum is taken at the nan elements; the largest magnitude of
+    norm(p=inf) (`nan_is_extreme`) multiplies as amax, with a nan maximum taken at the nan elements."""
 
-    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
-        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False, nan_is_extreme=False):
+        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes, nan_is_extreme)
 
-    def _keep(self, x, z, axis, keepdims, only_at_extremes):
+    def _keep(self, x, z, axis, keepdims, only_at_extremes, nan_is_extreme):
         """Save x and the output itself (an in-place write to the output is then caught, as in PyTorch)."""
         z = self.xp.asarray(z)  # NumPy's full reduction gives a scalar
         self.save_for_backward(x, z)
         self.axis, self.keepdims, self.only_at_extremes = axis, keepdims, only_at_extremes
+        self.nan_is_extreme = nan_is_extreme or only_at_extremes
         return z
 
     def backward(self, grad):
@@ -68,7 +71,7 @@ class Max(Function):
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         is_max = x == z
-        if self.only_at_extremes:
+        if self.nan_is_extreme:
             is_max = is_max | (self.xp.isnan(x) & self.xp.isnan(z))
         count = is_max.sum(axis=self.axis, keepdims=True)
         if self.only_at_extremes:
@@ -79,8 +82,8 @@ class Max(Function):
 class Min(Max):
     """z = min of x over axis;  dz/dx = 1 at the minimum (split evenly between ties), else 0 (Max's edges)"""
 
-    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
-        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False, nan_is_extreme=False):
+        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes, nan_is_extreme)
 
 
 class MaxAlongDim(Function):
@@ -141,7 +144,7 @@ class PowerNorm(Function):
             return None
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
-        scaled = self.xp.where(x == 0, zero, self.xp.sign(x) * self.xp.abs(x) ** (self.p - 1))
+        scaled = self.xp.where(x == 0, zero, sign(x) * self.xp.abs(x) ** (self.p - 1))
         return self.xp.where(z == 0, zero, scaled * grad / z ** (self.p - 1))
 
 

@@ -457,6 +457,19 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v2.mul_(2)",
         "v3.sum().backward()",
     ],
+    "a_write_into_the_input_or_the_output_of_logsumexp_raises": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5]], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1.logsumexp(1)",
+        "with torch.no_grad(): v2.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_output_of_norm_p_1_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 0.0]], requires_grad=True)",
+        "v1 = v0.norm(p=1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v1.backward()",
+    ],
     "a_write_into_the_output_of_tensor_softmax_raises": [
         "v0 = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)",
         "v1 = v0.softmax(1)",
@@ -559,6 +572,21 @@ EDGES = {
     "backward_of_a_power_with_a_bool_exponent_tensor_raises": [
         "v0 = torch.tensor([[0.0, 2.0], [0.5, -1.5]], dtype=torch.float64, requires_grad=True)",
         "v1 = v0 ** torch.tensor([[True]])",
+        "v1.sum().backward()",
+    ],
+    "abs_and_norm_p_1_and_p_inf_have_gradient_zero_at_nan": [
+        "v0 = torch.tensor([float('nan'), 1.0, -2.0, 0.0, float('inf'), float('-inf')], dtype=torch.float64, requires_grad=True)",
+        "v0.abs().sum().backward()",
+        "v0.norm(p=1).backward()",
+        "v0.norm(p=float('inf')).backward()",
+        "v0.norm(p=float('-inf')).backward()",
+        "v1 = torch.tensor([[float('nan'), 1.0, -2.0], [1.0, -3.0, 3.0]], requires_grad=True)",
+        "v1.norm(p=float('inf'), dim=1).backward(torch.tensor([float('nan'), 1.0]))",
+    ],
+    "logsumexp_at_the_edges": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5], [float('-inf')] * 3, [float('inf'), 1.0, 0.0], [float('nan'), 1.0, 2.0]], "
+        "dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.logsumexp(1) + v0.logsumexp(0, True).sum() + torch.logsumexp(v0, (0, 1)) + v0[0, 0].logsumexp(-1)",
         "v1.sum().backward()",
     ],
     "sqrt_power_of_a_minus_inf_mean_has_gradient_nan": [
