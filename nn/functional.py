@@ -97,6 +97,8 @@ class CrossEntropy(Function):
     assert (on the CPU, cross_entropy raises an IndexError before this runs).
     """
 
+    checked_inputs = (1,)  # the targets, as PyTorch saves them (what is saved here is a copy)
+
     def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
         xp, s = self.xp, label_smoothing
         n, classes = logits.shape
@@ -177,6 +179,8 @@ class LayerNorm(Function):
     flattened into one, so x is (rows, features).
     """
 
+    checked_inputs = (0, 2)  # PyTorch saves x and bias: a write into them before backward is refused
+
     def forward(self, x, weight, bias, n_features, eps):
         rows = x.reshape(-1, n_features)  # (N, F)
         rstd = 1 / self.xp.sqrt(rows.var(axis=1, keepdims=True) + eps)  # (N, 1)
@@ -227,6 +231,8 @@ class GELU(Function):
     approximate='tanh': Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2, differentiated exactly.
     Forward keeps Phi(x) (or the tanh) for backward, so erf is computed once.
     """
+
+    checked_inputs = (0,)  # x, as PyTorch saves it (the engine room's stand-in keeps only the derivative)
 
     def forward(self, x, approximate):
         xp = self.xp
@@ -302,6 +308,8 @@ class Embedding(Function):
     """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v.
 
     An index outside [0, num_embeddings) is an IndexError naming it (CuPy would wrap it silently)."""
+
+    checked_inputs = (1,)  # the indices, as PyTorch saves them (what is saved here may be a copy)
 
     def forward(self, weight, indices):
         _check_indices("embedding: index", indices, weight.shape[0], "embeddings")

@@ -76,6 +76,9 @@ class Function:
     freed = False  # backward has run through it without retain_graph
     released = False  # ... and dropped the arrays it saved: a second backward through it is refused
     backward_once = False  # True: refuse a second backward even when nothing was saved (tensor/in_place.py)
+    # positions of inputs that PyTorch's op saves where this one keeps only what it computed from them
+    # (LayerNorm keeps x normalized): their versions are checked in backward all the same, as PyTorch's
+    checked_inputs = ()
 
     def __init__(self, xp, parents):
         self.xp = xp
@@ -114,7 +117,7 @@ class Function:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
         out = _wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
-        if requires_grad and fn.saved:
+        if requires_grad and (fn.saved or fn.checked_inputs):
             fn.saved_versions = record_saved_versions(fn, inputs, out, array)
         return out
 

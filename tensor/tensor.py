@@ -303,11 +303,16 @@ class Tensor:
         the range, bounds included, and 0 outside, as PyTorch's."""
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if dtypes.is_floating(self.dtype) and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+            return ops.Clamp.apply(self, low=min, high=max)
         out = self
         if min is not None:
             out = where(out.detach() < min, min, out)
         if max is not None:
             out = where(out.detach() > max, max, out)
+        if dtypes.is_floating(self.dtype):  # nan stays nan, with the gradient 0 there (as Clamp's)
+            x = self.detach()
+            out = where(x != x, x, out)
         return out
 
     clip = clamp

@@ -266,6 +266,22 @@ def sign(x):
     return (x > 0).astype(x.dtype) - (x < 0)
 
 
+class Clamp(Function):
+    """z = x limited to [low, high], two numbers (None: no bound);  dz/dx = 1 where low <= x <= high,
+    bounds included, else 0 (also at nan, as PyTorch's). x is saved, as PyTorch saves it."""
+
+    def forward(self, x, low, high):
+        self.save_for_backward(x)
+        self.low = -math.inf if low is None else low
+        self.high = math.inf if high is None else high
+        return self.xp.clip(x, low, high)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        inside = (x >= self.low) & (x <= self.high)  # False at nan
+        return self.xp.where(inside, grad, grad.dtype.type(0))
+
+
 class Maximum(Function):
     """z = max(x, y);  the gradient goes to the larger input, split evenly on ties (the smaller one gets
     0, also where the gradient is nan or inf, as PyTorch's)"""

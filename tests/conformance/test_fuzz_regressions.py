@@ -470,6 +470,35 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v1.mul_(2)",
         "v1.backward()",
     ],
+    "a_write_into_the_input_or_bias_of_layer_norm_raises": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5], [1.0, 3.0, 0.25]], dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.zeros(3, dtype=torch.float64)",
+        "v2 = v0 * 1",
+        "v3 = F.layer_norm(v2, (3,), torch.ones(3, dtype=torch.float64), v1)",
+        "with torch.no_grad(): v1.add_(1)",
+        "v3.sum().backward()",
+    ],
+    "a_write_into_the_input_of_gelu_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 1.5]], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = F.gelu(v1) + F.gelu(v1, approximate='tanh')",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_targets_of_cross_entropy_or_the_indices_of_embedding_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 1.5], [1.0, 0.0, 2.0]], requires_grad=True)",
+        "v1 = torch.tensor([0, 2])",
+        "v2 = F.cross_entropy(v0, v1) + F.embedding(v1, v0).sum()",
+        "with torch.no_grad(): v1.fill_(1)",
+        "v2.backward()",
+    ],
+    "a_write_into_the_input_of_clamp_raises": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1.clamp(0, 1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
     "a_write_into_the_output_of_tensor_softmax_raises": [
         "v0 = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)",
         "v1 = v0.softmax(1)",
@@ -582,6 +611,14 @@ EDGES = {
         "v0.norm(p=float('-inf')).backward()",
         "v1 = torch.tensor([[float('nan'), 1.0, -2.0], [1.0, -3.0, 3.0]], requires_grad=True)",
         "v1.norm(p=float('inf'), dim=1).backward(torch.tensor([float('nan'), 1.0]))",
+    ],
+    "clamp_gives_the_gradient_zero_at_nan": [
+        "v0 = torch.tensor([float('nan'), 0.0, 0.5, 1.0, 2.0, float('inf'), float('-inf')], requires_grad=True)",
+        "v0.clamp(0, 1).sum().backward()",
+        "v0.clamp(min=0.5).sum().backward()",
+        "v0.clamp(max=0.5).sum().backward()",
+        "v0.clamp(1, 0).sum().backward()",
+        "v0.clamp(torch.tensor(0.5), 1).sum().backward()",
     ],
     "logsumexp_at_the_edges": [
         "v0 = torch.tensor([[0.5, 2.0, 1.5], [float('-inf')] * 3, [float('inf'), 1.0, 0.0], [float('nan'), 1.0, 2.0]], "
