@@ -482,13 +482,35 @@ def sigmoid(input):
     return input.sigmoid()
 
 
+class MSELoss(Function):
+    """loss = the mean (or sum, or each) of (x - t)**2, x and t broadcast;  dloss/dx = 2 (x - t), divided by
+    their count for the mean;  dloss/dt = -dloss/dx. x and t are saved, as PyTorch saves them."""
+
+    def forward(self, x, t, reduction):
+        self.save_for_backward(x, t)
+        self.reduction = reduction
+        squared = (x - t) ** 2
+        if reduction == "none":
+            return squared
+        return squared.sum() if reduction == "sum" else squared.mean()
+
+    def backward(self, grad):
+        x, t = self.saved
+        difference = x - t
+        scale = 2 / max(difference.size, 1) if self.reduction == "mean" else 2  # (an empty input: no gradient)
+        grad_x = scale * difference * grad
+        return grad_x, -grad_x
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean (or sum, or per-element) squared error (input - target)^2; shapes broadcast as PyTorch."""
+    """Mean (or sum, or per-element) squared error (input - target)^2; shapes broadcast and dtypes promote
+    as PyTorch's."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    squared = (input - target) ** 2
-    return squared if reduction == "none" else squared.sum() if reduction == "sum" else squared.mean()
+    x, t = input._operands(target)  # promoted to one dtype, as a binary op's
+    tensor.dtypes.require(x.dtype, "f", "mse_loss")
+    return MSELoss.apply(x, t, reduction=reduction)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -492,6 +492,13 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v1.fill_(1)",
         "v2.backward()",
     ],
+    "a_write_into_the_input_or_target_of_mse_loss_raises": [
+        "v0 = torch.tensor([1.0, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([0.0, 1.0])",
+        "v2 = F.mse_loss(v0, v1) + F.mse_loss(v0[None], torch.tensor([[0.0], [1.0]]), reduction='sum')",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.backward()",
+    ],
     "a_write_into_the_input_of_clamp_raises": [
         "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
         "v1 = v0 * 1",
