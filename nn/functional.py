@@ -75,14 +75,14 @@ class LogSoftmax(_LogSoftmax):
 
 
 def softmax(input, dim):
-    if input.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+    if input.numel() == 0 and not input.is_floating_point():  # PyTorch gives the empty tensor back
         return input.clone()
     tensor.dtypes.require(input.dtype, "f", "softmax")
     return Softmax.apply(input, axis=dim)
 
 
 def log_softmax(input, dim):
-    if input.numel() == 0:
+    if input.numel() == 0 and not input.is_floating_point():
         return input.clone()
     tensor.dtypes.require(input.dtype, "f", "log_softmax")
     return LogSoftmax.apply(input, axis=dim)

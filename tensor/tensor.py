@@ -812,7 +812,7 @@ class Tensor:
     def softmax(self, dim):
         """exp(x) / sum(exp(x)) along dim: one op that saves its output, as PyTorch's (so a write into the
         output before backward is caught)."""
-        if self.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+        if self.numel() == 0 and not dtypes.is_floating(self.dtype):  # PyTorch gives the empty tensor back
             return self.clone()
         dtypes.require(self.dtype, "f", "softmax")
         return ops.Softmax.apply(self, axis=dim)
@@ -820,7 +820,7 @@ class Tensor:
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim: one op that saves its output, as PyTorch's (so a write into the
         output before backward is caught)."""
-        if self.numel() == 0:
+        if self.numel() == 0 and not dtypes.is_floating(self.dtype):
             return self.clone()
         dtypes.require(self.dtype, "f", "log_softmax")
         return ops.LogSoftmax.apply(self, axis=dim)
@@ -889,7 +889,7 @@ class Tensor:
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
-        return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
+        return self if self._array.flags.c_contiguous else ops.Clone.apply(self, row_major=True)
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view)

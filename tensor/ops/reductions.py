@@ -177,8 +177,11 @@ class Softmax(Function):
     Subtracting the max first changes nothing but keeps exp from overflowing."""
 
     def forward(self, x, axis):
-        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
+        if x.size == 0:  # nothing to normalize: the empty output, saved as any other
+            y = x.copy()
+        else:
+            e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+            y = e / e.sum(axis=axis, keepdims=True)
         self.save_for_backward(y)
         self.axis = axis
         return y
@@ -192,8 +195,11 @@ class LogSoftmax(Function):
     """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
 
     def forward(self, x, axis):
-        z = x - x.max(axis=axis, keepdims=True)
-        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
+        if x.size == 0:  # nothing to normalize: the empty output, saved as any other
+            y = x.copy()
+        else:
+            z = x - x.max(axis=axis, keepdims=True)
+            y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
         self.save_for_backward(y)
         self.axis = axis
         return y

@@ -506,11 +506,32 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v1.mul_(2)",
         "v2.sum().backward()",
     ],
+    "a_write_into_the_output_of_softmax_of_an_empty_tensor_raises": [
+        "v0 = torch.ones((0,), dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.softmax(v0, 0)",
+        "v2 = F.log_softmax(v0, 0)",
+        "with torch.no_grad(): v1 += -2.0",
+        "v1.mean().backward(retain_graph=True)",
+    ],
     "a_write_into_the_output_of_tensor_softmax_raises": [
         "v0 = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)",
         "v1 = v0.softmax(1)",
         "with torch.no_grad(): v1.mul_(2)",
         "v1.sum().backward()",
+    ],
+}
+
+LAYOUT = {  # where a result's memory layout shows: view refuses a layout it cannot flatten
+    "a_clone_of_a_transpose_is_laid_out_as_the_transpose": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])",
+        "v1 = v0.T.clone()",
+        "v2 = v1.view(-1)",
+    ],
+    "a_clone_of_an_expanded_tensor_is_row_major": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0]])",
+        "v1 = v0.expand(3, 3).clone()",
+        "v2 = v1.view(-1)",
+        "v3 = v0.T.contiguous().view(-1)",
     ],
 }
 
@@ -699,6 +720,7 @@ GROUPS = {
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
     "gaps": GAPS,
+    "layout": LAYOUT,
     "saved operands": SAVED_OPERANDS,
 }
 
