@@ -40,8 +40,13 @@ def accepts_keepdims(reduction):
 
 
 def _dims(x, dims):
+    """dims as a tuple of non-negative dims of x (a 0-d x has dim 0, as PyTorch's); one out of range is refused."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return tuple(d % max(x.ndim, 1) for d in dims)
+    n = max(x.ndim, 1)
+    for d in dims:
+        if not -n <= d < n:
+            raise IndexError(f"dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return tuple(d % n for d in dims)
 
 
 def flip(x, dims):
@@ -54,6 +59,8 @@ def flip(x, dims):
 def roll(x, shifts, dims=None):
     """Shift the elements along dims, wrapping around: roll(x, 1)[i] = x[i - 1]. Without dims, x is
     rolled as one flat row and keeps its shape."""
+    if x.numel() == 0:  # nothing to move (PyTorch checks nothing else then)
+        return x.clone()
     if dims is None:
         return roll(x.flatten(), shifts, 0).view(x.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
@@ -106,7 +113,15 @@ def cumsum(x, dim):
     """Running sums along dim; integers and bools sum as int64, as PyTorch's."""
     if not dtypes.is_floating(x.dtype):
         x = x.long()
-    return CumSum.apply(x, axis=dim % max(x.ndim, 1))
+    if x.ndim == 0:  # the one element: a row of one, as a 0-d tensor again
+        if dim not in (0, -1):
+            raise IndexError(f"cumsum: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+        return CumSum.apply(x.reshape(1), axis=0).reshape(())
+    if not -x.ndim <= dim < x.ndim:
+        raise IndexError(
+            f"cumsum: dimension out of range (expected to be in range of [{-x.ndim}, {x.ndim - 1}], but got {dim})"
+        )
+    return CumSum.apply(x, axis=dim % x.ndim)
 
 
 def sort(x, dim=-1, descending=False, stable=False):
@@ -121,7 +136,7 @@ class LogSumExp(Function):
 
     def forward(self, x, axis, keepdims):
         xp = self.xp
-        top = x.max(axis=axis, keepdims=True)
+        top = x.max(axis=axis, keepdims=True) if x.size else x.dtype.type(0)  # (an empty x: nothing to shift)
         top = xp.where(xp.isinf(top), 0, top)  # an infinite max: no shift (a row of only -inf gives log(0) = -inf)
         with np.errstate(divide="ignore"):
             z = xp.log(xp.exp(x - top).sum(axis=axis, keepdims=True)) + top

@@ -648,6 +648,25 @@ EDGES = {
         "v0.clamp(1, 0).sum().backward()",
         "v0.clamp(torch.tensor(0.5), 1).sum().backward()",
     ],
+    "cumsum_of_a_0d_tensor_is_0d": [
+        "v0 = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.cumsum(0) + v0.cumsum(-1)",
+        "v1.backward()",
+        "v2 = torch.tensor(2).cumsum(-1)",
+    ],
+    "logsumexp_over_nothing_is_minus_inf": [
+        "v0 = torch.zeros((3, 0), requires_grad=True)",
+        "v1 = v0.logsumexp(1) + v0.logsumexp(0).sum()",
+        "v1.sum().backward()",
+        "v2 = torch.logsumexp(torch.zeros((0,), dtype=torch.int64), 0)",
+    ],
+    "roll_flip_and_cumsum_refuse_a_dim_out_of_range": [
+        "v0 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])",
+        "v1 = v0.roll(1, 2)",
+    ],
+    "flip_of_a_0d_tensor_refuses_dim_3": ["v0 = torch.tensor(2.0)", "v1 = v0.flip(3)"],
+    "cumsum_refuses_a_dim_out_of_range": ["v0 = torch.tensor([[1.0, 2.0]])", "v1 = v0.cumsum(2)"],
+    "roll_of_an_empty_tensor_is_a_copy_whatever_the_dim": ["v0 = torch.zeros((0, 2))", "v1 = v0.roll(1, 2)"],
     "logsumexp_at_the_edges": [
         "v0 = torch.tensor([[0.5, 2.0, 1.5], [float('-inf')] * 3, [float('inf'), 1.0, 0.0], [float('nan'), 1.0, 2.0]], "
         "dtype=torch.float64, requires_grad=True)",
