@@ -590,7 +590,7 @@ class Tensor:
     def __rpow__(self, base):
         a, b = self._operands(base)
         dtypes.require(b.dtype, "fiu", "pow")  # True ** bool tensor: no bool pow, as PyTorch (bool ** True is one)
-        return ops.Pow.apply(b, a)
+        return ops.Pow.apply(b, a, bool_base=isinstance(base, (bool, np.bool_)))
 
     def __matmul__(self, other):
         if not isinstance(other, Tensor):

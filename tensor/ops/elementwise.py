@@ -105,8 +105,9 @@ class Pow(Function):
 
     As PyTorch at the edges: dz/dx = 0 where y = 0, dz/dy = 0 where x = 0 and y >= 0 (no 0 * inf)."""
 
-    def forward(self, x, y, bool_exponent=False):
+    def forward(self, x, y, bool_exponent=False, bool_base=False):
         self.bool_exponent = bool_exponent  # y was a bool tensor, promoted to x's dtype
+        self.bool_base = bool_base  # x was a Python bool (True ** y)
         if y.dtype.kind in "iu" and (y < 0).any():  # integer powers below 0, as PyTorch: 1, -1 or 0
             return _integer_power(self.xp, x, y)
         z = x**y
@@ -117,6 +118,10 @@ class Pow(Function):
         x, y, z = self.saved
         if self.bool_exponent and self.needs_input_grad[0]:  # PyTorch's dz/dx computes y - 1, which a bool refuses
             raise RuntimeError("pow backward: subtraction with a bool exponent tensor is not supported (as PyTorch)")
+        if (
+            self.bool_base and self.needs_input_grad[1]
+        ):  # PyTorch's backward fails on the bool number (an internal error)
+            raise RuntimeError("pow backward: the derivative of a bool number ** y with respect to y is not supported")
         xp, zero = self.xp, grad.dtype.type(0)
         grad_x = xp.where(y == 0, zero, grad * y * x ** (y - 1)) if self.needs_input_grad[0] else None
         grad_y = xp.where((x == 0) & (y >= 0), zero, grad * z * xp.log(x)) if self.needs_input_grad[1] else None

@@ -624,6 +624,11 @@ EDGES = {
         "v3 = F.relu(v2)",
         "v3.backward(torch.tensor([float('inf'), float('-inf'), float('nan')]))",
     ],
+    "backward_of_a_bool_number_to_a_tensor_power_raises_as_pytorch_s": [
+        "v0 = torch.tensor([0.5, 1.0, 1.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = True ** v0",
+        "v1.sum().backward()",
+    ],
     "true_to_a_bool_tensor_power_raises": ["v0 = torch.tensor([True, False])", "v1 = True ** v0"],
     "torch_pow_of_a_bool_scalar_and_a_bool_tensor_raises": ["v0 = torch.tensor(False)", "v1 = torch.pow(False, v0)"],
     "backward_of_a_power_with_a_bool_exponent_tensor_raises": [
