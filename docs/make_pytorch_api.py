@@ -116,10 +116,13 @@ DIFFERENCES = [
         "A write into such a view itself in grad mode is refused here too, as in PyTorch.",
     ),
     (
-        "`relu`'s gradient",
-        "the incoming gradient times the mask x > 0, so a nan or inf gradient arriving where x <= 0 gives nan "
-        "there, where PyTorch writes 0 (a NumPy masked write costs several times the product on the CPU, and "
-        "relu's backward runs in every training step of the lecture GPT). Finite gradients agree exactly.",
+        "memory layout of an elementwise op's result when its operands are laid out differently (one transposed "
+        "or permuted, the other row-major)",
+        "NumPy's layout here (row-major where the operands disagree), where PyTorch's follows the first operand. "
+        "The values agree; flattening such a result (`(x.T - y).view(-1)`, `.reshape(-1)`, `.flatten()`) gives a "
+        "view here where PyTorch refuses `view` or makes a copy. Following PyTorch would mean choosing every op's "
+        "output strides as PyTorch's TensorIterator does. A result of operands laid out alike (both transposed, "
+        "or an op of one operand), and `clone()`, keep PyTorch's layout.",
     ),
     (
         "`register_hook` on a leaf",

@@ -19,6 +19,7 @@ import tensor
 from tensor import Function, Tensor
 from tensor.backend import erf, scatter_add
 from tensor.ops import LogSoftmax as _LogSoftmax
+from tensor.ops import Softmax as _Softmax
 
 # ----- linear ----------------------------------------------------------------------------------------
 
@@ -65,21 +66,8 @@ def linear(input, weight, bias=None):
 # ----- softmax family ---------------------------------------------------------------------------
 
 
-class Softmax(Function):
-    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
-
-    Subtracting the max first changes nothing but keeps exp from overflowing."""
-
-    def forward(self, x, axis):
-        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
-        y = e / e.sum(axis=axis, keepdims=True)
-        self.save_for_backward(y)
-        self.axis = axis
-        return y
-
-    def backward(self, grad):
-        (y,) = self.saved
-        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+class Softmax(_Softmax):
+    """y = exp(x - max) / sum(exp(x - max)): tensor/ops/reductions.py's, where Tensor.softmax uses it too."""
 
 
 class LogSoftmax(_LogSoftmax):
@@ -87,14 +75,14 @@ class LogSoftmax(_LogSoftmax):
 
 
 def softmax(input, dim):
-    if input.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+    if input.numel() == 0 and not input.is_floating_point():  # PyTorch gives the empty tensor back
         return input.clone()
     tensor.dtypes.require(input.dtype, "f", "softmax")
     return Softmax.apply(input, axis=dim)
 
 
 def log_softmax(input, dim):
-    if input.numel() == 0:
+    if input.numel() == 0 and not input.is_floating_point():
         return input.clone()
     tensor.dtypes.require(input.dtype, "f", "log_softmax")
     return LogSoftmax.apply(input, axis=dim)
@@ -108,6 +96,8 @@ class CrossEntropy(Function):
     gives a NaN loss instead of reading another row: the device-side signal, as PyTorch's CUDA
     assert (on the CPU, cross_entropy raises an IndexError before this runs).
     """
+
+    checked_inputs = (1,)  # the targets, as PyTorch saves them (what is saved here is a copy)
 
     def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
         xp, s = self.xp, label_smoothing
@@ -189,6 +179,8 @@ class LayerNorm(Function):
     flattened into one, so x is (rows, features).
     """
 
+    checked_inputs = (0, 2)  # PyTorch saves x and bias: a write into them before backward is refused
+
     def forward(self, x, weight, bias, n_features, eps):
         rows = x.reshape(-1, n_features)  # (N, F)
         rstd = 1 / self.xp.sqrt(rows.var(axis=1, keepdims=True) + eps)  # (N, 1)
@@ -225,6 +217,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         weight = tensor.ones(normalized_shape, dtype=input.dtype, device=input.device)
     if bias is None:
         bias = tensor.zeros(normalized_shape, dtype=input.dtype, device=input.device)
+    if math.prod(normalized_shape) == 0:  # no features to normalize: the empty output, in the graph of all three
+        return input * weight + bias
     return LayerNorm.apply(input, weight, bias, n_features=math.prod(normalized_shape), eps=eps)
 
 
@@ -237,6 +231,8 @@ class GELU(Function):
     approximate='tanh': Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2, differentiated exactly.
     Forward keeps Phi(x) (or the tanh) for backward, so erf is computed once.
     """
+
+    checked_inputs = (0,)  # x, as PyTorch saves it (the engine room's stand-in keeps only the derivative)
 
     def forward(self, x, approximate):
         xp = self.xp
@@ -312,6 +308,8 @@ class Embedding(Function):
     """out[...] = weight[indices[...]];  dweight[v] = sum of the output gradients of every position holding v.
 
     An index outside [0, num_embeddings) is an IndexError naming it (CuPy would wrap it silently)."""
+
+    checked_inputs = (1,)  # the indices, as PyTorch saves them (what is saved here may be a copy)
 
     def forward(self, weight, indices):
         _check_indices("embedding: index", indices, weight.shape[0], "embeddings")
@@ -484,13 +482,35 @@ def sigmoid(input):
     return input.sigmoid()
 
 
+class MSELoss(Function):
+    """loss = the mean (or sum, or each) of (x - t)**2, x and t broadcast;  dloss/dx = 2 (x - t), divided by
+    their count for the mean;  dloss/dt = -dloss/dx. x and t are saved, as PyTorch saves them."""
+
+    def forward(self, x, t, reduction):
+        self.save_for_backward(x, t)
+        self.reduction = reduction
+        squared = (x - t) ** 2
+        if reduction == "none":
+            return squared
+        return squared.sum() if reduction == "sum" else squared.mean()
+
+    def backward(self, grad):
+        x, t = self.saved
+        difference = x - t
+        scale = 2 / max(difference.size, 1) if self.reduction == "mean" else 2  # (an empty input: no gradient)
+        grad_x = scale * difference * grad
+        return grad_x, -grad_x
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean (or sum, or per-element) squared error (input - target)^2; shapes broadcast as PyTorch."""
+    """Mean (or sum, or per-element) squared error (input - target)^2; shapes broadcast and dtypes promote
+    as PyTorch's."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"mse_loss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    squared = (input - target) ** 2
-    return squared if reduction == "none" else squared.sum() if reduction == "sum" else squared.mean()
+    x, t = input._operands(target)  # promoted to one dtype, as a binary op's
+    tensor.dtypes.require(x.dtype, "f", "mse_loss")
+    return MSELoss.apply(x, t, reduction=reduction)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -17,6 +17,10 @@ A backward may hand an input's gradient on unfinished (`PendingGradient`, a smal
 engine adds it up with the input's other gradients as any array, and has it computed just before the op
 that made the input runs its backward; the engine room uses it to run several gradient products as one.
 
+After a backward without retain_graph, each op drops the arrays it saved and refuses a second backward
+through it, as PyTorch's; an op that saved nothing (a sum, a reshape, an addition) keeps its inputs and
+runs again, and its gradients add up once more in the leaves' .grad.
+
 Checks: backward refuses to use a saved array that an in-place write has changed since forward (version
 counters, tensor/versions.py), and must return one gradient per input, of the input's shape and dtype.
 Whether ops record at all is the grad mode (tensor/grad_mode.py). At the end: torch.autograd's own
@@ -69,7 +73,12 @@ class Function:
 
     saved = saved_versions = ()  # what save_for_backward kept, and the versions of the tensors it belongs to
     grad_output = None  # the gradient of the output, added up during backward
-    freed = False  # backward has run and dropped the saved arrays (no retain_graph)
+    freed = False  # backward has run through it without retain_graph
+    released = False  # ... and dropped the arrays it saved: a second backward through it is refused
+    backward_once = False  # True: refuse a second backward even when nothing was saved (tensor/in_place.py)
+    # positions of inputs that PyTorch's op saves where this one keeps only what it computed from them
+    # (LayerNorm keeps x normalized): their versions are checked in backward all the same, as PyTorch's
+    checked_inputs = ()
 
     def __init__(self, xp, parents):
         self.xp = xp
@@ -108,7 +117,7 @@ class Function:
             shapes = " and ".join(str(t.shape) for t in inputs)
             raise RuntimeError(f"{cls.__name__} failed for inputs of shapes {shapes}: {error}") from error
         out = _wrap(array, requires_grad, fn if requires_grad else None, version_counter_for(array, inputs))
-        if requires_grad and fn.saved:
+        if requires_grad and (fn.saved or fn.checked_inputs):
             fn.saved_versions = record_saved_versions(fn, inputs, out, array)
         return out
 
@@ -165,22 +174,25 @@ def backpropagate(root, grad, retain_graph=False):
         root._accumulate_grad(grad)
         return
     order = topological_order(root)
+    for fn in order:  # before any gradient moves, so no .grad is left half-updated
+        if fn.released:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time ({type(fn).__name__}'s saved values "
+                "have already been freed); pass retain_graph=True to the first backward() to keep them"
+            )
     root._ctx.grad_output = grad
     try:
         for fn in order:
-            if fn.freed:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({type(fn).__name__} has "
-                    "already been freed); pass retain_graph=True to the first backward() to keep it"
-                )
             check_saved_versions(fn)
             out_grad, fn.grad_output = fn.grad_output, None
             if isinstance(out_grad, PendingGradient):
                 out_grad = out_grad.compute()
             if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
                 _send_to_inputs(fn, fn.backward(out_grad))
-            if not retain_graph:
-                fn.saved, fn.saved_versions, fn.parents, fn.freed = (), (), (), True
+            if not retain_graph:  # PyTorch's rule: an op that saved nothing can run backward again
+                fn.freed = True
+                if fn.saved or fn.backward_once:
+                    fn.saved, fn.saved_versions, fn.parents, fn.released = (), (), (), True
     except BaseException:
         for fn in order:  # a retained graph must not keep half a pass's gradients for the next backward
             fn.grad_output = None

@@ -1,8 +1,8 @@
 """Ops the learner's course programs use beyond the lecture GPT (issue 29), each composed from the
 primitives in tensor/ops (so its gradient comes from theirs) or, where no composition is cheap,
-one Function with its derivative beside it (CumSum).
+one Function with its derivative beside it (CumSum, Triangle, LogSumExp).
 
-flip, roll, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
+flip, roll, tril and triu, cumsum, sort, logsumexp, log10, histogram; inference_mode; the keepdims= spelling.
 """
 
 import functools
@@ -15,6 +15,7 @@ from . import dtypes
 from .autograd import Function
 from .backend import to_device
 from .grad_mode import _grad_mode, _SetGradMode
+from .ops import Cat
 
 sorted_values_and_indices = namedtuple("sort", ["values", "indices"])
 histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
@@ -39,8 +40,13 @@ def accepts_keepdims(reduction):
 
 
 def _dims(x, dims):
+    """dims as a tuple of non-negative dims of x (a 0-d x has dim 0, as PyTorch's); one out of range is refused."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return tuple(d % max(x.ndim, 1) for d in dims)
+    n = max(x.ndim, 1)
+    for d in dims:
+        if not -n <= d < n:
+            raise IndexError(f"dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return tuple(d % n for d in dims)
 
 
 def flip(x, dims):
@@ -53,6 +59,8 @@ def flip(x, dims):
 def roll(x, shifts, dims=None):
     """Shift the elements along dims, wrapping around: roll(x, 1)[i] = x[i - 1]. Without dims, x is
     rolled as one flat row and keeps its shape."""
+    if x.numel() == 0:  # nothing to move (PyTorch checks nothing else then)
+        return x.clone()
     if dims is None:
         return roll(x.flatten(), shifts, 0).view(x.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
@@ -61,9 +69,32 @@ def roll(x, shifts, dims=None):
         raise RuntimeError(f"roll: shifts and dims must have the same length, got {len(shifts)} and {len(dims)}")
     for shift, dim in zip(shifts, dims):
         n = x.shape[dim]
-        source = (x._xp.arange(n) - shift) % n  # out[i] = x[i - shift]
-        x = x[(slice(None),) * dim + (type(x)._wrap(source),)]
+        cut = n - shift % n if n else 0  # out[i] = x[i - shift]: the last shift % n elements come first
+        before = (slice(None),) * dim
+        x = Cat.apply(x[before + (slice(cut, None),)], x[before + (slice(None, cut),)], axis=dim)
     return x
+
+
+class Triangle(Function):
+    """z = x with the elements outside one triangle of its last two dims zeroed: tril keeps those on and
+    below the `diagonal`-th diagonal, triu those on and above it;  dz/dx = 1 where kept, else 0."""
+
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.upper = diagonal, upper
+        return self.keep(x)
+
+    def keep(self, array):
+        return (self.xp.triu if self.upper else self.xp.tril)(array, self.diagonal)
+
+    def backward(self, grad):
+        return self.keep(grad)
+
+
+def triangle(x, diagonal, upper):
+    if x.ndim < 2:
+        name = "triu" if upper else "tril"
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got shape {x.shape}")
+    return Triangle.apply(x, diagonal=diagonal, upper=upper)
 
 
 class CumSum(Function):
@@ -82,7 +113,15 @@ def cumsum(x, dim):
     """Running sums along dim; integers and bools sum as int64, as PyTorch's."""
     if not dtypes.is_floating(x.dtype):
         x = x.long()
-    return CumSum.apply(x, axis=dim % max(x.ndim, 1))
+    if x.ndim == 0:  # the one element: a row of one, as a 0-d tensor again
+        if dim not in (0, -1):
+            raise IndexError(f"cumsum: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+        return CumSum.apply(x.reshape(1), axis=0).reshape(())
+    if not -x.ndim <= dim < x.ndim:
+        raise IndexError(
+            f"cumsum: dimension out of range (expected to be in range of [{-x.ndim}, {x.ndim - 1}], but got {dim})"
+        )
+    return CumSum.apply(x, axis=dim % x.ndim)
 
 
 def sort(x, dim=-1, descending=False, stable=False):
@@ -91,16 +130,34 @@ def sort(x, dim=-1, descending=False, stable=False):
     return sorted_values_and_indices(values, indices)
 
 
+class LogSumExp(Function):
+    """z = log(sum(exp(x))) along axis, computed as m + log(sum(exp(x - m))) with m the max, so exp stays
+    finite;  dz/dx = exp(x - z), the softmax of x. x and z are saved, as PyTorch saves them."""
+
+    def forward(self, x, axis, keepdims):
+        xp = self.xp
+        top = x.max(axis=axis, keepdims=True) if x.size else x.dtype.type(0)  # (an empty x: nothing to shift)
+        top = xp.where(xp.isinf(top), 0, top)  # an infinite max: no shift (a row of only -inf gives log(0) = -inf)
+        with np.errstate(divide="ignore"):
+            z = xp.log(xp.exp(x - top).sum(axis=axis, keepdims=True)) + top
+        self.save_for_backward(x, z)
+        return z if keepdims else z.squeeze(axis)  # a view of z: a write into the output is caught in backward
+
+    def backward(self, grad):
+        x, z = self.saved
+        return grad.reshape(z.shape) * self.xp.exp(x - z)
+
+
 @accepts_keepdims
 def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x))) along dim, computed as m + log(sum(exp(x - m))) with m the max, so exp stays finite."""
-    dim = tuple(dim) if isinstance(dim, list) else dim
+    """log(sum(exp(x))) along dim (one int or several)."""
     x = x._as_float()
-    top = x.amax(dim, keepdim=True).detach()
-    top = type(x)._wrap(x._xp.where(x._xp.isinf(top._array), 0, top._array))  # all -inf: no shift, log(0) = -inf
-    with np.errstate(divide="ignore"):  # a row of only -inf sums to 0: its log is -inf, as PyTorch's
-        out = (x - top).exp().sum(dim, keepdim=True).log() + top
-    return out if keepdim else out.squeeze(dim)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if x.ndim == 0:  # dim 0 or -1 means the one element
+        if any(d not in (0, -1) for d in dims):
+            raise IndexError(f"logsumexp: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+        return LogSumExp.apply(x, axis=None, keepdims=keepdim)
+    return LogSumExp.apply(x, axis=dims, keepdims=keepdim)
 
 
 def log10(x):

@@ -40,6 +40,8 @@ class SetItem(Function):
     CopySlices);  dz/dx = 1 outside the written part and 0 inside it;  dz/dv = dz's written part
     (summed back to v's shape when v was broadcast: the engine's unbroadcast)."""
 
+    backward_once = True  # as PyTorch's CopySlices and IndexPut: a second backward is refused, saved or not
+
     def forward(self, x, value, key=Ellipsis, is_basic=True, region=None):
         self.value_ndim, self.is_basic, self.region = value.ndim, is_basic, region
         if is_basic:
@@ -159,7 +161,7 @@ def record(t, compute):
         raise RuntimeError(
             f"result type {new.dtype} can't be cast to the desired output type {t.dtype} (in-place operation)"
         )
-    t._refuse_expanded_write()
+    t._refuse_expanded_write()  # in the graph, PyTorch's backward through such a write refuses
     t._array[...] = new._array
     t._version_counter.value += 1
     t._ctx, t.requires_grad = new._ctx, new.requires_grad

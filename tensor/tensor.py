@@ -288,15 +288,11 @@ class Tensor:
 
     def tril(self, diagonal=0):
         """Keep the elements on and below the `diagonal`-th diagonal, zero the rest."""
-        rows, cols = self.shape[-2:]
-        keep = self._xp.tril(self._xp.ones((rows, cols), dtype=bool), diagonal)
-        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
+        return course_ops.triangle(self, diagonal, upper=False)
 
     def triu(self, diagonal=0):
         """Keep the elements on and above the `diagonal`-th diagonal, zero the rest."""
-        rows, cols = self.shape[-2:]
-        keep = self._xp.triu(self._xp.ones((rows, cols), dtype=bool), diagonal)
-        return where(Tensor._wrap(keep), self, Tensor._wrap(self._xp.zeros((), dtype=self.dtype)))  # keeps dtype
+        return course_ops.triangle(self, diagonal, upper=True)
 
     def where(self, condition, other):
         """self where condition is True, else other (torch.where(condition, self, other))."""
@@ -307,11 +303,16 @@ class Tensor:
         the range, bounds included, and 0 outside, as PyTorch's."""
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        if dtypes.is_floating(self.dtype) and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+            return ops.Clamp.apply(self, low=min, high=max)
         out = self
         if min is not None:
             out = where(out.detach() < min, min, out)
         if max is not None:
             out = where(out.detach() > max, max, out)
+        if dtypes.is_floating(self.dtype):  # nan stays nan, with the gradient 0 there (as Clamp's)
+            x = self.detach()
+            out = where(x != x, x, out)
         return out
 
     clip = clamp
@@ -322,22 +323,27 @@ class Tensor:
     # value written does) the write is recorded as its out-of-place op (`record`, tensor/in_place.py);
     # a leaf that requires grad refuses, as in PyTorch.
 
-    def _write_in_place(self, write, *values, out_of_place=None):
-        """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory."""
+    def _write_in_place(self, write, *values, out_of_place=None, region=Ellipsis):
+        """write(self._array), or, when autograd must see it, self = out_of_place(self) kept in self's memory.
+
+        Where elements of self share memory (an expanded tensor), PyTorch refuses most writes: `region`, the
+        part of self written into, must hold each memory location once; region=None for the writes PyTorch
+        makes anyway (a fill with one number, masked_fill_, an index put). In the graph every such write is
+        refused (PyTorch's backward through it refuses)."""
         in_graph = is_grad_enabled() and (self.requires_grad or any(getattr(v, "requires_grad", False) for v in values))
         if in_graph:
             return in_place.record(self, out_of_place)
-        self._refuse_expanded_write()
+        if region is not None:
+            self._refuse_expanded_write(region)
         write(self._array)
         self._version_counter.value += 1
         return self
 
-    def _refuse_expanded_write(self):
-        if self._array.size > 1 and any(
-            stride == 0 and n > 1 for n, stride in zip(self._array.shape, self._array.strides)
-        ):
+    def _refuse_expanded_write(self, region=Ellipsis):
+        target = self._array if region is Ellipsis else self._array[region]
+        if target.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(target.shape, target.strides)):
             raise RuntimeError(
-                f"in-place operation on an expanded tensor of shape {self.shape} (strides {self._array.strides}): "
+                f"in-place operation on an expanded tensor of shape {target.shape} (strides {target.strides}): "
                 "more than one element of it refers to a single memory location; clone() it first"
             )
 
@@ -400,6 +406,7 @@ class Tensor:
             lambda data: data.fill(array.item() if hasattr(array, "item") else array),
             value,
             out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=Ellipsis, is_basic=True),
+            region=Ellipsis if isinstance(value, Tensor) else None,
         )
 
     def zero_(self):
@@ -425,6 +432,7 @@ class Tensor:
             lambda data: self._xp.copyto(data, self._xp.asarray(array, dtype=data.dtype), where=where),
             value,
             out_of_place=lambda x: ops.Where.apply(self._as_written(value), x, mask),
+            region=None,
         )
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
@@ -462,6 +470,7 @@ class Tensor:
             lambda data: data.__setitem__(key, array),
             value,
             out_of_place=lambda x: in_place.SetItem.apply(x, self._as_written(value), key=key, is_basic=is_basic),
+            region=key if is_basic else None,
         )
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
@@ -479,7 +488,7 @@ class Tensor:
         if device is not None and normalize_device(device) != self.device:
             out = ops.ToDevice.apply(out, device=normalize_device(device))
         if dtype is not None and dtypes.normalize_dtype(dtype) != self.dtype:
-            out = _cast(out, dtypes.normalize_dtype(dtype))
+            out = _cast(out, dtypes.normalize_dtype(dtype), for_an_op=False)
         return out
 
     def cpu(self):
@@ -581,7 +590,7 @@ class Tensor:
     def __rpow__(self, base):
         a, b = self._operands(base)
         dtypes.require(b.dtype, "fiu", "pow")  # True ** bool tensor: no bool pow, as PyTorch (bool ** True is one)
-        return ops.Pow.apply(b, a)
+        return ops.Pow.apply(b, a, bool_base=isinstance(base, (bool, np.bool_)))
 
     def __matmul__(self, other):
         if not isinstance(other, Tensor):
@@ -720,7 +729,7 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype)
         _require_floating(x, "mean")
-        return x.sum(dim, keepdim) / _count(self.shape, dim)
+        return ops.Mean.apply(x, axis=_axis(dim, self.ndim), keepdims=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Variance, divided by n - correction: 1 (Bessel's, the default, unbiased=True) or 0 (unbiased=False).
@@ -746,11 +755,8 @@ class Tensor:
         axis = _axis(dim, self.ndim)
         if p in (2, "fro"):
             return ops.RootOfSquares.apply((x * x).sum(axis, keepdim))
-        if p == 1:
-            return x.abs().sum(axis, keepdim)
-        if p in (float("inf"), float("-inf")):
-            magnitude = x.abs()
-            return magnitude.amax(axis, keepdim) if p > 0 else magnitude.amin(axis, keepdim)
+        if p in (float("inf"), float("-inf")):  # the largest (smallest) magnitude
+            return (ops.Max if p > 0 else ops.Min).apply(x.abs(), axis=axis, keepdims=keepdim, nan_is_extreme=True)
         return ops.PowerNorm.apply(x, p=p, axis=axis, keepdims=keepdim)
 
     def max(self, dim=None, keepdim=False):
@@ -804,18 +810,17 @@ class Tensor:
         return Tensor._wrap(self._array.any(axis=_axis(dim, self.ndim), keepdims=keepdim))
 
     def softmax(self, dim):
-        """exp(x) / sum(exp(x)) along dim, composed from primitives (nn.functional has the fused one)."""
-        if self.numel() == 0:  # nothing to normalize: PyTorch gives the empty tensor back
+        """exp(x) / sum(exp(x)) along dim: one op that saves its output, as PyTorch's (so a write into the
+        output before backward is caught)."""
+        if self.numel() == 0 and not dtypes.is_floating(self.dtype):  # PyTorch gives the empty tensor back
             return self.clone()
         dtypes.require(self.dtype, "f", "softmax")
-        x = self
-        exps = (x - x.amax(dim, keepdim=True).detach()).exp()  # shifting by the max keeps exp finite
-        return exps / exps.sum(dim, keepdim=True)
+        return ops.Softmax.apply(self, axis=dim)
 
     def log_softmax(self, dim):
         """x - log(sum(exp(x))) along dim: one op that saves its output, as PyTorch's (so a write into the
         output before backward is caught)."""
-        if self.numel() == 0:
+        if self.numel() == 0 and not dtypes.is_floating(self.dtype):
             return self.clone()
         dtypes.require(self.dtype, "f", "log_softmax")
         return ops.LogSoftmax.apply(self, axis=dim)
@@ -884,7 +889,7 @@ class Tensor:
 
     def contiguous(self):
         """self when its data is in C order already, else a C-ordered copy (differentiable, as clone)."""
-        return self if self._array.flags.c_contiguous else ops.Clone.apply(self)
+        return self if self._array.flags.c_contiguous else ops.Clone.apply(self, row_major=True)
 
     def __getitem__(self, key):
         key, is_basic = index_key(self, key)  # (a basic key ends in Ellipsis, so x[0] is a 0-d view)
@@ -1020,25 +1025,27 @@ def _as_tensor_of(x, dtype, like):
     return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
 
 
-def _cast(t, dtype):
-    """t as `dtype` for an op that promotes: a copy that shares t's version counter, so that an in-place
-    write to t after the op saved the copy is caught in backward, as PyTorch (which saves t) catches it."""
+def _cast(t, dtype, for_an_op=True):
+    """t as `dtype`: a copy. For an op that promotes, the copy shares t's version counter, so that an
+    in-place write to t after the op saved the copy is caught in backward, as PyTorch (which saves t)
+    catches it; the copy `to(dtype)` returns (for_an_op=False) is a tensor of its own, as PyTorch's."""
     if t._array.dtype == dtype:
         return t
     if not dtypes.is_floating(dtype):  # integers and bools carry no gradient, so the result leaves the graph
         cast = Tensor._wrap(t._array.astype(dtype))
     else:
         cast = ops.Cast.apply(t, dtype=dtype)
-    cast._version_counter = t._version_counter
+    if for_an_op:
+        cast._version_counter = t._version_counter
     return cast
 
 
 def _divide_checked(a, b, symbol):
     """The checks of a // b and a % b: not on bools, and integer division by zero raises, as in PyTorch
-    (NumPy would give 0)."""
+    (NumPy would give 0); an empty result divides nothing, and raises nothing."""
     if a.dtype.kind == "b":
         raise TypeError(f"{symbol} is not defined for bool tensors (as PyTorch): convert with .int() first")
-    if a.dtype.kind in "iu" and bool((b == 0).any()):
+    if a.dtype.kind in "iu" and a.size > 0 and bool((b == 0).any()):
         raise ZeroDivisionError(f"integer division by zero in {a.dtype} {symbol} {b.dtype}")
 
 
@@ -1061,11 +1068,3 @@ def _axis(dim, ndim=None):
                 raise IndexError(f"dimension out of range (expected to be in range of [-1, 0], but got {d})")
         return None
     return tuple(dim) if isinstance(dim, list) else dim
-
-
-def _count(shape, dim):
-    """How many elements a reduction over `dim` combines."""
-    if dim is None:
-        return int(np.prod(shape))
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    return int(np.prod([shape[d] for d in dims])) if shape else 1

@@ -49,6 +49,9 @@ def record_saved_versions(fn, inputs, out, out_array):
         if position is not None:
             counter = owners[position]._version_counter
             records.append((counter, counter.value, array.shape, array.dtype, position))
+    for position in fn.checked_inputs:  # inputs PyTorch's op saves, of which this one keeps what it computed
+        counter = inputs[position]._version_counter
+        records.append((counter, counter.value, inputs[position].shape, inputs[position].dtype, position))
     return tuple(records)
 
 

@@ -19,7 +19,7 @@ class _AlongAnAxis(Function):
     """An op along one axis whose backward needs only its output y: rows.py's `compute` and `differentiate`."""
 
     def forward(self, x, axis):
-        y = self.compute(self.xp, x, axis)
+        y = self.compute(self.xp, x, axis) if x.size else x.copy()  # empty: nothing to normalize
         self.save_for_backward(y)
         self.axis = axis
         return y

@@ -71,7 +71,8 @@ def _for_each_row_block(fn, x, axis):
 
 
 def _is_last(axis, ndim):
-    return axis in (-1, ndim - 1)
+    """Whether the op runs along the rows' last axis (a 0-d array has none: it takes the general path)."""
+    return ndim > 0 and axis in (-1, ndim - 1)
 
 
 # ----- softmax family ---------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def add_into(fn, out, x, y):
 
 @into_form(elementwise.Mul)
 def mul_into(fn, out, x, y):
-    fn.save_for_backward(x, y)
+    fn.save_operands(x, y)
     return np.multiply(x, y, out=out)
 
 
@@ -106,7 +106,7 @@ def backward_into_form(cls):
 @backward_into_form(elementwise.Relu)
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
-    return np.multiply(grad, z > 0, out=out)
+    return _select_into(out, z > 0, grad, grad.dtype.type(0))
 
 
 @backward_into_form(elementwise.Mul)

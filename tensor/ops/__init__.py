@@ -4,6 +4,7 @@ from .elementwise import (
     Abs,
     Add,
     Cast,
+    Clamp,
     Cos,
     Div,
     Erf,
@@ -27,12 +28,13 @@ from .elementwise import (
 )
 from .matmul import Matmul
 from .movement import Cat, Clone, Expand, Index, Permute, Reshape, ToDevice
-from .reductions import LogSoftmax, Max, MaxAlongDim, Min, PowerNorm, RootOfSquares, Sum, Var
+from .reductions import LogSoftmax, Max, MaxAlongDim, Mean, Min, PowerNorm, RootOfSquares, Softmax, Sum, Var
 
 __all__ = [
     "Abs",
     "Add",
     "Cast",
+    "Clamp",
     "Cos",
     "Cat",
     "Clone",
@@ -47,6 +49,7 @@ __all__ = [
     "Matmul",
     "Max",
     "MaxAlongDim",
+    "Mean",
     "Maximum",
     "Min",
     "Minimum",
@@ -61,6 +64,7 @@ __all__ = [
     "Reshape",
     "RootOfSquares",
     "Sigmoid",
+    "Softmax",
     "Sin",
     "Sqrt",
     "Sub",

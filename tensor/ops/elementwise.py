@@ -28,11 +28,18 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = x * y;  dz/dx = y,  dz/dy = x"""
+    """z = x * y;  dz/dx = y,  dz/dy = x.
+
+    Each input is saved only when the other's gradient reads it, as PyTorch saves them: x * 2 keeps no
+    reference to x, so a later in-place write to x does not stop the backward."""
 
     def forward(self, x, y):
-        self.save_for_backward(x, y)
+        self.save_operands(x, y)
         return x * y
+
+    def save_operands(self, x, y):
+        wants_x, wants_y = self.needs_input_grad or (False, False)  # empty outside the graph
+        self.save_for_backward(x if wants_y else None, y if wants_x else None)
 
     def backward(self, grad):
         x, y = self.saved
@@ -42,17 +49,20 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y;  dz/dx = 1 / y,  dz/dy = -x / y**2 = -z / y"""
+    """z = x / y;  dz/dx = 1 / y,  dz/dy = -x / y**2.
+
+    Saved as PyTorch saves them: y, and x only when y's gradient is wanted (never z: a write into the
+    output does not stop the backward, a write into x before y's gradient does)."""
 
     def forward(self, x, y):
-        z = x / y
-        self.save_for_backward(y, z)
-        return z
+        wants_y = self.needs_input_grad[1:] == (True,)  # empty outside the graph
+        self.save_for_backward(x if wants_y else None, y)
+        return x / y
 
     def backward(self, grad):
-        y, z = self.saved
+        x, y = self.saved
         grad_x = grad / y if self.needs_input_grad[0] else None
-        grad_y = -grad * z / y if self.needs_input_grad[1] else None
+        grad_y = -grad * (x / y / y) if self.needs_input_grad[1] else None
         return grad_x, grad_y
 
 
@@ -95,8 +105,9 @@ class Pow(Function):
 
     As PyTorch at the edges: dz/dx = 0 where y = 0, dz/dy = 0 where x = 0 and y >= 0 (no 0 * inf)."""
 
-    def forward(self, x, y, bool_exponent=False):
+    def forward(self, x, y, bool_exponent=False, bool_base=False):
         self.bool_exponent = bool_exponent  # y was a bool tensor, promoted to x's dtype
+        self.bool_base = bool_base  # x was a Python bool (True ** y)
         if y.dtype.kind in "iu" and (y < 0).any():  # integer powers below 0, as PyTorch: 1, -1 or 0
             return _integer_power(self.xp, x, y)
         z = x**y
@@ -107,6 +118,10 @@ class Pow(Function):
         x, y, z = self.saved
         if self.bool_exponent and self.needs_input_grad[0]:  # PyTorch's dz/dx computes y - 1, which a bool refuses
             raise RuntimeError("pow backward: subtraction with a bool exponent tensor is not supported (as PyTorch)")
+        if (
+            self.bool_base and self.needs_input_grad[1]
+        ):  # PyTorch's backward fails on the bool number (an internal error)
+            raise RuntimeError("pow backward: the derivative of a bool number ** y with respect to y is not supported")
         xp, zero = self.xp, grad.dtype.type(0)
         grad_x = xp.where(y == 0, zero, grad * y * x ** (y - 1)) if self.needs_input_grad[0] else None
         grad_y = xp.where((x == 0) & (y >= 0), zero, grad * z * xp.log(x)) if self.needs_input_grad[1] else None
@@ -226,9 +241,8 @@ class Sigmoid(Function):
 class Relu(Function):
     """z = max(x, 0);  dz/dx = 1 where x > 0, else 0.
 
-    The gradient is multiplied by that mask: a nan or inf gradient where x <= 0 gives nan, where PyTorch
-    writes 0 (on the CPU a masked write costs several times the product, and this runs every training step;
-    docs/pytorch_api.md)."""
+    The gradient passes where x > 0 and is 0 elsewhere (written, not multiplied in: a nan or inf gradient
+    where x <= 0 gives 0, as PyTorch's)."""
 
     def forward(self, x):
         z = self.xp.maximum(x, 0)
@@ -237,11 +251,11 @@ class Relu(Function):
 
     def backward(self, grad):
         (z,) = self.saved
-        return grad * (z > 0)
+        return self.xp.where(z > 0, grad, grad.dtype.type(0))
 
 
 class Abs(Function):
-    """z = |x|;  dz/dx = sign(x)  (0 at x = 0, as PyTorch)"""
+    """z = |x|;  dz/dx = sign(x)  (0 at x = 0 and at nan, as PyTorch)"""
 
     def forward(self, x):
         self.save_for_backward(x)
@@ -249,7 +263,28 @@ class Abs(Function):
 
     def backward(self, grad):
         (x,) = self.saved
-        return grad * self.xp.sign(x)
+        return grad * sign(x)
+
+
+def sign(x):
+    """PyTorch's sign: 1 where x > 0, -1 where x < 0, else 0 (also at nan, where NumPy's sign gives nan)."""
+    return (x > 0).astype(x.dtype) - (x < 0)
+
+
+class Clamp(Function):
+    """z = x limited to [low, high], two numbers (None: no bound);  dz/dx = 1 where low <= x <= high,
+    bounds included, else 0 (also at nan, as PyTorch's). x is saved, as PyTorch saves it."""
+
+    def forward(self, x, low, high):
+        self.save_for_backward(x)
+        self.low = -math.inf if low is None else low
+        self.high = math.inf if high is None else high
+        return self.xp.clip(x, low, high)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        inside = (x >= self.low) & (x <= self.high)  # False at nan
+        return self.xp.where(inside, grad, grad.dtype.type(0))
 
 
 class Maximum(Function):
@@ -323,17 +358,19 @@ class Remainder(Function):
     def forward(self, x, y, x_is_number=False):
         if x.dtype.kind != "f":
             return x % y  # integers: NumPy's floor remainder is PyTorch's
-        self.save_for_backward(x, y)
+        if self.needs_input_grad[1:] == (True,):  # only y's gradient reads x and y (PyTorch saves them then)
+            self.save_for_backward(x, y)
         self.x_is_number = x_is_number
         z = self.xp.remainder(x, y)
         return self.xp.where(z == 0, 0 * x, z)  # a zero takes x's sign (fmod's), not y's
 
     def backward(self, grad):
-        x, y = self.saved
-        if self.needs_input_grad[1] and self.x_is_number:
+        if not self.needs_input_grad[1]:
+            return grad, None
+        if self.x_is_number:
             raise RuntimeError("the derivative of number % y with respect to y is not implemented (as in PyTorch)")
-        grad_y = -grad * self.xp.floor(x / y) if self.needs_input_grad[1] else None
-        return grad, grad_y
+        x, y = self.saved
+        return grad, -grad * self.xp.floor(x / y)
 
 
 class FloorDivide(Function):

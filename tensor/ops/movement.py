@@ -87,10 +87,11 @@ class Cat(Function):
 
 
 class Clone(Function):
-    """z = a copy of x;  dz/dx = 1"""
+    """z = a copy of x;  dz/dx = 1. Laid out in memory as x (a transposed x gives a transposed copy), as
+    PyTorch's clone, unless x repeats elements (an expanded x) or `row_major` is asked (contiguous())."""
 
-    def forward(self, x):
-        return x.copy()
+    def forward(self, x, row_major=False):
+        return x.copy(order="C" if row_major or 0 in x.strides else "K")
 
     def backward(self, grad):
         return grad

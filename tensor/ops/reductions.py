@@ -6,6 +6,7 @@ broadcasts over everything that was reduced."""
 import math
 
 from ..autograd import Function
+from .elementwise import sign
 
 
 def _restore_reduced_dims(grad, input_ndim, axis, keepdims):
@@ -32,21 +33,37 @@ class Sum(Function):
         return self.xp.broadcast_to(grad, self.input_shape)
 
 
+class Mean(Function):
+    """z = mean of x over axis = (sum over axis) / n, n the number of elements averaged;  dz/dx = 1 / n"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.input_shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        self.count = math.prod(x.shape[a] for a in axes)
+        return x.sum(axis=axis, keepdims=keepdims) / self.count
+
+    def backward(self, grad):
+        grad = _restore_reduced_dims(grad, len(self.input_shape), self.axis, self.keepdims)
+        return self.xp.broadcast_to(grad / self.count, self.input_shape)
+
+
 class Max(Function):
     """z = max of x over axis;  dz/dx = 1 at the maximum (split evenly between ties), else 0.
 
     As PyTorch at the edges: amax multiplies the gradient by that mask (a nan gradient stays nan
     everywhere); max() of all elements (`only_at_extremes`) writes it at the maxima only (zeros elsewhere,
-    whatever the gradient), and a nan maximum is taken at the nan elements."""
+    whatever the gradient), and a nan maximum is taken at the nan elements; the largest magnitude of
+    norm(p=inf) (`nan_is_extreme`) multiplies as amax, with a nan maximum taken at the nan elements."""
 
-    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
-        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False, nan_is_extreme=False):
+        return self._keep(x, x.max(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes, nan_is_extreme)
 
-    def _keep(self, x, z, axis, keepdims, only_at_extremes):
+    def _keep(self, x, z, axis, keepdims, only_at_extremes, nan_is_extreme):
         """Save x and the output itself (an in-place write to the output is then caught, as in PyTorch)."""
         z = self.xp.asarray(z)  # NumPy's full reduction gives a scalar
         self.save_for_backward(x, z)
         self.axis, self.keepdims, self.only_at_extremes = axis, keepdims, only_at_extremes
+        self.nan_is_extreme = nan_is_extreme or only_at_extremes
         return z
 
     def backward(self, grad):
@@ -54,7 +71,7 @@ class Max(Function):
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
         is_max = x == z
-        if self.only_at_extremes:
+        if self.nan_is_extreme:
             is_max = is_max | (self.xp.isnan(x) & self.xp.isnan(z))
         count = is_max.sum(axis=self.axis, keepdims=True)
         if self.only_at_extremes:
@@ -65,8 +82,8 @@ class Max(Function):
 class Min(Max):
     """z = min of x over axis;  dz/dx = 1 at the minimum (split evenly between ties), else 0 (Max's edges)"""
 
-    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False):
-        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes)
+    def forward(self, x, axis=None, keepdims=False, only_at_extremes=False, nan_is_extreme=False):
+        return self._keep(x, x.min(axis=axis, keepdims=keepdims), axis, keepdims, only_at_extremes, nan_is_extreme)
 
 
 class MaxAlongDim(Function):
@@ -127,7 +144,7 @@ class PowerNorm(Function):
             return None
         z = _restore_reduced_dims(z, x.ndim, self.axis, self.keepdims)
         grad = _restore_reduced_dims(grad, x.ndim, self.axis, self.keepdims)
-        scaled = self.xp.where(x == 0, zero, self.xp.sign(x) * self.xp.abs(x) ** (self.p - 1))
+        scaled = self.xp.where(x == 0, zero, sign(x) * self.xp.abs(x) ** (self.p - 1))
         return self.xp.where(z == 0, zero, scaled * grad / z ** (self.p - 1))
 
 
@@ -154,12 +171,35 @@ class Var(Function):
         return grad * centered * (x.dtype.type(2) / x.dtype.type(self.backward_divisor))
 
 
+class Softmax(Function):
+    """y = exp(x - max) / sum(exp(x - max));  dx = y * (dy - sum(dy * y)), sums along `axis`.
+
+    Subtracting the max first changes nothing but keeps exp from overflowing."""
+
+    def forward(self, x, axis):
+        if x.size == 0:  # nothing to normalize: the empty output, saved as any other
+            y = x.copy()
+        else:
+            e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+            y = e / e.sum(axis=axis, keepdims=True)
+        self.save_for_backward(y)
+        self.axis = axis
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved
+        return y * (grad - (grad * y).sum(axis=self.axis, keepdims=True))
+
+
 class LogSoftmax(Function):
     """y = z - log(sum(exp(z))), z = x - max;  dx = dy - exp(y) * sum(dy), sums along `axis`."""
 
     def forward(self, x, axis):
-        z = x - x.max(axis=axis, keepdims=True)
-        y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
+        if x.size == 0:  # nothing to normalize: the empty output, saved as any other
+            y = x.copy()
+        else:
+            z = x - x.max(axis=axis, keepdims=True)
+            y = z - self.xp.log(self.xp.exp(z).sum(axis=axis, keepdims=True))
         self.save_for_backward(y)
         self.axis = axis
         return y

@@ -137,7 +137,7 @@ class SGD(Optimizer):
         momentum = group["momentum"]
         if momentum != 0:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = grad.copy()
+                state["momentum_buffer"] = param._xp.array(grad)  # a copy, an array also for a 0-d parameter
             else:
                 b = state["momentum_buffer"]
                 b[...] = momentum * b + (1 - group["dampening"]) * grad

@@ -94,6 +94,34 @@ def test_second_backward_through_a_freed_graph_raises_as_pytorch():
     check_raises(run, X)
 
 
+def test_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again():
+    """PyTorch frees saved values, not the graph: a sum, a mean, a reshape, an addition run backward again."""
+
+    def run(ns):
+        x = ns.torch.tensor(X, requires_grad=True)
+        y = (x.reshape(-1) + 1.0).sum() + x.mean(0).sum() - ns.torch.cat([x, x[:, :1]], 1).sum()
+        y.backward()
+        y.backward()
+        return x.grad.numpy()
+
+    expected, actual = both(run)
+    np.testing.assert_allclose(actual, expected)
+
+
+def test_second_backward_through_a_write_into_a_slice_raises_as_pytorch():
+    """PyTorch's CopySlices runs backward once, though it saves nothing."""
+
+    def run(ns, x):
+        z = x + 0
+        z[0] = 5.0
+        s = z.sum()
+        s.backward()
+        s.backward()
+
+    torch_error, our_error = check_raises(run, X)
+    assert "second time" in str(torch_error) and "second time" in str(our_error)
+
+
 def test_backward_of_a_non_scalar_without_gradient_raises_as_pytorch():
     check_raises(lambda ns, x: (x * 2).backward(), X)
 

@@ -384,6 +384,216 @@ NO_GRAD_VIEWS = {
     ],
 }
 
+SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whose saved values were freed
+    "a_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again": [
+        LEAF,
+        "v1 = (v0.reshape(-1)[1:].view(5, 1).expand(5, 2).T + 1.0).sum(0) - v0.sum() + v0.mean(1).sum()",
+        "v2 = torch.cat([v1, -v1.double()]).clone() % 4.0",
+        "v3 = torch.tril(v0, 1).roll(1, 0).sum() + torch.triu(v0).cumsum(1).sum() + v2.sum()",
+        "v3.backward()",
+        "v3.backward()",
+    ],
+    "a_second_backward_through_an_op_that_saved_its_input_raises": [
+        LEAF,
+        "v1 = v0.sum() + v0.exp().sum()",
+        "v1.backward()",
+        "v1.backward()",
+    ],
+    "a_second_backward_through_a_write_into_a_slice_raises_as_copy_slices": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1[0] = 5.0",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_a_write_into_a_view_raises_as_copy_slices": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1[:, 1:] += 1",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_an_in_place_add_runs_again": [
+        LEAF,
+        "v1 = v0 + 0",
+        "v1.add_(1)",
+        "v2 = v1.sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+    "a_second_backward_through_a_remainder_by_a_tensor_that_requires_grad_raises": [
+        LEAF,
+        "v1 = torch.tensor([2.0, 3.0, 5.0], dtype=torch.float64, requires_grad=True)",
+        "v2 = (v0 % v1).sum()",
+        "v2.backward()",
+        "v2.backward()",
+    ],
+}
+
+SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to what they did not save is no error
+    "a_write_into_x_after_x_times_a_number_or_a_constant": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1 * 3.0 + v1 * torch.tensor([2.0])",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_output_of_a_division": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([3.0, 4.0], requires_grad=True)",
+        "v2 = v0 / v1",
+        "v3 = v0 / 2.0",
+        "with torch.no_grad(): v2.mul_(2)",
+        "with torch.no_grad(): v3.mul_(2)",
+        "(v2 + v3).sum().backward()",
+    ],
+    "a_write_into_the_dividend_when_the_divisor_wants_a_gradient_raises": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([3.0, 4.0], requires_grad=True)",
+        "v2 = v0 * 1",
+        "v3 = v2 / v1",
+        "with torch.no_grad(): v2.mul_(2)",
+        "v3.sum().backward()",
+    ],
+    "a_write_into_the_input_or_the_output_of_logsumexp_raises": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5]], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1.logsumexp(1)",
+        "with torch.no_grad(): v2.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_output_of_norm_p_1_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 0.0]], requires_grad=True)",
+        "v1 = v0.norm(p=1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v1.backward()",
+    ],
+    "a_write_into_the_input_or_bias_of_layer_norm_raises": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5], [1.0, 3.0, 0.25]], dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.zeros(3, dtype=torch.float64)",
+        "v2 = v0 * 1",
+        "v3 = F.layer_norm(v2, (3,), torch.ones(3, dtype=torch.float64), v1)",
+        "with torch.no_grad(): v1.add_(1)",
+        "v3.sum().backward()",
+    ],
+    "a_write_into_the_input_of_gelu_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 1.5]], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = F.gelu(v1) + F.gelu(v1, approximate='tanh')",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_targets_of_cross_entropy_or_the_indices_of_embedding_raises": [
+        "v0 = torch.tensor([[0.5, -2.0, 1.5], [1.0, 0.0, 2.0]], requires_grad=True)",
+        "v1 = torch.tensor([0, 2])",
+        "v2 = F.cross_entropy(v0, v1) + F.embedding(v1, v0).sum()",
+        "with torch.no_grad(): v1.fill_(1)",
+        "v2.backward()",
+    ],
+    "a_write_into_the_input_or_target_of_mse_loss_raises": [
+        "v0 = torch.tensor([1.0, 2.0], requires_grad=True)",
+        "v1 = torch.tensor([0.0, 1.0])",
+        "v2 = F.mse_loss(v0, v1) + F.mse_loss(v0[None], torch.tensor([[0.0], [1.0]]), reduction='sum')",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.backward()",
+    ],
+    "a_write_into_the_input_of_clamp_raises": [
+        "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1.clamp(0, 1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v2.sum().backward()",
+    ],
+    "a_write_into_the_output_of_softmax_of_an_empty_tensor_raises": [
+        "v0 = torch.ones((0,), dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.softmax(v0, 0)",
+        "v2 = F.log_softmax(v0, 0)",
+        "with torch.no_grad(): v1 += -2.0",
+        "v1.mean().backward(retain_graph=True)",
+    ],
+    "a_write_into_the_output_of_tensor_softmax_raises": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)",
+        "v1 = v0.softmax(1)",
+        "with torch.no_grad(): v1.mul_(2)",
+        "v1.sum().backward()",
+    ],
+}
+
+LAYOUT = {  # where a result's memory layout shows: view refuses a layout it cannot flatten
+    "a_clone_of_a_transpose_is_laid_out_as_the_transpose": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])",
+        "v1 = v0.T.clone()",
+        "v2 = v1.view(-1)",
+    ],
+    "a_clone_of_an_expanded_tensor_is_row_major": [
+        "v0 = torch.tensor([[1.0, 2.0, 3.0]])",
+        "v1 = v0.expand(3, 3).clone()",
+        "v2 = v1.view(-1)",
+        "v3 = v0.T.contiguous().view(-1)",
+    ],
+}
+
+GAPS = {  # what the fuzzer counted as refused here and accepted by PyTorch
+    "softmax_and_log_softmax_of_a_0d_tensor_along_dim_minus_1_and_0": [
+        "v0 = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)",
+        "v1 = F.softmax(v0, -1)",
+        "v2 = F.log_softmax(v0, 0)",
+        "v3 = torch.softmax(torch.tensor(2.0), dim=-1)",
+        "(v1 + v2).backward()",
+    ],
+    "layer_norm_over_zero_features": [
+        "v0 = torch.zeros((3, 0), requires_grad=True)",
+        "m = nn.LayerNorm(0)",
+        "v1 = m(v0)",
+        "v1.sum().backward()",
+        "v2 = m.weight.grad",
+        "v3 = m.bias.grad",
+        "v4 = F.layer_norm(torch.zeros((2, 0, 3), dtype=torch.float64), (0, 3))",
+    ],
+    "integer_division_and_remainder_by_zero_with_an_empty_result": [
+        "v0 = torch.zeros((2, 1, 0), dtype=torch.int32)",
+        "v1 = v0 // torch.tensor(0)",
+        "v2 = v0 % torch.tensor([0])",
+        "v3 = 3 // torch.zeros((0,), dtype=torch.int64)",
+    ],
+    "fill_zero_and_masked_fill_into_an_expanded_tensor_and_views_of_it": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1.fill_(3.0)",
+        "v1[1:].zero_()",
+        "v1.T[0].fill_(4.0)",
+        "v1.masked_fill_(torch.tensor([[True, False], [False, False], [False, True]]), -1.0)",
+        "v1[0] = torch.tensor([5.0, 6.0])",
+        "v1[1, 1] = 7.0",
+        "v1[[0, 1]] = 8.0",
+    ],
+    "writes_pytorch_refuses_into_an_expanded_tensor": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1[:, 0] = 5.0",
+    ],
+    "the_copy_to_returns_is_a_tensor_of_its_own_with_its_own_version": [
+        "v0 = torch.tensor(0.25, requires_grad=True)",
+        "v1 = v0 * 1.0",
+        "v2 = v1.long()",
+        "v3 = v1.double()",
+        "v4 = v1.pow(1.5)",
+        "with torch.no_grad(): v2.fill_(3)",
+        "with torch.no_grad(): v3.mul_(2.0)",
+        "v4.backward(retain_graph=True)",
+        "v5 = v3 * 1.0",
+        "with torch.no_grad(): v1.mul_(2.0)",
+        "v5.backward()",
+    ],
+    "fill_of_a_tensor_into_an_expanded_tensor_raises": [
+        "v0 = torch.tensor([1.0, 2.0])",
+        "v1 = v0.expand(3, 2)",
+        "v1.fill_(torch.tensor(2.0))",
+    ],
+}
+
 NAN_GRAD = "torch.tensor([float('nan'), float('nan'), float('nan'), float('inf'), 1.0], dtype=torch.float64)"
 EDGES = {
     "maximum_and_minimum_write_zeros_to_the_loser_and_pass_the_gradient_at_nan": [
@@ -406,11 +616,66 @@ EDGES = {
         "v5 = v4.max()",
         "v5.backward()",
     ],
+    "relu_writes_zero_where_x_is_not_positive_also_for_a_nan_or_inf_gradient": [
+        "v0 = torch.tensor([-1.0, 0.0, 2.0, -3.0, 0.5], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.relu()",
+        "v1.backward(" + NAN_GRAD + ")",
+        "v2 = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)",
+        "v3 = F.relu(v2)",
+        "v3.backward(torch.tensor([float('inf'), float('-inf'), float('nan')]))",
+    ],
+    "backward_of_a_bool_number_to_a_tensor_power_raises_as_pytorch_s": [
+        "v0 = torch.tensor([0.5, 1.0, 1.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = True ** v0",
+        "v1.sum().backward()",
+    ],
     "true_to_a_bool_tensor_power_raises": ["v0 = torch.tensor([True, False])", "v1 = True ** v0"],
     "torch_pow_of_a_bool_scalar_and_a_bool_tensor_raises": ["v0 = torch.tensor(False)", "v1 = torch.pow(False, v0)"],
     "backward_of_a_power_with_a_bool_exponent_tensor_raises": [
         "v0 = torch.tensor([[0.0, 2.0], [0.5, -1.5]], dtype=torch.float64, requires_grad=True)",
         "v1 = v0 ** torch.tensor([[True]])",
+        "v1.sum().backward()",
+    ],
+    "abs_and_norm_p_1_and_p_inf_have_gradient_zero_at_nan": [
+        "v0 = torch.tensor([float('nan'), 1.0, -2.0, 0.0, float('inf'), float('-inf')], dtype=torch.float64, requires_grad=True)",
+        "v0.abs().sum().backward()",
+        "v0.norm(p=1).backward()",
+        "v0.norm(p=float('inf')).backward()",
+        "v0.norm(p=float('-inf')).backward()",
+        "v1 = torch.tensor([[float('nan'), 1.0, -2.0], [1.0, -3.0, 3.0]], requires_grad=True)",
+        "v1.norm(p=float('inf'), dim=1).backward(torch.tensor([float('nan'), 1.0]))",
+    ],
+    "clamp_gives_the_gradient_zero_at_nan": [
+        "v0 = torch.tensor([float('nan'), 0.0, 0.5, 1.0, 2.0, float('inf'), float('-inf')], requires_grad=True)",
+        "v0.clamp(0, 1).sum().backward()",
+        "v0.clamp(min=0.5).sum().backward()",
+        "v0.clamp(max=0.5).sum().backward()",
+        "v0.clamp(1, 0).sum().backward()",
+        "v0.clamp(torch.tensor(0.5), 1).sum().backward()",
+    ],
+    "cumsum_of_a_0d_tensor_is_0d": [
+        "v0 = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.cumsum(0) + v0.cumsum(-1)",
+        "v1.backward()",
+        "v2 = torch.tensor(2).cumsum(-1)",
+    ],
+    "logsumexp_over_nothing_is_minus_inf": [
+        "v0 = torch.zeros((3, 0), requires_grad=True)",
+        "v1 = v0.logsumexp(1) + v0.logsumexp(0).sum()",
+        "v1.sum().backward()",
+        "v2 = torch.logsumexp(torch.zeros((0,), dtype=torch.int64), 0)",
+    ],
+    "roll_flip_and_cumsum_refuse_a_dim_out_of_range": [
+        "v0 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])",
+        "v1 = v0.roll(1, 2)",
+    ],
+    "flip_of_a_0d_tensor_refuses_dim_3": ["v0 = torch.tensor(2.0)", "v1 = v0.flip(3)"],
+    "cumsum_refuses_a_dim_out_of_range": ["v0 = torch.tensor([[1.0, 2.0]])", "v1 = v0.cumsum(2)"],
+    "roll_of_an_empty_tensor_is_a_copy_whatever_the_dim": ["v0 = torch.zeros((0, 2))", "v1 = v0.roll(1, 2)"],
+    "logsumexp_at_the_edges": [
+        "v0 = torch.tensor([[0.5, 2.0, 1.5], [float('-inf')] * 3, [float('inf'), 1.0, 0.0], [float('nan'), 1.0, 2.0]], "
+        "dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.logsumexp(1) + v0.logsumexp(0, True).sum() + torch.logsumexp(v0, (0, 1)) + v0[0, 0].logsumexp(-1)",
         "v1.sum().backward()",
     ],
     "sqrt_power_of_a_minus_inf_mean_has_gradient_nan": [
@@ -444,6 +709,17 @@ OPTIMIZERS = {
         "v0 = torch.tensor([1.0], requires_grad=True)",
         "opt = torch.optim.SGD([v0], lr=0.1, momentum=0.9, dampening=0.5, nesterov=True)",
     ],
+    "sgd_momentum_on_a_0d_parameter_keeps_its_buffer_as_an_array": [
+        "v0 = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.tensor(0.0, requires_grad=True)",
+        "opt = torch.optim.SGD([v0, v1], lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)",
+        "(v0 * v0 * 0.25 + v0 + v1 * v1 + v1).backward()",
+        "opt.step()",
+        "opt.zero_grad()",
+        "(v0 * v0 * 0.25 + v0 + v1 * v1 + v1).backward()",
+        "opt.step()",
+        "v2 = opt.state_dict()['state'][0]['momentum_buffer']",
+    ],
     "adamw_on_a_0d_parameter": [
         "v0 = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)",
         "opt = torch.optim.AdamW([v0], lr=0.1)",
@@ -466,6 +742,10 @@ GROUPS = {
     "writes into saved outputs": SAVED_OUTPUTS,
     "no_grad views": NO_GRAD_VIEWS,
     "edges": EDGES,
+    "second backward": SECOND_BACKWARD,
+    "gaps": GAPS,
+    "layout": LAYOUT,
+    "saved operands": SAVED_OPERANDS,
 }
 
 

@@ -229,3 +229,15 @@ def test_every_into_form_gives_its_ops_own_values_at_every_replay():
     names = {name.split()[-1] for name in compared}
     assert {"Linear", "LayerNorm", "Softmax", "Embedding", "Cat", "FastWhere", "BlasMatmul", "Relu"} <= names
     assert compared["backward of Softmax"] >= 4 * 4  # 4 heads' softmax backwards at each of 4 replays
+
+
+def test_relu_backward_into_writes_zero_where_x_is_not_positive_also_for_a_nan_or_inf_gradient():
+    """The into form of Relu's backward gives the op's own values where a multiply by the mask would give nan."""
+    x = tensor.tensor([-1.0, 0.0, 2.0, -3.0, 0.5], requires_grad=True)
+    fn = x.relu().grad_fn
+    grad = np.array([np.nan, np.inf, np.nan, -np.inf, 1.0], dtype=np.float32)
+    out = np.full(5, 7.0, dtype=np.float32)
+    result = into_forms.BACKWARD_INTO[type(fn)](fn, out, grad)
+    assert result is out
+    np.testing.assert_array_equal(result, np.array([0.0, 0.0, np.nan, 0.0, 1.0], dtype=np.float32))
+    np.testing.assert_array_equal(result, fn.backward(grad))

@@ -9,7 +9,7 @@ import pytest
 
 import tensor
 from tensor import Function, ops
-from tensor.autograd import topological_order
+from tensor.autograd import MadeInput, topological_order
 
 
 def leaf(values, device, dtype=tensor.float64):
@@ -321,5 +321,10 @@ def test_functions_hold_no_array_after_backward(device):
     assert {"Where", "Index", "Exp", "Matmul", "Max"} <= ops_run
     loss.backward()
     for fn in functions:
-        kept = {name: value for name, value in vars(fn).items() if name != "xp" and _holds_an_array(value)}
+        kept = {
+            name: value for name, value in vars(fn).items() if name not in ("xp", "parents") and _holds_an_array(value)
+        }
         assert kept == {}, f"{type(fn).__name__} keeps {sorted(kept)} after backward"
+        # an op that saved nothing keeps its inputs for a second backward (PyTorch's rule): leaves, and MadeInputs
+        assert all(p.is_leaf if isinstance(p, tensor.Tensor) else isinstance(p, MadeInput) for p in fn.parents)
+    assert any(fn.parents for fn in functions) and any(fn.released for fn in functions)

@@ -108,17 +108,32 @@ def test_views_share_their_bases_version_counter(make_view, device):
     assert base._version == 2 and base.tolist()[1][0] == 2.0
 
 
-def test_an_expanded_view_shares_the_counter_and_refuses_writes_as_in_pytorch(device):
-    """Several of its elements are one memory location: NumPy marks it read-only, CuPy would let
-    the write race through; both devices refuse it before writing, and nothing changes."""
+def test_an_expanded_view_shares_the_counter_and_refuses_the_writes_pytorch_refuses(device):
+    """Several of its elements are one memory location. As in PyTorch, arithmetic, copy_, fill_ with a
+    tensor and a write into a part holding a location twice are refused before writing (NumPy would write
+    in some order, CuPy would race); a fill with one number, masked_fill_ and a write into a part holding
+    each location once go into the shared memory."""
     base = tensor.zeros(2, 3, dtype=tensor.float64, device=device)
     view = base[:1].expand(4, 3)
     base.add_(1.0)
     assert view._version == base._version == 1
-    for write in (lambda: view.mul_(2.0), lambda: view.fill_(0.0), lambda: view.__setitem__(0, 5.0)):
-        with pytest.raises(RuntimeError, match=r"expanded tensor of shape \(4, 3\).*single memory location"):
+    refused = (
+        lambda: view.mul_(2.0),
+        lambda: view.copy_(tensor.ones(4, 3, dtype=tensor.float64, device=device)),
+        lambda: view.fill_(tensor.tensor(0.0, dtype=tensor.float64, device=device)),
+        lambda: view.__setitem__((slice(None), 0), 5.0),
+    )
+    for write in refused:
+        with pytest.raises(RuntimeError, match=r"expanded tensor of shape \((4, 3|4,)\).*single memory location"):
             write()
     assert base._version == 1 and base.tolist() == [[1.0] * 3] * 2
+    if device != "cpu":  # the CuPy stand-in keeps NumPy's read-only broadcast views (tests/support/fake_cupy.py)
+        return
+    view.fill_(2.0)
+    assert base.tolist() == [[2.0] * 3, [1.0] * 3] and view.tolist() == [[2.0] * 3] * 4
+    view[1] = tensor.tensor([3.0, 4.0, 5.0], dtype=tensor.float64, device=device)
+    view.masked_fill_(tensor.tensor([False, True, False], device=device), 0.0)
+    assert base.tolist() == [[3.0, 0.0, 5.0], [1.0] * 3] and base._version == 4
 
 
 @pytest.mark.parametrize(

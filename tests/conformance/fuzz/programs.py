@@ -212,6 +212,12 @@ class Drawer:
                 "torch.abs({a})",
                 "torch.exp({a})",
                 "{a}.erf()",
+                "{a}.clamp(-0.5, 1.0)",
+                "{a}.clamp(min=0.25)",
+                "{a}.clip(max=0.5)",
+                "{a}.cumsum({d})",
+                "{a}.roll(1, {d})",
+                "{a}.flip({d})",
             ]
         )
         return f"{self.new_name()} = " + form.format(a=a, d=self.dim(t))
@@ -219,6 +225,7 @@ class Drawer:
     def reduction(self, a, t):
         op = self.pick(
             ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any", "norm"]
+            + ["logsumexp"]
         )
         d, keep = self.dim(t), self.pick([True, False])
         if op in ("var", "std"):
@@ -253,6 +260,11 @@ class Drawer:
                 ]
             )
             return f"{self.new_name()} = " + form.format(a=a, p=p, d=d, k=keep)
+        if op == "logsumexp":  # dim is required
+            form = self.pick(
+                ["{a}.{op}({d})", "{a}.{op}({d}, {k})", "torch.{op}({a}, {d})", "{a}.{op}(dim={d}, keepdim={k})"]
+            )
+            return f"{self.new_name()} = " + form.format(a=a, op=op, d=d, k=keep)
         forms = [
             "{a}.{op}()",
             "{a}.{op}({d})",
@@ -287,6 +299,8 @@ class Drawer:
             "{a}.view({shape})",
             "{a}.detach()",
         ]
+        if _laid_out_by_an_op(t):  # flattened: a view here, a refusal or a copy in PyTorch (docs/pytorch_api.md)
+            forms = [form for form in forms if form not in FLATTENING]
         if n:
             forms += [
                 "{a}.squeeze({d})",
@@ -387,10 +401,11 @@ class Drawer:
             return f"with torch.no_grad(): {line}"
         if mode < 8:
             return line  # in grad mode: both may refuse, or PyTorch records it (our gap)
-        view = self.pick(
-            ["{a}[0]", "{a}.view(-1)", "{a}.unbind(0)[0]", "{a}.reshape(-1)", "{a}.T", "{a}[None]"]
-            + ["{a}.split(1)[0]", "{a}.unsqueeze(0).squeeze()", "{a}.expand_as({a})", "{a}[..., :1]"]
-        ).format(a=a)
+        views = ["{a}[0]", "{a}.view(-1)", "{a}.unbind(0)[0]", "{a}.reshape(-1)", "{a}.T", "{a}[None]"]
+        views += ["{a}.split(1)[0]", "{a}.unsqueeze(0).squeeze()", "{a}.expand_as({a})", "{a}[..., :1]"]
+        if _laid_out_by_an_op(t):
+            views = [form for form in views if form not in FLATTENING]
+        view = self.pick(views).format(a=a)
         if mode < 9:
             return f"with torch.no_grad(): {self.new_name()} = {view}"  # the view, for a later in-place write
         return f"{self.new_name()} = {view}"  # a view in grad mode, for a later write through it
@@ -430,6 +445,8 @@ class Drawer:
             "F.dropout({a}, p=0.0)",
             "torch.softmax({a}, {d})",
             "torch.log_softmax({a}, {d})",
+            "F.mse_loss({a}, {a}.detach() * 0.5)",
+            "F.mse_loss({a}, torch.zeros_like({a}), reduction='sum')",
         ]
         if t.ndim:
             forms.append("F.layer_norm({a}, ({last},))")
@@ -523,6 +540,17 @@ def _nest(values, shape):
         return values[0]
     step = math.prod(shape[1:])
     return [_nest(values[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+FLATTENING = ("{a}.view(-1)", "{a}.reshape(-1)", "{a}.flatten()")
+
+
+def _laid_out_by_an_op(t):
+    """Whether PyTorch's t (or the tensor it is a view of) is an op's result laid out other than row by row:
+    an elementwise op of a transposed and a row-major operand follows the first only in PyTorch, so
+    flattening it may give a view here where PyTorch refuses view(-1) or copies (docs/pytorch_api.md)."""
+    root = t if t._base is None else t._base
+    return not root.is_contiguous()
 
 
 def _broadcasts(a, b):
