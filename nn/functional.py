@@ -75,9 +75,10 @@ class LogSoftmax(_LogSoftmax):
 
 
 def softmax(input, dim):
-    if input.numel() == 0 and not input.is_floating_point():  # PyTorch gives the empty tensor back
-        return input.clone()
-    tensor.dtypes.require(input.dtype, "f", "softmax")
+    if not input.is_floating_point():  # PyTorch gives an empty integer tensor back, and refuses any other
+        if input.numel() == 0:
+            return input.clone()
+        tensor.dtypes.require(input.dtype, "f", "softmax")
     return Softmax.apply(input, axis=dim)
 
 
@@ -147,9 +148,9 @@ def cross_entropy(
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    probabilities = target.is_floating_point() and target.shape == input.shape
-    if weight is not None or probabilities or input.ndim == 1:
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None or input.ndim == 1 or (target.is_floating_point() and target.shape == input.shape):
         return weighted_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {target.dtype}")

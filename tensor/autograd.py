@@ -81,8 +81,7 @@ class Function:
     checked_inputs = ()
 
     def __init__(self, xp, parents):
-        self.xp = xp
-        self.parents = parents
+        self.xp, self.parents = xp, parents
         self.needs_input_grad = tuple([p.requires_grad for p in parents])
 
     def save_for_backward(self, *arrays):
@@ -174,12 +173,12 @@ def backpropagate(root, grad, retain_graph=False):
         root._accumulate_grad(grad)
         return
     order = topological_order(root)
-    for fn in order:  # before any gradient moves, so no .grad is left half-updated
-        if fn.released:
-            raise RuntimeError(
-                f"trying to backward through the graph a second time ({type(fn).__name__}'s saved values "
-                "have already been freed); pass retain_graph=True to the first backward() to keep them"
-            )
+    if any(fn.released for fn in order):  # checked before any gradient moves: no .grad is left half-updated
+        released = next(fn for fn in order if fn.released)
+        raise RuntimeError(
+            f"trying to backward through the graph a second time ({type(released).__name__}'s saved values "
+            "have already been freed); pass retain_graph=True to the first backward() to keep them"
+        )
     root._ctx.grad_output = grad
     try:
         for fn in order:
@@ -189,10 +188,9 @@ def backpropagate(root, grad, retain_graph=False):
                 out_grad = out_grad.compute()
             if out_grad is not None:  # else no gradient flowed into this op, and none flows out of it
                 _send_to_inputs(fn, fn.backward(out_grad))
-            if not retain_graph:  # PyTorch's rule: an op that saved nothing can run backward again
-                fn.freed = True
-                if fn.saved or fn.backward_once:
-                    fn.saved, fn.saved_versions, fn.parents, fn.released = (), (), (), True
+            fn.freed = fn.freed or not retain_graph  # backward has run through it without retain_graph
+            if not retain_graph and (fn.saved or fn.backward_once):  # an op that saved nothing can run again
+                fn.saved, fn.saved_versions, fn.parents, fn.released = (), (), (), True
     except BaseException:
         for fn in order:  # a retained graph must not keep half a pass's gradients for the next backward
             fn.grad_output = None

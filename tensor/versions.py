@@ -44,14 +44,12 @@ def record_saved_versions(fn, inputs, out, out_array):
     also when forward returned a NumPy scalar (a 0-d result) that the output's array wraps."""
     owners = (*inputs, out)
     records = []
-    for array in fn.saved:
+    checked = [inputs[position]._array for position in fn.checked_inputs]  # saved by PyTorch's op, not by this one
+    for array in (*fn.saved, *checked):
         position = len(inputs) if array is out_array else sharing_storage(array, owners)
         if position is not None:
             counter = owners[position]._version_counter
             records.append((counter, counter.value, array.shape, array.dtype, position))
-    for position in fn.checked_inputs:  # inputs PyTorch's op saves, of which this one keeps what it computed
-        counter = inputs[position]._version_counter
-        records.append((counter, counter.value, inputs[position].shape, inputs[position].dtype, position))
     return tuple(records)
 
 

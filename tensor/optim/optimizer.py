@@ -191,11 +191,10 @@ class Adam(Optimizer):
             grad = -grad
         state["step"] += 1
         t = state["step"]
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param._array *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param._array
+        if weight_decay != 0 and group["decoupled_weight_decay"]:  # AdamW: the weights shrink apart from the gradient
+            param._array *= 1 - lr * weight_decay
+        elif weight_decay != 0:  # Adam: an L2 penalty, added to the gradient
+            grad = grad + weight_decay * param._array
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m[...] = beta1 * m + (1 - beta1) * grad
         v[...] = beta2 * v + (1 - beta2) * grad * grad
