@@ -11,8 +11,9 @@ them all off.
     malloc.py        glibc's mmap and trim thresholds (tensor.backend.tune_malloc)
     powers.py        x ** n for whole n in 3..8 by products (PowScalar's stand-in)
     select.py        np.where by two copies for a broadcast condition (Where's stand-in)
+    relu.py          relu's gradient by a product with its mask, repaired where it made a nan (Relu's stand-in)
 """
 
-from . import adam, cuda_graphs, grad_buffers, malloc, powers, select, threads
+from . import adam, cuda_graphs, grad_buffers, malloc, powers, relu, select, threads
 
-__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "powers", "select", "threads"]
+__all__ = ["adam", "cuda_graphs", "grad_buffers", "malloc", "powers", "relu", "select", "threads"]

@@ -24,7 +24,7 @@ import numpy as np
 from tensor.ops import elementwise, movement
 from tensor.ops.matmul import transposed
 
-from . import select, threads
+from . import relu, select, threads
 
 INTO = {}  # the Function class a plan's op runs -> its into form: into(fn, out, *inputs, **params) -> out
 
@@ -63,7 +63,7 @@ def mul_into(fn, out, x, y):
     return np.multiply(x, y, out=out)
 
 
-@into_form(elementwise.Relu)
+@into_form(relu.FastRelu)
 def relu_into(fn, out, x):
     np.maximum(x, 0, out=out)
     fn.save_for_backward(out)
@@ -103,10 +103,10 @@ def backward_into_form(cls):
     return register
 
 
-@backward_into_form(elementwise.Relu)
+@backward_into_form(relu.FastRelu)
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
-    return _select_into(out, z > 0, grad, grad.dtype.type(0))
+    return relu.relu_gradient(grad, z, out=out)
 
 
 @backward_into_form(elementwise.Mul)

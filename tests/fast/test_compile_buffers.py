@@ -227,7 +227,7 @@ def test_every_into_form_gives_its_ops_own_values_at_every_replay():
     for x, y in data[3:]:
         step(x, y).item()
     names = {name.split()[-1] for name in compared}
-    assert {"Linear", "LayerNorm", "Softmax", "Embedding", "Cat", "FastWhere", "BlasMatmul", "Relu"} <= names
+    assert {"Linear", "LayerNorm", "Softmax", "Embedding", "Cat", "FastWhere", "BlasMatmul", "FastRelu"} <= names
     assert compared["backward of Softmax"] >= 4 * 4  # 4 heads' softmax backwards at each of 4 replays
 
 
