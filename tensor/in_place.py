@@ -60,7 +60,7 @@ class SetItem(Function):
         key = self.key if self.is_basic else self.saved
         grad_x = grad_value = None
         if self.needs_input_grad[0]:
-            grad_x = grad.copy()
+            grad_x = self.xp.array(grad)  # a copy, an array also for a 0-d gradient (NumPy's may be a scalar)
             self.part(grad_x)[key] = 0
         if self.needs_input_grad[1]:
             grad_value = self.part(grad)[key]

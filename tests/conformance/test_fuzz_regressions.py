@@ -569,6 +569,13 @@ GAPS = {  # what the fuzzer counted as refused here and accepted by PyTorch
         "v1[1, 1] = 7.0",
         "v1[[0, 1]] = 8.0",
     ],
+    "backward_through_a_write_into_a_0d_tensor_of_a_0d_gradient": [
+        "v0 = torch.tensor(1.5, dtype=torch.float32, requires_grad=True)",
+        "v1 = v0 ** 0",
+        "v1[...] = 1.5",
+        "v2 = torch.var(v1, None, False)",
+        "(v2 * v2).backward()",
+    ],
     "writes_pytorch_refuses_into_an_expanded_tensor": [
         "v0 = torch.tensor([1.0, 2.0])",
         "v1 = v0.expand(3, 2)",
