@@ -73,11 +73,24 @@ def test_gradients_accumulate_over_two_backward_calls():
     np.testing.assert_allclose(actual, expected)
 
 
-def test_retain_graph_allows_a_second_backward_through_the_same_graph():
+SECOND_BACKWARDS = {  # (the loss of x, retain_graph in the first backward)
+    "retain_graph keeps what the ops saved": (lambda ns, x: (x.exp() * x).sum(), True),
+    # PyTorch frees saved values, not the graph: a sum, a mean, a reshape, an addition run backward again
+    "ops that saved nothing run again": (
+        lambda ns, x: (x.reshape(-1) + 1.0).sum() + x.mean(0).sum() - ns.torch.cat([x, x[:, :1]], 1).sum(),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SECOND_BACKWARDS)
+def test_a_second_backward_adds_the_gradients_again_as_pytorch(case):
+    loss_of, retain = SECOND_BACKWARDS[case]
+
     def run(ns):
         x = ns.torch.tensor(X, requires_grad=True)
-        y = (x.exp() * x).sum()
-        y.backward(retain_graph=True)
+        y = loss_of(ns, x)
+        y.backward(retain_graph=retain)
         y.backward()
         return x.grad.numpy()
 
@@ -92,20 +105,6 @@ def test_second_backward_through_a_freed_graph_raises_as_pytorch():
         y.backward()
 
     check_raises(run, X)
-
-
-def test_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again():
-    """PyTorch frees saved values, not the graph: a sum, a mean, a reshape, an addition run backward again."""
-
-    def run(ns):
-        x = ns.torch.tensor(X, requires_grad=True)
-        y = (x.reshape(-1) + 1.0).sum() + x.mean(0).sum() - ns.torch.cat([x, x[:, :1]], 1).sum()
-        y.backward()
-        y.backward()
-        return x.grad.numpy()
-
-    expected, actual = both(run)
-    np.testing.assert_allclose(actual, expected)
 
 
 def test_second_backward_through_a_write_into_a_slice_raises_as_pytorch():
