@@ -247,13 +247,18 @@ VIEWS = {  # a view of v (2, 3) by each view op PyTorch has, and views of views
     "slice_with_step": "{v}[:, ::2]",
     "view_of_a_view_of_a_view": "{v}[1:].T.unsqueeze(0)",
 }
+
+
+def _write_through_a_view_of_a_leaf(form):
+    """A program that writes through the view `form` of a leaf that requires grad: PyTorch raises."""
+    return [LEAF, "v1 = " + form.format(v="v0"), "v1.mul_(2.0)"]
+
+
 VIEW_WRITES = {}
 for _name, _form in VIEWS.items():
-    VIEW_WRITES[f"write_through_a_{_name}_view_of_a_leaf_that_requires_grad_raises"] = [
-        LEAF,
-        "v1 = " + _form.format(v="v0"),
-        "v1.mul_(2.0)",
-    ]
+    VIEW_WRITES[f"write_through_a_{_name}_view_of_a_leaf_that_requires_grad_raises"] = _write_through_a_view_of_a_leaf(
+        _form
+    )
     VIEW_WRITES[f"write_through_a_{_name}_view_of_a_non_leaf_reaches_the_base_s_history"] = [
         LEAF,
         "v1 = v0 * 1",
@@ -265,11 +270,9 @@ for _name, _form in VIEWS.items():
     ]
 PIECES = {"unbind": "{v}.unbind(1)[2]", "split": "{v}.split(1, 0)[1]", "chunk": "{v}.chunk(2, 1)[0]"}
 for _name, _form in PIECES.items():  # views too, of which PyTorch refuses a write in the graph
-    VIEW_WRITES[f"write_through_a_{_name}_piece_of_a_leaf_that_requires_grad_raises"] = [
-        LEAF,
-        "v1 = " + _form.format(v="v0"),
-        "v1.mul_(2.0)",
-    ]
+    VIEW_WRITES[f"write_through_a_{_name}_piece_of_a_leaf_that_requires_grad_raises"] = _write_through_a_view_of_a_leaf(
+        _form
+    )
     VIEW_WRITES[f"write_into_a_{_name}_piece_of_a_non_leaf_raises"] = [
         LEAF,
         "v1 = " + _form.format(v="v0 * 1"),
