@@ -26,13 +26,14 @@ The two kinds of threads must not meet: after a product it shared, OpenBLAS's wo
 the other core for about 0.1 s waiting for more work (BLAS_SPIN_SECONDS), and a thread of ours
 sent there runs at half speed (an earlier pool of Python threads made the step 3-7% slower for
 this reason, benchmarks/README.md, "One pool of threads"). So the second thread runs only when no
-mid-sized product has been shared with OpenBLAS's threads for that long: in the medium lecture step
+product has been shared with OpenBLAS's threads for that long: in the medium lecture step
 every product is large and is split by us (the BLAS on one thread); in the small and tiny steps the
 mid-sized products go to OpenBLAS's threads and the second thread stays idle. A large product that
-comes inside the window also runs on OpenBLAS's threads, but does not reopen the window: were it to,
-a run of large products right after mid-sized ones (the course's MultiHeadVer2 timed after
-MultiHeadVer1) would never get back to the second thread, whose halves are the only way its batched
-attention products and row blocks use two cores. Leaving costs at most one window of a shared core.
+comes inside the window also runs on OpenBLAS's threads, and so reopens it: OpenBLAS's worker spins
+after it as after any product it shared. (Not reopening it, to get back to the second thread sooner,
+sent our halves onto the core where that worker still spun: the course's MultiHeadVer2 timed right
+after MultiHeadVer1 took 13-16 ms per (2048, 512) @ (512, 512) product for two calls, 6.7 ms on
+OpenBLAS's threads, and lost the course's timing test one run in five.)
 """
 
 import os
@@ -175,8 +176,8 @@ def blas_threads_for(multiply_adds, xp):
         now = time.monotonic()
         if not other_programs_busy(now):
             wanted = min(_blas["most"], get_num_threads())
-            if wanted > 1 and multiply_adds < SPLIT_WORK:  # a mid-sized product: more like it keep coming
-                _second["shared_at"] = now  # OpenBLAS's idle thread spins from the product's end, soon after
+            if wanted > 1:  # OpenBLAS's idle thread spins from the product's end, soon after
+                _second["shared_at"] = now
     if wanted != _blas["now"]:  # a C call of a few microseconds: only when the count changes
         _set_blas_threads(wanted)
 
