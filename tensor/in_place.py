@@ -33,6 +33,7 @@ import weakref
 
 from . import hooks
 from .autograd import Function
+from .versions import guard_view
 
 
 class SetItem(Function):
@@ -95,6 +96,8 @@ def pieces(views, made_by):
     one of them, or into a view of one (which of the pieces' histories would it rewrite?)."""
     for view in views:
         view._view_of += (made_by,)
+        if getattr(view, "_made_at_version", None) is None:  # (made under no_grad: guarded as such)
+            guard_view(view, made_by)
     return tuple(views)
 
 
@@ -109,6 +112,7 @@ def mark_no_grad_view(view, base):
     """A view made under no_grad requires grad as its root does (the tensor at the end of its chain of views,
     as PyTorch's `._base`), now and after the root's flag changes."""
     view._no_grad_view, view.requires_grad = True, root_of(base).requires_grad
+    guard_view(view, "no_grad")  # once its storage is written in place, PyTorch refuses it in the graph
     counter = base._version_counter  # shared by the base and all its views
     counter.no_grad_views = [r for r in counter.no_grad_views if r() is not None] + [weakref.ref(view)]
 

@@ -22,7 +22,7 @@ from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
 from .kernels import replaceable, textbook_name
 from .random import pick_generator
-from .versions import VersionCounter
+from .versions import VersionCounter, check_view_version
 
 values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
 
@@ -35,7 +35,7 @@ def _dims_tuple(dims):
 class Tensor:
     # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
     # _no_grad_view: True for a view made under no_grad (_view_of_self)
-    # _view_of, _hooks and _retains_grad are set only on the few tensors that have them (read with getattr)
+    # _view_of, _made_at_version, _hooks and _retains_grad are set only on the few tensors that have them (read with getattr)
     __slots__ = (
         "_array",
         "grad",
@@ -45,6 +45,7 @@ class Tensor:
         "_spare_grad",
         "_no_grad_view",
         "_view_of",
+        "_made_at_version",
         "_hooks",
         "_retains_grad",
         "__weakref__",
@@ -102,7 +103,10 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The Function that made this tensor (None for a leaf), as in PyTorch."""
+        """The Function that made this tensor (None for a leaf), as in PyTorch (which refuses to say for a view
+        it cannot rebuild after an in-place write: tensor/versions.py)."""
+        if self._version_counter.guarded:
+            check_view_version(self)
         return self._ctx
 
     @property

@@ -387,6 +387,103 @@ NO_GRAD_VIEWS = {
     ],
 }
 
+OUTDATED_VIEWS = {  # a view PyTorch cannot rebuild (made under no_grad, a piece): refused in the graph after a write
+    "a_no_grad_view_of_a_leaf_is_refused_in_the_graph_after_a_write_to_its_base": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[1]",
+        "with torch.no_grad(): v0.mul_(2.0)",
+        "v2 = v1 * 2",
+    ],
+    "a_no_grad_view_written_itself_under_no_grad_is_refused_in_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0.T",
+        "with torch.no_grad(): v1.add_(1.0)",
+        "v2 = v1.sum()",
+    ],
+    "a_no_grad_view_of_a_non_leaf_is_refused_after_a_recorded_write_to_its_base": [
+        LEAF,
+        "v1 = v0 * 1",
+        "with torch.no_grad(): v2 = v1.view(-1)",
+        "v1.add_(1.0)",
+        "v3 = torch.cat([v2, v2])",
+    ],
+    "a_grad_mode_view_of_a_no_grad_view_is_refused_after_a_write": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[:, 1:]",
+        "v2 = v1.unsqueeze(0)",
+        "with torch.no_grad(): v0.zero_()",
+        "v3 = v2.exp()",
+    ],
+    "the_grad_fn_of_an_outdated_no_grad_view_is_refused": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[0]",
+        "with torch.no_grad(): v0.add_(1.0)",
+        "v2 = v1.grad_fn is None",
+    ],
+    "an_outdated_no_grad_view_is_usable_under_no_grad_detached_and_outside_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[0]",
+        "with torch.no_grad(): v0.add_(1.0)",
+        "with torch.no_grad(): v2 = v1 * 2",
+        "v3 = v1.detach() * 3",
+        "v4 = (v1 > 1.5, v1.argmax(), v1.int(), v1.tolist())",
+    ],
+    "a_no_grad_view_made_after_the_write_is_usable_in_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v0.add_(1.0)",
+        "with torch.no_grad(): v1 = v0[1]",
+        "v2 = (v1 * v0[0]).sum()",
+        "v2.backward()",
+    ],
+    "a_no_grad_view_of_a_tensor_outside_the_graph_is_usable_after_a_write": [
+        "v0 = torch.tensor([1.0, 2.0, 3.0])",
+        "with torch.no_grad(): v1 = v0[1:]",
+        "v0.mul_(3.0)",
+        "v2 = torch.tensor([1.0, 1.0], requires_grad=True)",
+        "v3 = (v1 * v2).sum()",
+        "v3.backward()",
+    ],
+}
+for _name, _form in PIECES.items():
+    OUTDATED_VIEWS[f"a_{_name}_piece_of_a_non_leaf_is_refused_in_the_graph_after_a_write_to_its_base"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "v1.add_(1.0)",
+        "v3 = v2 * 2",
+    ]
+    OUTDATED_VIEWS[f"a_view_of_a_{_name}_piece_is_refused_after_a_write_under_no_grad_to_the_leaf"] = [
+        LEAF,
+        "v1 = " + _form.format(v="v0") + ".unsqueeze(0)",
+        "with torch.no_grad(): v0.mul_(0.5)",
+        "v2 = v1.sum()",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_is_refused_after_a_write_into_another_piece"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "with torch.no_grad(): v1.flatten()[0] = 7.0",
+        "v3 = v2.clone()",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_used_before_the_write_backpropagates_and_is_usable_detached"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "v3 = (v2 * 2).sum()",
+        "v1.add_(1.0)",
+        "v3.backward()",
+        "v4 = v2.detach() + 1",
+        "with torch.no_grad(): v5 = v2 * 2",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_of_a_tensor_outside_the_graph_is_usable_after_a_write"] = [
+        "v0 = torch.ones((2, 3), dtype=torch.float64)",
+        "v1 = " + _form.format(v="v0"),
+        "v0.add_(2.0)",
+        "v2 = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)",
+        "v3 = (v1 * v2).sum()",
+        "v3.backward()",
+    ]
+
 SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whose saved values were freed
     "a_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again": [
         LEAF,
@@ -751,6 +848,7 @@ GROUPS = {
     "writes through views": VIEW_WRITES,
     "writes into saved outputs": SAVED_OUTPUTS,
     "no_grad views": NO_GRAD_VIEWS,
+    "views outdated by a write": OUTDATED_VIEWS,
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
     "gaps": GAPS,
