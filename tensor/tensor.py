@@ -404,7 +404,19 @@ class Tensor:
             out_of_place=lambda x: x.clamp(min, max),
         )
 
+    def _refuse_recorded_fill_of_integers(self, value, how):
+        """PyTorch records a fill of an integer or bool tensor with a 0-d value that requires grad (in grad mode):
+        the tensor then requires grad and every op or backward that reaches it fails ("Autograd not support
+        dtype"). Such a write is refused here, before it makes a tensor no gradient can pass through."""
+        if getattr(value, "requires_grad", False) and is_grad_enabled() and not dtypes.is_floating(self.dtype):
+            raise RuntimeError(
+                f"{how} of a {self.dtype} tensor of shape {self.shape} with a value that requires grad: autograd "
+                f"cannot carry a gradient through {self.dtype} (PyTorch records the write, then refuses every "
+                "op and backward that reaches the tensor); write value.detach(), or inside `with torch.no_grad():`"
+            )
+
     def fill_(self, value):
+        self._refuse_recorded_fill_of_integers(value, "fill_")
         array = self._in_place_value(value)
         return self._write_in_place(
             lambda data: data.fill(array.item() if hasattr(array, "item") else array),
@@ -431,6 +443,7 @@ class Tensor:
         """masked_fill in place: `value` where `mask` (bool, broadcastable to self) is True."""
         if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
             raise TypeError(f"masked_fill_ needs a bool mask tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        self._refuse_recorded_fill_of_integers(value, "masked_fill_")
         array, where = self._in_place_value(value), self._in_place_value(mask)
         return self._write_in_place(
             lambda data: self._xp.copyto(data, self._xp.asarray(array, dtype=data.dtype), where=where),
@@ -469,6 +482,8 @@ class Tensor:
                     f"index put requires the source and destination dtypes to match (as PyTorch): writing "
                     f"{value.dtype} into {self.dtype}; convert the values with .to({self.dtype})"
                 )
+        if isinstance(value, Tensor) and value.ndim == 0 and (not is_basic or self._array[key].shape != ()):
+            self._refuse_recorded_fill_of_integers(value, "x[key] = v (a fill)")  # PyTorch's copy_ of one shape: none
         array = self._in_place_value(value, copy_across_devices=True)
         self._write_in_place(
             lambda data: data.__setitem__(key, array),

@@ -484,6 +484,37 @@ for _name, _form in PIECES.items():
         "v3.backward()",
     ]
 
+INTEGER_WRITES = {  # a value that requires grad written into an int or bool tensor where PyTorch records nothing
+    "a_copy_of_a_value_that_requires_grad_into_an_int_tensor_is_a_plain_write": [
+        "v0 = torch.tensor([1, 2])",
+        "v1 = torch.tensor([1.5, -2.5], requires_grad=True)",
+        "v0.copy_(v1)",
+        "v2 = v0 * 2",
+    ],
+    "a_setitem_of_the_region_s_shape_into_an_int_tensor_is_a_plain_write": [
+        "v0 = torch.tensor([[1, 2], [3, 4]], dtype=torch.int32)",
+        "v1 = torch.tensor(2.5, requires_grad=True)",
+        "v0[0, 1] = v1",
+        "v0[...] = torch.tensor([7.0, 8.0], requires_grad=True)",
+        "v2 = v0.sum()",
+    ],
+    "a_setitem_of_a_0d_value_into_a_0d_bool_tensor_is_a_plain_write": [
+        "v0 = torch.tensor(False)",
+        "v0[...] = torch.tensor(3.0, requires_grad=True)",
+        "v1 = v0 & v0",
+    ],
+    "a_fill_of_an_int_tensor_under_no_grad_is_a_plain_write": [
+        "v0 = torch.tensor([1, 2])",
+        "v1 = torch.tensor(2.5, requires_grad=True)",
+        "with torch.no_grad(): v0.fill_(v1)",
+        "with torch.no_grad(): v0[0:1] = v1",
+        "v2 = v0 * 2",
+    ],
+}
+# Fills PyTorch records (the int tensor then requires grad, and every op recording on it, and every backward, fails):
+# refused here at the write, a gap (test_a_recorded_fill_of_an_integer_tensor_is_refused_where_pytorch_fails_later).
+INTEGER_FILLS = ["v0.fill_(v1)", "v0.masked_fill_(v0 > 1, v1)", "v0[...] = v1", "v0[0:1] = v1", "v0[v0 > 1] = v1"]
+
 SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whose saved values were freed
     "a_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again": [
         LEAF,
@@ -849,6 +880,7 @@ GROUPS = {
     "writes into saved outputs": SAVED_OUTPUTS,
     "no_grad views": NO_GRAD_VIEWS,
     "views outdated by a write": OUTDATED_VIEWS,
+    "writes into integer tensors": INTEGER_WRITES,
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
     "gaps": GAPS,
@@ -860,3 +892,16 @@ GROUPS = {
 @pytest.mark.parametrize("group, name", [(group, name) for group, cases in GROUPS.items() for name in cases])
 def test_a_regression_case_agrees_with_pytorch(group, name):
     check_program(GROUPS[group][name])
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("write", INTEGER_FILLS)
+def test_a_recorded_fill_of_an_integer_tensor_is_refused_where_pytorch_fails_later(write, dtype):
+    start = [f"v0 = torch.tensor([1, 2, 3], dtype=torch.{dtype})", "v1 = torch.tensor(2.5, requires_grad=True)"]
+    session = run_program([*start, write])
+    assert session.gap is not None and f"{dtype} tensor" in session.gap and "requires grad" in session.gap
+    torch = session.expected["torch"]
+    assert session.expected["v0"].requires_grad  # PyTorch recorded the write: every use in the graph now fails
+    for use in ("v0 * 2", "v0.sum()", "v0[0]", "v0.clone()", "v0.float().sum().backward()"):
+        with pytest.raises(RuntimeError):
+            exec(use, {"torch": torch, "v0": session.expected["v0"]})  # noqa: S102 - a fixed line of this test

@@ -381,7 +381,7 @@ class Drawer:
         idx = self.pick(["0", "...", "0:1", "[0]", "-1"]) if t.ndim else "..."
         line = write.format(a=a, b=b, s=literal(self.scalar()), idx=idx)
         mode = self.integer(0, 9)
-        if mode < 7 or mode < 8 and not t.dtype.is_floating_point:  # (an int tensor in the graph: docs/pytorch_api.md)
+        if mode < 7:
             return f"with torch.no_grad(): {line}"
         if mode < 8:
             return line  # in grad mode: both may refuse, or PyTorch records it (our gap)
