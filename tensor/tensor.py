@@ -584,8 +584,12 @@ class Tensor:
         return ops.Div.apply(a, b)
 
     def __rtruediv__(self, other):
-        a, b = self._float_operands(other)
-        return ops.Div.apply(b, a)
+        """other / self as PyTorch computes it: self.reciprocal() * other (whose backward reads 1 / self, not self:
+        an in-place write into self after `3.0 / self` leaves the gradient alone)."""
+        return self.reciprocal() * other
+
+    def reciprocal(self):
+        return ops.Reciprocal.apply(self._as_float())
 
     def _float_operands(self, other):
         """Operands for true division, which gives a float even for two int tensors."""

@@ -580,6 +580,21 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v3.mul_(2)",
         "(v2 + v3).sum().backward()",
     ],
+    "a_write_into_the_divisor_of_a_scalar_divided_by_it_leaves_the_gradient_alone": [
+        "v0 = torch.tensor([0.5, 2.0, -4.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = 3.0 / v1",
+        "v3 = 1 / v1",
+        "v1.add_(1.0)",
+        "with torch.no_grad(): v1.mul_(2.0)",
+        "(v2 + v3).sum().backward()",
+    ],
+    "a_scalar_divided_by_an_integer_or_bool_tensor_is_float32": [
+        "v0 = torch.tensor([1, 2, 0])",
+        "v1 = 3.0 / v0",
+        "v2 = 2 / torch.tensor([True, False])",
+        "v3 = 0.1 / torch.tensor([3.0, 0.1], dtype=torch.float64)",
+    ],
     "a_write_into_the_dividend_when_the_divisor_wants_a_gradient_raises": [
         "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
         "v1 = torch.tensor([3.0, 4.0], requires_grad=True)",
