@@ -98,22 +98,22 @@ DIFFERENCES = [
         "(and `numpy()`).",
     ),
     (
-        "writing a value that requires grad into an integer or bool tensor (`x[i] = v`, `fill_`, `masked_fill_`)",
-        "a plain write here, as integer and bool tensors "
-        "never require grad; PyTorch marks the integer tensor requires_grad=True with a grad_fn whose backward "
-        'then fails ("Autograd not support dtype").',
+        "writing a value that requires grad into an integer or bool tensor in grad mode as a fill (`fill_(v)`, "
+        "`masked_fill_(m, v)`, `x[key] = v` with a 0-d `v` where `x[key]` is not 0-d, or a mask key)",
+        "refused with a RuntimeError naming the dtype. PyTorch records the write, marks the integer tensor "
+        "requires_grad=True with a grad_fn, and then refuses every op that records on it "
+        '("Autograd not support dtype") and every backward through it. The writes PyTorch does not record '
+        "(`copy_(v)`, `x[key] = v` of the region's own shape) are plain writes, as there.",
     ),
     (
         "`requires_grad_()` on a tensor that has views made in grad mode while it did not require grad",
-        "those views keep requires_grad=False; PyTorch's follow their base's flag (views made under no_grad "
-        "follow it here too). Following it would make every view of a tensor outside the graph (each slice "
-        "of a training batch) register with its storage, in every training step.",
-    ),
-    (
-        "a view made under no_grad of a tensor that requires grad, or a piece of `split`, `chunk` or `unbind` in "
-        "the graph, used in grad mode after an in-place write to its storage",
-        "it is used with the new values; PyTorch refuses to use it (it cannot rebuild such a view's history). "
-        "A write into such a view itself in grad mode is refused here too, as in PyTorch.",
+        "those views keep requires_grad=False here. PyTorch's then require grad but stay leaves that pass no "
+        "gradient to the base and get no `.grad` (as a view made under no_grad), until an in-place write to the "
+        "storage, after which they are rebuilt with a history into the base (AsStridedBackward0; a piece of "
+        "`split`, `chunk` or `unbind` is refused instead). Views made under no_grad follow the flag here too. "
+        "Following it for views made in grad mode would make every view of a tensor outside the graph (each "
+        "slice of a training batch, the targets' `view(-1)`) register with its storage in every training step, "
+        "and the rebuilt history is an op of its own.",
     ),
     (
         "memory layout of an elementwise op's result when its operands are laid out differently (one transposed "

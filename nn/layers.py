@@ -57,21 +57,23 @@ class LayerNorm(Module):
     nn.composed.layer_norm is the reference the fused op is tested against.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, device=None, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        """elementwise_affine=False: no weight and no bias; bias=False: a weight only (the shift is 0)."""
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.weight = self.bias = None
         if elementwise_affine:
             self.weight = Parameter(tensor.ones(self.normalized_shape, device=device, dtype=dtype))
+        if elementwise_affine and bias:
             self.bias = Parameter(tensor.zeros(self.normalized_shape, device=device, dtype=dtype))
-        else:
-            self.weight = self.bias = None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        affine = f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        return f"{self.normalized_shape}, eps={self.eps}, {affine}"
 
 
 class Dropout(Module):

@@ -31,7 +31,13 @@ import numpy as np
 
 from .grad_mode import _grad_mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .kernels import active as _stand_ins
-from .versions import VersionCounter, check_saved_versions, record_saved_versions, version_counter_for
+from .versions import (
+    VersionCounter,
+    check_saved_versions,
+    check_view_version,
+    record_saved_versions,
+    version_counter_for,
+)
 
 __all__ = [
     "Function",
@@ -100,15 +106,16 @@ class Function:
         This runs once per op, so it is written for speed: loops rather than generator
         expressions (each of which costs a few hundred nanoseconds to start)."""
         cls = _stand_ins.get(cls, cls)  # fast mode: the engine room's stand-in for this op, if it has one
-        first = inputs[0]
-        array_type, requires_grad = type(first._array), False
+        array_type, requires_grad = type(inputs[0]._array), False
         for t in inputs:
-            if type(t._array) is not array_type and t.device != first.device:  # one array type: one device
+            if type(t._array) is not array_type and t.device != inputs[0].device:  # one array type: one device
                 devices = ", ".join(f"{t.device} {t.shape}" for t in inputs)
                 raise RuntimeError(f"{cls.__name__}: all inputs must be on one device, got {devices}")
             requires_grad = requires_grad or t.requires_grad
+            if t._version_counter.guarded and _grad_mode.enabled:  # rare: a view a write outdated? (versions.py)
+                check_view_version(t)
         requires_grad = requires_grad and _grad_mode.enabled
-        xp = np if array_type is np.ndarray else first._xp
+        xp = np if array_type is np.ndarray else inputs[0]._xp
         fn = cls(xp, tuple([t if t._ctx is None else MadeInput(t) for t in inputs]) if requires_grad else ())
         try:
             array = fn.forward(*[t._array for t in inputs], **params)

@@ -18,8 +18,10 @@ unsqueeze, expand, indexing, and split, chunk and unbind, which index) links its
 (`view_of`). So a recorded write into a view also gives the base the history
 `base = SetItem(base, view, region=(op, params))`, as PyTorch's CopySlices does: after `x[0] += y`
 (Python runs `row = x[0]; row += y; x[0] = row`), `x.T.mul_(y)` or `x.view(-1)[1:].add_(y)`, a
-backward through x reaches y (and a view of a view passes the write on to its base's base). The pieces
-that split, chunk and unbind return are views too, but PyTorch refuses a recorded write into them.
+backward through x reaches y (and a view of a view passes the write on to its base's base). A write
+through a view of an expanded tensor (`h.expand(3, 2)[0].mul_(y)`) changes every copy: it goes to the
+expanded tensor's base through both views, and the expanded tensor is remade from the base's new history.
+The pieces that split, chunk and unbind return are views too, but PyTorch refuses a recorded write into them.
 
 A view made under `no_grad` is outside every graph: its requires_grad is its root's (the end of its
 chain of views, PyTorch's `._base`), also after the root's flag changes (`follow_base`); it never
@@ -33,6 +35,7 @@ import weakref
 
 from . import hooks
 from .autograd import Function
+from .versions import guard_view
 
 
 class SetItem(Function):
@@ -72,9 +75,17 @@ class SetItem(Function):
 
 def view_of(xp, array, region):
     """The view that region = (op, params) makes of array: op's forward, replayed (a view of a C-ordered array:
-    reshape, permute, expand and basic indexing all look into its memory)."""
-    op, params = region
-    return op(xp, ()).forward(array, **params)
+    reshape, permute, expand and basic indexing all look into its memory). A list of such pairs is a view of a
+    view, replayed in order (a write through a view of an expanded tensor: see record)."""
+    for op, params in region if isinstance(region, list) else [region]:
+        array = op(xp, ()).forward(array, **params)
+    return array
+
+
+def overlaps_itself(t):
+    """Whether elements of t share memory (an expanded tensor: a stride 0 along a dim of more than one)."""
+    array = t._array
+    return array.size > 1 and any(stride == 0 and n > 1 for n, stride in zip(array.shape, array.strides))
 
 
 def refuse_leaf(t):
@@ -95,6 +106,8 @@ def pieces(views, made_by):
     one of them, or into a view of one (which of the pieces' histories would it rewrite?)."""
     for view in views:
         view._view_of += (made_by,)
+        if getattr(view, "_made_at_version", None) is None:  # (made under no_grad: guarded as such)
+            guard_view(view, made_by)
     return tuple(views)
 
 
@@ -109,6 +122,7 @@ def mark_no_grad_view(view, base):
     """A view made under no_grad requires grad as its root does (the tensor at the end of its chain of views,
     as PyTorch's `._base`), now and after the root's flag changes."""
     view._no_grad_view, view.requires_grad = True, root_of(base).requires_grad
+    guard_view(view, "no_grad")  # once its storage is written in place, PyTorch refuses it in the graph
     counter = base._version_counter  # shared by the base and all its views
     counter.no_grad_views = [r for r in counter.no_grad_views if r() is not None] + [weakref.ref(view)]
 
@@ -167,7 +181,18 @@ def record(t, compute):
     t._ctx, t.requires_grad = new._ctx, new.requires_grad
     hooks.hook_producer(t)  # hooks and retain_grad follow the tensor to its new history
     link = base_of(t)
-    if link is not None:  # a view: its base takes the write as its history too (CopySlices)
-        base, op, params = link[:3]
-        record(base, lambda base_snapshot: SetItem.apply(base_snapshot, t, region=(op, params)))
+    if link is None:
+        return t
+    base, op, params = link[:3]  # a view: its base takes the write as its history too (CopySlices)
+    region, expanded = [(op, params)], []
+    while overlaps_itself(base) and base_of(base) is not None:  # the write changes every copy of what it wrote:
+        expanded.append(base)  # it is one into the expanded tensor's base, through both views (as PyTorch's)
+        base, op, params = base_of(base)[:3]
+        region.insert(0, (op, params))
+    record(base, lambda base_snapshot: SetItem.apply(base_snapshot, t, region=region if expanded else region[0]))
+    for view in reversed(expanded):  # each expanded tensor is its view of its base's new history
+        outer, op, params = base_of(view)[:3]
+        remade = op.apply(outer, **params)
+        view._ctx, view.requires_grad = remade._ctx, remade.requires_grad
+        hooks.hook_producer(view)
     return t

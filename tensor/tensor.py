@@ -22,7 +22,7 @@ from .grad_mode import is_grad_enabled
 from .indexing import index_key, resolve_shape
 from .kernels import replaceable, textbook_name
 from .random import pick_generator
-from .versions import VersionCounter
+from .versions import VersionCounter, check_view_version
 
 values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
 
@@ -35,7 +35,7 @@ def _dims_tuple(dims):
 class Tensor:
     # _spare_grad: None, or in fast mode an array zero_grad let go of, for the next gradient (tensor/fast/grad_buffers.py)
     # _no_grad_view: True for a view made under no_grad (_view_of_self)
-    # _view_of, _hooks and _retains_grad are set only on the few tensors that have them (read with getattr)
+    # _view_of, _made_at_version, _hooks and _retains_grad are set only on the few tensors that have them (read with getattr)
     __slots__ = (
         "_array",
         "grad",
@@ -45,6 +45,7 @@ class Tensor:
         "_spare_grad",
         "_no_grad_view",
         "_view_of",
+        "_made_at_version",
         "_hooks",
         "_retains_grad",
         "__weakref__",
@@ -102,7 +103,10 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The Function that made this tensor (None for a leaf), as in PyTorch."""
+        """The Function that made this tensor (None for a leaf), as in PyTorch (which refuses to say for a view
+        it cannot rebuild after an in-place write: tensor/versions.py)."""
+        if self._version_counter.guarded:
+            check_view_version(self)
         return self._ctx
 
     @property
@@ -400,7 +404,19 @@ class Tensor:
             out_of_place=lambda x: x.clamp(min, max),
         )
 
+    def _refuse_recorded_fill_of_integers(self, value, how):
+        """PyTorch records a fill of an integer or bool tensor with a 0-d value that requires grad (in grad mode):
+        the tensor then requires grad and every op or backward that reaches it fails ("Autograd not support
+        dtype"). Such a write is refused here, before it makes a tensor no gradient can pass through."""
+        if getattr(value, "requires_grad", False) and is_grad_enabled() and not dtypes.is_floating(self.dtype):
+            raise RuntimeError(
+                f"{how} of a {self.dtype} tensor of shape {self.shape} with a value that requires grad: autograd "
+                f"cannot carry a gradient through {self.dtype} (PyTorch records the write, then refuses every "
+                "op and backward that reaches the tensor); write value.detach(), or inside `with torch.no_grad():`"
+            )
+
     def fill_(self, value):
+        self._refuse_recorded_fill_of_integers(value, "fill_")
         array = self._in_place_value(value)
         return self._write_in_place(
             lambda data: data.fill(array.item() if hasattr(array, "item") else array),
@@ -427,6 +443,7 @@ class Tensor:
         """masked_fill in place: `value` where `mask` (bool, broadcastable to self) is True."""
         if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
             raise TypeError(f"masked_fill_ needs a bool mask tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        self._refuse_recorded_fill_of_integers(value, "masked_fill_")
         array, where = self._in_place_value(value), self._in_place_value(mask)
         return self._write_in_place(
             lambda data: self._xp.copyto(data, self._xp.asarray(array, dtype=data.dtype), where=where),
@@ -465,6 +482,8 @@ class Tensor:
                     f"index put requires the source and destination dtypes to match (as PyTorch): writing "
                     f"{value.dtype} into {self.dtype}; convert the values with .to({self.dtype})"
                 )
+        if isinstance(value, Tensor) and value.ndim == 0 and (not is_basic or self._array[key].shape != ()):
+            self._refuse_recorded_fill_of_integers(value, "x[key] = v (a fill)")  # PyTorch's copy_ of one shape: none
         array = self._in_place_value(value, copy_across_devices=True)
         self._write_in_place(
             lambda data: data.__setitem__(key, array),
@@ -565,8 +584,12 @@ class Tensor:
         return ops.Div.apply(a, b)
 
     def __rtruediv__(self, other):
-        a, b = self._float_operands(other)
-        return ops.Div.apply(b, a)
+        """other / self as PyTorch computes it: self.reciprocal() * other (whose backward reads 1 / self, not self:
+        an in-place write into self after `3.0 / self` leaves the gradient alone)."""
+        return self.reciprocal() * other
+
+    def reciprocal(self):
+        return ops.Reciprocal.apply(self._as_float())
 
     def _float_operands(self, other):
         """Operands for true division, which gives a float even for two int tensors."""

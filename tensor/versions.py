@@ -3,7 +3,15 @@
 Every in-place write bumps the counter of the written storage, which a tensor shares with all its views.
 `Function.apply` notes the versions of the tensors whose arrays an op saved (record_saved_versions);
 backward refuses to run the op once one of them has changed (check_saved_versions).
+
+Some views cannot be given a new history after a write to their storage, so PyTorch refuses to use them
+in the graph after one: a view made under no_grad, and a piece of split, chunk or unbind (and a view of
+either). Such a view notes the version it was made at (`_made_at_version`), its counter is marked
+`guarded` while such a view lives, and `Function.apply` checks a guarded input (check_view_version): the
+rare case pays (a parameter viewed under no_grad during an evaluation is unmarked at its next use).
 """
+
+import weakref
 
 
 class VersionCounter:
@@ -11,6 +19,40 @@ class VersionCounter:
 
     value = 0  # each in-place write adds 1 (on the instance)
     no_grad_views = ()  # weak references to the views of the storage made under no_grad (tensor/in_place.py)
+    guarded = False  # True while a view PyTorch cannot rebuild looks into the storage (check_view_version)
+    guarded_views = ()  # weak references to those views
+
+
+def guard_view(view, made_by):
+    """Note that `view` (made under no_grad, or a piece that `made_by` returned) cannot be rebuilt after an
+    in-place write to its storage: the version it was made at, and what made it."""
+    counter = view._version_counter
+    view._made_at_version = (counter.value, made_by)
+    counter.guarded_views = [r for r in counter.guarded_views if r() is not None] + [weakref.ref(view)]
+    counter.guarded = True
+
+
+def check_view_version(t):
+    """Refuse to use t in the graph (Function.apply, in grad mode) or to give its grad_fn when it is, or looks
+    through, a view that guard_view noted and its storage was written in place since that view was made
+    (PyTorch cannot give it a new history)."""
+    view = t
+    while getattr(view, "_made_at_version", None) is None:  # a view made of a guarded view shares its guard
+        link = getattr(view, "_view_of", None)
+        if link is None:  # t looks through none: unmark the storage once none of them lives
+            counter = t._version_counter
+            counter.guarded_views = [r for r in counter.guarded_views if r() is not None]
+            counter.guarded = bool(counter.guarded_views)
+            return
+        view = link[0]
+    version, made_by = view._made_at_version
+    if t.requires_grad and t._version_counter.value != version:
+        how = "in no_grad mode" if made_by == "no_grad" else f"by {made_by} (one of several views of one tensor)"
+        raise RuntimeError(
+            f"a view of shape {view.shape} was created {how}, and its base or another view of its base has been "
+            f"modified in place since (version {version} then, {t._version_counter.value} now): PyTorch forbids "
+            "using it in the graph. Take the view again after the write, use it under no_grad, or use .detach()"
+        )
 
 
 def storage_of(array):

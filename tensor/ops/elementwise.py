@@ -66,6 +66,19 @@ class Div(Function):
         return grad_x, grad_y
 
 
+class Reciprocal(Function):
+    """z = 1 / x;  dz/dx = -1 / x**2 = -z**2 (saved: z, as PyTorch, so a later write into x does not matter)"""
+
+    def forward(self, x):
+        z = 1 / x
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, grad):
+        (z,) = self.saved
+        return -grad * (z * z)
+
+
 class Neg(Function):
     """z = -x;  dz/dx = -1"""
 

@@ -387,6 +387,134 @@ NO_GRAD_VIEWS = {
     ],
 }
 
+OUTDATED_VIEWS = {  # a view PyTorch cannot rebuild (made under no_grad, a piece): refused in the graph after a write
+    "a_no_grad_view_of_a_leaf_is_refused_in_the_graph_after_a_write_to_its_base": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[1]",
+        "with torch.no_grad(): v0.mul_(2.0)",
+        "v2 = v1 * 2",
+    ],
+    "a_no_grad_view_written_itself_under_no_grad_is_refused_in_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0.T",
+        "with torch.no_grad(): v1.add_(1.0)",
+        "v2 = v1.sum()",
+    ],
+    "a_no_grad_view_of_a_non_leaf_is_refused_after_a_recorded_write_to_its_base": [
+        LEAF,
+        "v1 = v0 * 1",
+        "with torch.no_grad(): v2 = v1.view(-1)",
+        "v1.add_(1.0)",
+        "v3 = torch.cat([v2, v2])",
+    ],
+    "a_grad_mode_view_of_a_no_grad_view_is_refused_after_a_write": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[:, 1:]",
+        "v2 = v1.unsqueeze(0)",
+        "with torch.no_grad(): v0.zero_()",
+        "v3 = v2.exp()",
+    ],
+    "the_grad_fn_of_an_outdated_no_grad_view_is_refused": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[0]",
+        "with torch.no_grad(): v0.add_(1.0)",
+        "v2 = v1.grad_fn is None",
+    ],
+    "an_outdated_no_grad_view_is_usable_under_no_grad_detached_and_outside_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v1 = v0[0]",
+        "with torch.no_grad(): v0.add_(1.0)",
+        "with torch.no_grad(): v2 = v1 * 2",
+        "v3 = v1.detach() * 3",
+        "v4 = (v1 > 1.5, v1.argmax(), v1.int(), v1.tolist())",
+    ],
+    "a_no_grad_view_made_after_the_write_is_usable_in_the_graph": [
+        LEAF,
+        "with torch.no_grad(): v0.add_(1.0)",
+        "with torch.no_grad(): v1 = v0[1]",
+        "v2 = (v1 * v0[0]).sum()",
+        "v2.backward()",
+    ],
+    "a_no_grad_view_of_a_tensor_outside_the_graph_is_usable_after_a_write": [
+        "v0 = torch.tensor([1.0, 2.0, 3.0])",
+        "with torch.no_grad(): v1 = v0[1:]",
+        "v0.mul_(3.0)",
+        "v2 = torch.tensor([1.0, 1.0], requires_grad=True)",
+        "v3 = (v1 * v2).sum()",
+        "v3.backward()",
+    ],
+}
+for _name, _form in PIECES.items():
+    OUTDATED_VIEWS[f"a_{_name}_piece_of_a_non_leaf_is_refused_in_the_graph_after_a_write_to_its_base"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "v1.add_(1.0)",
+        "v3 = v2 * 2",
+    ]
+    OUTDATED_VIEWS[f"a_view_of_a_{_name}_piece_is_refused_after_a_write_under_no_grad_to_the_leaf"] = [
+        LEAF,
+        "v1 = " + _form.format(v="v0") + ".unsqueeze(0)",
+        "with torch.no_grad(): v0.mul_(0.5)",
+        "v2 = v1.sum()",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_is_refused_after_a_write_into_another_piece"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "with torch.no_grad(): v1.flatten()[0] = 7.0",
+        "v3 = v2.clone()",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_used_before_the_write_backpropagates_and_is_usable_detached"] = [
+        LEAF,
+        "v1 = v0 * 1",
+        "v2 = " + _form.format(v="v1"),
+        "v3 = (v2 * 2).sum()",
+        "v1.add_(1.0)",
+        "v3.backward()",
+        "v4 = v2.detach() + 1",
+        "with torch.no_grad(): v5 = v2 * 2",
+    ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_of_a_tensor_outside_the_graph_is_usable_after_a_write"] = [
+        "v0 = torch.ones((2, 3), dtype=torch.float64)",
+        "v1 = " + _form.format(v="v0"),
+        "v0.add_(2.0)",
+        "v2 = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)",
+        "v3 = (v1 * v2).sum()",
+        "v3.backward()",
+    ]
+
+INTEGER_WRITES = {  # a value that requires grad written into an int or bool tensor where PyTorch records nothing
+    "a_copy_of_a_value_that_requires_grad_into_an_int_tensor_is_a_plain_write": [
+        "v0 = torch.tensor([1, 2])",
+        "v1 = torch.tensor([1.5, -2.5], requires_grad=True)",
+        "v0.copy_(v1)",
+        "v2 = v0 * 2",
+    ],
+    "a_setitem_of_the_region_s_shape_into_an_int_tensor_is_a_plain_write": [
+        "v0 = torch.tensor([[1, 2], [3, 4]], dtype=torch.int32)",
+        "v1 = torch.tensor(2.5, requires_grad=True)",
+        "v0[0, 1] = v1",
+        "v0[...] = torch.tensor([7.0, 8.0], requires_grad=True)",
+        "v2 = v0.sum()",
+    ],
+    "a_setitem_of_a_0d_value_into_a_0d_bool_tensor_is_a_plain_write": [
+        "v0 = torch.tensor(False)",
+        "v0[...] = torch.tensor(3.0, requires_grad=True)",
+        "v1 = v0 & v0",
+    ],
+    "a_fill_of_an_int_tensor_under_no_grad_is_a_plain_write": [
+        "v0 = torch.tensor([1, 2])",
+        "v1 = torch.tensor(2.5, requires_grad=True)",
+        "with torch.no_grad(): v0.fill_(v1)",
+        "with torch.no_grad(): v0[0:1] = v1",
+        "v2 = v0 * 2",
+    ],
+}
+# Fills PyTorch records (the int tensor then requires grad, and every op recording on it, and every backward, fails):
+# refused here at the write, a gap (test_a_recorded_fill_of_an_integer_tensor_is_refused_where_pytorch_fails_later).
+INTEGER_FILLS = ["v0.fill_(v1)", "v0.masked_fill_(v0 > 1, v1)", "v0[...] = v1", "v0[0:1] = v1", "v0[v0 > 1] = v1"]
+
 SECOND_BACKWARD = {  # PyTorch refuses a second backward only through an op whose saved values were freed
     "a_second_backward_through_ops_that_saved_nothing_adds_the_gradients_again": [
         LEAF,
@@ -451,6 +579,21 @@ SAVED_OPERANDS = {  # what mul and div save, as PyTorch: an in-place write to wh
         "with torch.no_grad(): v2.mul_(2)",
         "with torch.no_grad(): v3.mul_(2)",
         "(v2 + v3).sum().backward()",
+    ],
+    "a_write_into_the_divisor_of_a_scalar_divided_by_it_leaves_the_gradient_alone": [
+        "v0 = torch.tensor([0.5, 2.0, -4.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = 3.0 / v1",
+        "v3 = 1 / v1",
+        "v1.add_(1.0)",
+        "with torch.no_grad(): v1.mul_(2.0)",
+        "(v2 + v3).sum().backward()",
+    ],
+    "a_scalar_divided_by_an_integer_or_bool_tensor_is_float32": [
+        "v0 = torch.tensor([1, 2, 0])",
+        "v1 = 3.0 / v0",
+        "v2 = 2 / torch.tensor([True, False])",
+        "v3 = 0.1 / torch.tensor([3.0, 0.1], dtype=torch.float64)",
     ],
     "a_write_into_the_dividend_when_the_divisor_wants_a_gradient_raises": [
         "v0 = torch.tensor([0.5, 2.0], requires_grad=True)",
@@ -596,6 +739,63 @@ GAPS = {  # what the fuzzer counted as refused here and accepted by PyTorch
         "v5 = v3 * 1.0",
         "with torch.no_grad(): v1.mul_(2.0)",
         "v5.backward()",
+    ],
+    "a_write_into_a_row_of_an_expanded_non_leaf_in_the_graph_reaches_every_copy": [
+        "v0 = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = (v0 * 1).expand(3, 2)",
+        "v1[1].mul_(2.0)",
+        "v2 = v1 * torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)",
+        "v2.sum().backward()",
+    ],
+    "a_write_of_a_value_that_requires_grad_into_a_column_of_an_expanded_non_leaf": [
+        "v0 = torch.tensor([[1.0], [-2.0]], dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.tensor([0.5, 3.0], dtype=torch.float64, requires_grad=True)",
+        "v2 = v0 * 1",
+        "v3 = v2.expand(2, 3)",
+        "v4 = v3[:, 0]",
+        "v4.add_(v1)",
+        "v5 = (v3 * torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64)).sum()",
+        "v5.backward()",
+    ],
+    "a_write_into_a_view_of_a_row_of_an_expanded_non_leaf": [
+        "v0 = torch.tensor([1.0, -2.0, 4.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)",
+        "v2 = v0 * 1",
+        "v3 = v2.expand(2, 3)",
+        "v3[1][1:].mul_(v1)",
+        "v4 = v2 * 1",
+        "(v3.sum() + v4.sum()).backward()",
+    ],
+    "a_write_into_a_row_of_an_expanded_view_of_a_transposed_non_leaf": [
+        "v0 = torch.tensor([[1.0, -2.0], [4.0, 0.5]], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0 * 1",
+        "v2 = v1.T[0].expand(3, 2)",
+        "v2[2].sub_(1.0)",
+        "(v1 * v1).sum().backward()",
+    ],
+    "a_write_into_a_row_of_a_twice_expanded_non_leaf": [
+        "v0 = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = (v0 * 1).expand(3, 2).expand(2, 3, 2)",
+        "v1[0, 1].mul_(3.0)",
+        "v1.sum().backward()",
+    ],
+    "a_write_into_a_part_of_an_expanded_non_leaf_holding_one_location_twice_raises": [
+        "v0 = torch.tensor([[1.0], [-2.0]], dtype=torch.float64, requires_grad=True)",
+        "v1 = (v0 * 1).expand(2, 3)",
+        "v1[0].mul_(2.0)",
+    ],
+    "a_write_into_a_row_of_an_expanded_leaf_that_requires_grad_raises": [
+        "v0 = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)",
+        "v1 = v0.expand(3, 2)",
+        "v1[0].mul_(2.0)",
+    ],
+    "a_write_of_a_value_that_requires_grad_into_a_row_of_an_expanded_plain_tensor": [
+        "v0 = torch.tensor([1.0, -2.0], dtype=torch.float64)",
+        "v1 = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)",
+        "v2 = v0.expand(3, 2)",
+        "v2[2].mul_(v1)",
+        "v3 = v0 * 1",
+        "(v2.sum() * v3.sum()).backward()",
     ],
     "fill_of_a_tensor_into_an_expanded_tensor_raises": [
         "v0 = torch.tensor([1.0, 2.0])",
@@ -751,6 +951,8 @@ GROUPS = {
     "writes through views": VIEW_WRITES,
     "writes into saved outputs": SAVED_OUTPUTS,
     "no_grad views": NO_GRAD_VIEWS,
+    "views outdated by a write": OUTDATED_VIEWS,
+    "writes into integer tensors": INTEGER_WRITES,
     "edges": EDGES,
     "second backward": SECOND_BACKWARD,
     "gaps": GAPS,
@@ -762,3 +964,16 @@ GROUPS = {
 @pytest.mark.parametrize("group, name", [(group, name) for group, cases in GROUPS.items() for name in cases])
 def test_a_regression_case_agrees_with_pytorch(group, name):
     check_program(GROUPS[group][name])
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("write", INTEGER_FILLS)
+def test_a_recorded_fill_of_an_integer_tensor_is_refused_where_pytorch_fails_later(write, dtype):
+    start = [f"v0 = torch.tensor([1, 2, 3], dtype=torch.{dtype})", "v1 = torch.tensor(2.5, requires_grad=True)"]
+    session = run_program([*start, write])
+    assert session.gap is not None and f"{dtype} tensor" in session.gap and "requires grad" in session.gap
+    torch = session.expected["torch"]
+    assert session.expected["v0"].requires_grad  # PyTorch recorded the write: every use in the graph now fails
+    for use in ("v0 * 2", "v0.sum()", "v0[0]", "v0.clone()", "v0.float().sum().backward()"):
+        with pytest.raises(RuntimeError):
+            exec(use, {"torch": torch, "v0": session.expected["v0"]})  # noqa: S102 - a fixed line of this test

@@ -24,6 +24,8 @@ LAYERS = {
     "layer_norm": (lambda ns: ns.nn.LayerNorm(4), (2, 3, 4)),
     "layer_norm_eps": (lambda ns: ns.nn.LayerNorm(4, eps=1e-2), (3, 4)),
     "layer_norm_no_affine": (lambda ns: ns.nn.LayerNorm(4, elementwise_affine=False), (2, 3, 4)),
+    "layer_norm_no_bias": (lambda ns: ns.nn.LayerNorm((3, 4), bias=False), (2, 3, 4)),
+    "layer_norm_no_bias_positional": (lambda ns: ns.nn.LayerNorm(4, 1e-3, True, False), (3, 4)),
     "relu": (lambda ns: ns.nn.ReLU(), (3, 4)),
     "gelu": (lambda ns: ns.nn.GELU(), (3, 4)),
     "gelu_tanh": (lambda ns: ns.nn.GELU(approximate="tanh"), (3, 4)),
@@ -94,6 +96,8 @@ STATE_DICTS = {
     "embedding": lambda ns: ns.nn.Embedding(5, 3),
     "layer_norm": lambda ns: ns.nn.LayerNorm(3),
     "layer_norm_no_affine": lambda ns: ns.nn.LayerNorm(3, elementwise_affine=False),
+    "layer_norm_no_bias": lambda ns: ns.nn.LayerNorm(3, bias=False),
+    "layer_norm_no_affine_no_bias": lambda ns: ns.nn.LayerNorm(3, elementwise_affine=False, bias=False),
     "dropout": lambda ns: ns.nn.Dropout(0.1),
     "relu": lambda ns: ns.nn.ReLU(),
     "gelu": lambda ns: ns.nn.GELU(),
@@ -121,6 +125,18 @@ def test_parameter_names_and_counts_match_pytorch(name):
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
     assert len(list(ours.modules())) == len(list(theirs.modules()))
     assert len(list(ours.children())) == len(list(theirs.children()))
+
+
+def test_layer_norm_without_bias_has_a_weight_and_bias_none_as_pytorch():
+    for ns in (TORCH, OURS):
+        norm = ns.nn.LayerNorm(3, bias=False)
+        assert norm.bias is None and tuple(norm.weight.shape) == (3,)
+        assert list(norm.state_dict()) == ["weight"]
+        assert repr(norm) == "LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=False)"
+    for bias, affine in ((True, True), (True, False), (False, False)):
+        assert repr(OURS.nn.LayerNorm(3, elementwise_affine=affine, bias=bias)) == repr(
+            TORCH.nn.LayerNorm(3, elementwise_affine=affine, bias=bias)
+        )
 
 
 def test_module_dict_behaves_as_pytorch():

@@ -24,6 +24,7 @@ test_pow_scalar_exponent = gradient_test(
 test_pow_integer_exponent_on_negative_base = gradient_test(lambda a: a**3 + a**2)
 test_rpow = gradient_test(lambda a: 2.0**a)
 test_exp = gradient_test(lambda a: a.exp())
+test_scalar_divided_by_a_tensor = gradient_test(lambda a: 3.0 / a + a.reciprocal(), domain="positive")
 test_log = gradient_test(lambda a: a.log(), domain="positive")
 test_sqrt = gradient_test(lambda a: a.sqrt(), domain="positive")
 test_tanh = gradient_test(lambda a: a.tanh())

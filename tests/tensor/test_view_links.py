@@ -90,6 +90,43 @@ def test_a_view_made_under_no_grad_follows_its_base_s_requires_grad():
     assert not v.requires_grad and not w.requires_grad
 
 
+def test_a_no_grad_view_or_a_piece_is_refused_in_the_graph_once_its_storage_is_written_and_usable_outside():
+    x = leaf()
+    with tensor.no_grad():
+        v = x[0]
+    h = x * 1
+    piece = h.split(1)[1]
+    w = piece.T  # a view of a piece shares the piece's guard
+    assert (v * 2).requires_grad  # unchanged storage: usable
+    with tensor.no_grad():
+        x.mul_(2.0)
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="created in no_grad mode.*modified in place"):
+        v.sum()
+    with pytest.raises(RuntimeError, match="created in no_grad mode"):
+        _ = v.grad_fn
+    for t in (piece, w):
+        with pytest.raises(RuntimeError, match="created by split.*version 0 then, 1 now"):
+            _ = t * 2
+    with tensor.no_grad():
+        assert (v * 2).tolist() == [4.0, 8.0, 12.0] and (w * 1).tolist() == [[5.0], [6.0], [7.0]]
+    assert (v.detach() + 1).tolist() == [3.0, 5.0, 7.0] and (v > 3).tolist() == [False, True, True]
+
+
+def test_a_storage_is_checked_only_while_a_view_made_under_no_grad_or_a_piece_of_it_lives():
+    """The check costs a parameter nothing once the views an evaluation made of it under no_grad are gone."""
+    x = leaf()
+    with tensor.no_grad():
+        v = x.T
+    pieces = (x * 1).unbind(0)
+    assert x._version_counter.guarded and pieces[0]._version_counter.guarded
+    _ = x * 2  # v lives: the storage stays checked
+    assert x._version_counter.guarded
+    del v, pieces
+    _ = x * 2  # the next use of x finds no such view left
+    assert not x._version_counter.guarded
+
+
 def test_writes_through_views_of_each_kind_on_each_device(device):
     x = tensor.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=tensor.float64, device=device, requires_grad=True)
     w = tensor.tensor(2.0, dtype=tensor.float64, device=device, requires_grad=True)

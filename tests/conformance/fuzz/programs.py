@@ -67,20 +67,6 @@ class Drawer:
         storage = t.untyped_storage().data_ptr()
         return any(u is not t and u.untyped_storage().data_ptr() == storage for u in self.all_tensors())
 
-    def has_pieces_in_the_graph(self, t):
-        """Whether a view made under no_grad of a tensor that requires grad, or a piece of unbind/split/chunk in
-        the graph (or a view of one), looks into t's memory: PyTorch refuses to use such a view after any in-place
-        write to that memory, which ours does not check: such writes are not drawn (docs/pytorch_api.md)."""
-        storage = t.untyped_storage().data_ptr()
-        for u in self.all_tensors():
-            if u.untyped_storage().data_ptr() == storage and u._is_view():
-                try:
-                    if u.requires_grad and (u.grad_fn is None or _from_a_multi_output_view(u.grad_fn)):
-                        return True
-                except RuntimeError:  # PyTorch refuses already
-                    return True
-        return False
-
     def all_tensors(self):
         """Every tensor the program holds, in tuples too (unbind, split, max(dim))."""
         for value in self.namespace.values():
@@ -373,8 +359,6 @@ class Drawer:
         )
 
     def in_place(self, a, t):
-        if self.has_pieces_in_the_graph(t):
-            return self.unary(a, t)
         b = self.operand(t, apart=True)
         write = self.pick(
             [
@@ -397,7 +381,7 @@ class Drawer:
         idx = self.pick(["0", "...", "0:1", "[0]", "-1"]) if t.ndim else "..."
         line = write.format(a=a, b=b, s=literal(self.scalar()), idx=idx)
         mode = self.integer(0, 9)
-        if mode < 7 or mode < 8 and not t.dtype.is_floating_point:  # (an int tensor in the graph: docs/pytorch_api.md)
+        if mode < 7:
             return f"with torch.no_grad(): {line}"
         if mode < 8:
             return line  # in grad mode: both may refuse, or PyTorch records it (our gap)
@@ -586,31 +570,3 @@ def programs(max_lines=12, optimizers=False, sides=None):
         return run_drawn_program(draw, session, max_lines, optimizers)
 
     return strategy()
-
-
-def _from_a_multi_output_view(node):
-    """Whether a view's grad_fn chain reaches unbind/split/chunk through view ops only."""
-    for _ in range(8):
-        name = type(node).__name__
-        if name.startswith(("Unbind", "Split", "Chunk")):
-            return True
-        if not name.startswith(
-            (
-                "Select",
-                "Slice",
-                "View",
-                "Unsqueeze",
-                "Squeeze",
-                "Permute",
-                "Transpose",
-                "Expand",
-                "Alias",
-                "AsStrided",
-                "Reshape",
-            )
-        ):
-            return False
-        if not node.next_functions or node.next_functions[0][0] is None:
-            return False
-        node = node.next_functions[0][0]
-    return False
