@@ -6,9 +6,12 @@ import math
 
 import numpy as np
 
-from tensor.fast.into_forms import backward_into_form, into_form, matmul_into
+from tensor import Tensor
+from tensor.backend import stack
+from tensor.fast.into_forms import backward_into_form, host_form, into_form, kept, matmul_into
 
 from .. import functional as textbook_nn
+from .. import utils
 from . import blocked, embedding, linear
 
 
@@ -110,6 +113,39 @@ def embedding_backward_into(fn, out, grad):
     dim = fn.weight_shape[1]
     dweight = out[0].reshape(-1)  # a view: the first replay's (num_embeddings, dim) gradient
     dweight.fill(0)
-    positions = (indices.reshape(-1, 1) * dim + np.arange(dim)).reshape(-1)
+    # positions = indices * dim + columns, without a broadcast operand (NumPy gives each one a buffer)
+    shape, dtype = (indices.size, dim), np.result_type(indices.dtype, np.intp)
+    columns = kept(fn, "columns", shape, dtype, fill=np.arange(dim))  # each row 0, 1, ..., dim - 1
+    positions = kept(fn, "positions", shape, dtype)
+    np.copyto(positions, indices.reshape(-1, 1) * dim)
+    positions += columns
+    positions = positions.reshape(-1)
     embedding.scatter_add(dweight, positions, grad.reshape(-1))
     return out[0], None
+
+
+@host_form(utils.clip_grad_norm_)
+def clip_grad_norm_into():
+    """nn.utils.clip_grad_norm_ with each gradient's |g| ** 2 in one flat array kept for the replay step (the
+    textbook makes two arrays per gradient); other norms and other devices run the textbook's."""
+    scratch = {}  # dtype -> a flat array as large as the largest gradient
+
+    def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+        grads = [p.grad._array for p in parameters if p.grad is not None]
+        if float(norm_type) != 2.0 or error_if_nonfinite or not grads or type(grads[0]) is not np.ndarray:
+            return utils.clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
+        norms = []
+        for g in grads:
+            flat = scratch.get(g.dtype)
+            if flat is None or flat.size < g.size:
+                flat = scratch[g.dtype] = np.empty(g.size, g.dtype)
+            squares = np.abs(g, out=flat[: g.size].reshape(g.shape))
+            norms.append(np.square(squares, out=squares).sum() ** 0.5)  # (|g| ** 2.0).sum() ** (1 / 2.0)
+        total = np.asarray((stack(np, norms) ** 2.0).sum() ** 0.5, dtype=grads[0].dtype)
+        scale = np.minimum(float(max_norm) / (total + 1e-6), 1.0).astype(total.dtype)
+        for g in grads:
+            g *= scale
+        return Tensor._wrap(total)
+
+    return clip_grad_norm_

@@ -37,6 +37,33 @@ def into_form(cls):
     return register
 
 
+def kept(fn, name, shape, dtype, fill=None):
+    """An array of `shape` and `dtype` kept on the op's instance under `name`, for an into form's
+    temporaries: made at its first replay (with `fill`'s values, if given), again only when the shape or
+    dtype changes. Never an output or a gradient: nothing but the into form sees it."""
+    arrays = fn.__dict__.setdefault("replay_arrays", {})
+    array = arrays.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = arrays[name] = np.empty(shape, dtype)
+        if fill is not None:
+            np.copyto(array, fill)
+    return array
+
+
+HOST_FORMS = {}  # a host function (clipping) -> make(): a function that does its work with arrays of its own
+
+
+def host_form(function):
+    """Register make(), called once per replay step of `function`: the function that step runs instead,
+    giving the same values and keeping its temporaries between replays."""
+
+    def register(make):
+        HOST_FORMS[function] = make
+        return make
+
+    return register
+
+
 def matmul_into(a, b, out):
     """threads.matmul(a, b, np) written into `out`: the same products, split the same way."""
     multiply_adds = a.size * (b.shape[-1] if b.ndim > 1 else 1)
@@ -106,7 +133,8 @@ def backward_into_form(cls):
 @backward_into_form(relu.FastRelu)
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
-    return relu.relu_gradient(grad, z, out=out)
+    masks = kept(fn, "passes", z.shape, np.bool_), kept(fn, "nans", z.shape, np.bool_)
+    return relu.relu_gradient(grad, z, out=out, masks=masks)
 
 
 @backward_into_form(elementwise.Mul)

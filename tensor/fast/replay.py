@@ -34,7 +34,7 @@ from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
-from .into_forms import BACKWARD_INTO, INTO
+from .into_forms import BACKWARD_INTO, HOST_FORMS, INTO
 from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
@@ -134,6 +134,8 @@ class Plan:
                 steps.append((CALL, function, args, kwargs, out, free))
             elif kind == "host":
                 _, function, args, kwargs, out = entry
+                if function in HOST_FORMS:  # clipping with its temporaries kept (into_forms.host_form)
+                    function = HOST_FORMS[function]()
                 steps.append((HOST, function, args, kwargs, out, free))
             else:
                 _, root, grad, retain = entry
