@@ -8,7 +8,7 @@ import numpy as np
 
 from tensor import Tensor
 from tensor.backend import stack
-from tensor.fast.into_forms import backward_into_form, host_form, into_form, kept, matmul_into
+from tensor.fast.into_forms import PENDING_INTO, backward_into_form, host_form, into_form, kept, matmul_into
 
 from .. import functional as textbook_nn
 from .. import utils
@@ -100,11 +100,26 @@ def layer_norm_backward_into(fn, out, grad):
     xhat, rstd, weight = fn.saved
     grad = grad.reshape(xhat.shape)
     g = np.multiply(grad, weight, out=out[0].reshape(xhat.shape))  # dx's array: overwritten into dx below
-    blocked.rows.layer_norm_backward(np, xhat, rstd, g)
+    blocked.rows.layer_norm_backward(np, xhat, rstd, g, scratch=kept(fn, "xhat times", xhat.shape, xhat.dtype))
     # dweight and dbias, (F,) each: made anew, as the textbook's backward makes them
     dweight = blocked.rows.column_dot(np, grad, xhat).reshape(fn.parameter_shape) if fn.needs_input_grad[1] else None
     dbias = grad.sum(axis=0).reshape(fn.parameter_shape) if fn.needs_input_grad[2] else None
     return out[0], dweight, dbias
+
+
+@backward_into_form(blocked.CrossEntropy)
+def cross_entropy_backward_into(fn, out, grad):
+    """CrossEntropy's backward (nn/fast/blocked.py) with dlogits written into `out[0]`."""
+    exp_z, total, targets, keep, count = fn.saved
+    n, classes = exp_z.shape
+    if fn.reduction == "mean":
+        grad = grad / count.astype(grad.dtype)
+    row_scale = grad * keep  # (n,)
+    dlogits = np.multiply(exp_z, (row_scale / total)[:, None], out=out[0])  # p_i, scaled
+    dlogits[np.arange(n), targets] -= (1 - fn.label_smoothing) * row_scale
+    if fn.label_smoothing:
+        dlogits -= (fn.label_smoothing / classes) * row_scale[:, None]
+    return dlogits, None
 
 
 @backward_into_form(embedding.Embedding)
@@ -149,3 +164,30 @@ def clip_grad_norm_into():
         return Tensor._wrap(total)
 
     return clip_grad_norm_
+
+
+def linear_gradients_into(pending, arrays):
+    """LinearGradients.compute (nn/fast/linear.py) with its concatenations and products written into
+    `arrays`, kept for the op whose input gradient it is; the gradients of leaf weights accumulated as
+    there (copied into their .grad)."""
+    if pending.xp is not np:
+        return pending.compute()
+    grads, weights, leaf_weights = zip(*pending.terms)
+    g, w = grads[0], weights[0]
+    if len(grads) > 1:
+        g = np.concatenate(grads, axis=1, out=kept(arrays, "g", (g.shape[0], sum(a.shape[1] for a in grads)), g.dtype))
+        w = np.concatenate(weights, axis=0, out=kept(arrays, "w", (g.shape[1], w.shape[1]), w.dtype))
+    dx = matmul_into(g, w, kept(arrays, "dx", (g.shape[0], w.shape[1]), np.result_type(g, w))).reshape(pending.shape)
+    if pending.other is not None:
+        dx += pending.other
+    if any(leaf is not None for leaf in leaf_weights):
+        dweights = matmul_into(g.T, pending.rows, kept(arrays, "dweights", w.shape, np.result_type(g, pending.rows)))
+        start = 0
+        for weight, leaf in zip(weights, leaf_weights):
+            if leaf is not None:
+                leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
+            start += weight.shape[0]
+    return dx
+
+
+PENDING_INTO[linear.LinearGradients] = linear_gradients_into

@@ -198,13 +198,13 @@ def layer_norm(xp, rows, eps, out=None):
     return xhat, rstd
 
 
-def layer_norm_backward(xp, xhat, rstd, g):
+def layer_norm_backward(xp, xhat, rstd, g, scratch=None):
     """return rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),
-    overwriting g (the caller's own array)."""
+    overwriting g (the caller's own array); xhat * (...) is written into `scratch` if given (as xhat)."""
     n_features = xhat.shape[-1]
     mean_g_xhat = row_dot(xp, g, xhat) / n_features
     g -= row_sum(xp, g) / n_features
-    g -= xhat * mean_g_xhat
+    g -= xp.multiply(xhat, mean_g_xhat, out=scratch)
     g *= rstd
     return g
 

@@ -41,7 +41,7 @@ def kept(fn, name, shape, dtype, fill=None):
     """An array of `shape` and `dtype` kept on the op's instance under `name`, for an into form's
     temporaries: made at its first replay (with `fill`'s values, if given), again only when the shape or
     dtype changes. Never an output or a gradient: nothing but the into form sees it."""
-    arrays = fn.__dict__.setdefault("replay_arrays", {})
+    arrays = fn if type(fn) is dict else fn.__dict__.setdefault("replay_arrays", {})  # or a dict given
     array = arrays.get(name)
     if array is None or array.shape != shape or array.dtype != dtype:
         array = arrays[name] = np.empty(shape, dtype)
@@ -50,6 +50,7 @@ def kept(fn, name, shape, dtype, fill=None):
     return array
 
 
+PENDING_INTO = {}  # a PendingGradient class -> compute_into(pending, arrays): its compute(), into kept arrays
 HOST_FORMS = {}  # a host function (clipping) -> make(): a function that does its work with arrays of its own
 
 

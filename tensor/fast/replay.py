@@ -34,7 +34,7 @@ from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
-from .into_forms import BACKWARD_INTO, HOST_FORMS, INTO
+from .into_forms import BACKWARD_INTO, HOST_FORMS, INTO, PENDING_INTO
 from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
@@ -68,6 +68,7 @@ class _InstanceSet:
         self.buffers = {}  # slot -> the array its op writes into at each replay (tensor/fast/replay_buffers.py)
         self.buffers_ready = False  # False until a first replay has made them
         self.grad_buffers = {}  # op entry -> the arrays its backward writes its gradients into (or None each)
+        self.pending_arrays = {}  # op entry -> {name: array} its pending gradient is computed into
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -224,14 +225,19 @@ class Plan:
         routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
         if not functions.buffers_ready and backend.graph_capture is None:
             first = buffers  # a first replay: its gradients may become the next replays' buffers
+        keep = backend.graph_capture is None  # arrays of its own for a pending gradient's products
         if any(getattr(leaf, "_hooks", None) for leaf in self.leaves):  # a hook may keep the gradient it sees
-            into = self.no_backward_into
+            into, keep = self.no_backward_into, False
         try:
             for index in order:
                 fn = instances[index]
                 grad, fn.grad_output = fn.grad_output, None
-                if _pending(grad):
-                    grad = grad.compute()
+                if _pending(grad):  # computed into arrays kept for op `index` (into_forms.PENDING_INTO)
+                    compute_into = PENDING_INTO.get(type(grad)) if keep else None
+                    if compute_into is None:
+                        grad = grad.compute()
+                    else:
+                        grad = compute_into(grad, functions.pending_arrays.setdefault(index, {}))
                 if grad is not None:
                     buffer = buffers.get(index) if into[index] is not None else None
                     if buffer is not None:  # written into the arrays the first replay's backward made
