@@ -1,6 +1,7 @@
 """Into forms of nn's ops (tensor/fast/into_forms.py says what an into form is): Linear, LayerNorm, Softmax,
 Dropout and Embedding forward, with Dropout's draw and LayerNorm's normalized rows in arrays of their own
-(kept on the op's instance); Dropout, Softmax, LayerNorm's dx and Embedding backward."""
+(kept on the op's instance); Dropout, Softmax, LayerNorm's dx, CrossEntropy and Embedding backward; Linear's
+batched gradient products (LinearGradients.compute into kept arrays); clip_grad_norm_ as a replay's host form."""
 
 import math
 

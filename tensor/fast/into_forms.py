@@ -8,15 +8,19 @@ run on the same operands in the same order, so the values are the op's own bit f
 step). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA graphs (tensor/fast/graphs.py).
 
 Here the tensor ops' into forms and the registries: forward Add, Mul, Relu, matmul, where, Cat; backward
-Relu, Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear, LayerNorm, Softmax,
-Dropout, Embedding), as nn's stand-ins register themselves.
+Relu (its masks kept), Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear,
+LayerNorm, Softmax, Dropout, Embedding; backward of Dropout, Softmax, LayerNorm's dx, CrossEntropy,
+Embedding), Linear's batched gradient products (a pending gradient computed into arrays kept for the op
+that receives it, PENDING_INTO) and clipping (a host form, HOST_FORMS), as nn's stand-ins register
+themselves. An into form's temporaries live in arrays `kept` on the op's instance.
 
 What has no into form, and so still allocates in a replay: views (reshape, permute, basic indexing:
-no data), CrossEntropy (its output is the loss, which the caller keeps), the GPT's fused attention and
-GELU (their row blocks work in arrays of their own), the ops' small row statistics (maxima, sums),
-Linear's batched gradient products (a pending sum the engine adds up), LayerNorm's dweight and dbias,
-the backwards of Permute and Index, the engine's sums of gradients, and the optimizer's and clipping's
-own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
+no data), CrossEntropy's forward (its output is the loss, which the caller keeps; its exp(logits) lives
+until its backward), the GPT's fused attention and GELU (their row blocks work in arrays of their own),
+the ops' small row statistics (maxima, sums), LayerNorm's dweight and dbias ((F,) each), the backwards
+of Permute and Index, the engine's sums of gradients that meet at one input, NumPy's iteration buffer of
+a broadcasting ufunc (8192 elements per broadcast operand), and the optimizer's and clipping's scalars
+(tensor/fast/adam.py keeps its one temporary per optimizer).
 """
 
 import numpy as np

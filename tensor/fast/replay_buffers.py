@@ -15,6 +15,11 @@ An output slot of the call is never offered. Each slot is written once per repla
 so a kept array is never overwritten while the same step still reads it, and each set of Function
 instances (`_InstanceSet`: one per call whose backward is still to come) has arrays of its own. While a
 parameter has a hook, no gradient is written into a kept array (the hook may keep what it is given).
+
+An into form's temporaries (`into_forms.kept`, on the op's instance) and a pending gradient's products
+(`_InstanceSet.pending_arrays`, per op that receives the gradient) are kept the same way: they are
+written once per replay, and the caller never sees them (a leaf's .grad is a copy; with a hook they
+are not used).
 """
 
 import numpy as np
