@@ -56,23 +56,44 @@ def softmax_into(fn, out, x, axis):
 
 @into_form(textbook_nn.Dropout)
 def dropout_into(fn, out, x, p, generator):
-    """Dropout's forward; on "cpu" in float32 or float64 its draw, keep and mask in arrays of its own too
-    (the generator's NumPy stream fills the draw's array with the numbers it would have returned)."""
-    scratch = fn.__dict__.get("replay_scratch")
-    if scratch is None or scratch[0].shape != x.shape or scratch[2].dtype != x.dtype:
-        if generator.device != "cpu" or x.dtype not in (np.float32, np.float64):
-            keep = generator.random(x.shape, dtype=x.dtype) >= p  # the textbook's draw, allocated
-            scaled_mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
-            fn.save_for_backward(scaled_mask)
-            return np.multiply(x, scaled_mask, out=out)
-        scratch = fn.replay_scratch = (np.empty(x.shape, x.dtype), np.empty(x.shape, bool), np.empty(x.shape, x.dtype))
-    draw, keep, scaled_mask = scratch
-    generator._next_stream().random(dtype=x.dtype, out=draw)  # Generator.random's draw, in x's dtype
-    np.greater_equal(draw, p, out=keep)
-    np.copyto(scaled_mask, keep)  # keep.astype(x.dtype)
-    np.divide(scaled_mask, x.dtype.type(1 - p), out=scaled_mask)
+    """Dropout's forward; on "cpu" in float32 or float64 its draw, keep and mask in arrays of its own too."""
+    scaled_mask = scaled_mask_into(fn, generator, x.shape, x.dtype, p)
     fn.save_for_backward(scaled_mask)
     return np.multiply(x, scaled_mask, out=out)
+
+
+def scaled_mask_into(fn, generator, shape, dtype, p):
+    """(generator.random(shape, dtype) >= p).astype(dtype) / (1 - p), Dropout's and attention's mask: on
+    "cpu" in float32 or float64 drawn into arrays kept on the op's instance (the generator's NumPy stream
+    fills the draw's array with the numbers it would have returned), else made as the textbook makes it."""
+    if generator.device != "cpu" or dtype not in (np.float32, np.float64):
+        keep = generator.random(shape, dtype=dtype) >= p  # the textbook's draw, allocated
+        return keep.astype(dtype) / dtype.type(1 - p)
+    draw, keep = kept(fn, "draw", shape, dtype), kept(fn, "keep", shape, np.bool_)
+    scaled_mask = kept(fn, "scaled mask", shape, dtype)
+    generator._next_stream().random(dtype=dtype, out=draw)  # Generator.random's draw, in x's dtype
+    np.greater_equal(draw, p, out=keep)
+    np.copyto(scaled_mask, keep)  # keep.astype(dtype)
+    return np.divide(scaled_mask, dtype.type(1 - p), out=scaled_mask)
+
+
+@into_form(blocked.ScaledDotProductAttention, any_layout=True)
+def attention_into(fn, out, q, k, v, bias, scale, dropout_p, generator):
+    """ScaledDotProductAttention's forward (nn/fast/blocked.py) with P, the dropout mask and the output in
+    arrays of their own (the output laid out as q, as the first replay made it)."""
+    bias_batch = bias.shape[:-2] if bias is not None else ()
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
+    fn.squeeze = batch == ()  # no batch dims: work on a batch of one
+    batch = batch or (1,)
+    q, k, v = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
+    keep = None
+    if dropout_p > 0:
+        keep = scaled_mask_into(fn, generator, batch + (q.shape[-2], k.shape[-2]), q.dtype, dropout_p)
+    fn.scale = q.dtype.type(scale)
+    weights = kept(fn, "weights", batch + (q.shape[-2], k.shape[-2]), q.dtype)
+    blocked.rows.attention(np, q, k, v, bias, fn.scale, keep, out=(weights, out[None] if fn.squeeze else out))
+    fn.save_for_backward(q, k, v, weights, *([] if keep is None else [keep]))
+    return out
 
 
 @into_form(embedding.Embedding)
@@ -121,6 +142,14 @@ def cross_entropy_backward_into(fn, out, grad):
     if fn.label_smoothing:
         dlogits -= (fn.label_smoothing / classes) * row_scale[:, None]
     return dlogits, None
+
+
+@backward_into_form(blocked.ScaledDotProductAttention, any_layout=True)
+def attention_backward_into(fn, out, grad):
+    q, k, v, weights, *keep = fn.saved
+    grad = grad[None] if fn.squeeze else grad
+    keep = keep[0] if keep else None
+    return blocked.rows.attention_backward(np, q, k, v, weights, keep, grad, fn.scale, out=out)
 
 
 @backward_into_form(embedding.Embedding)

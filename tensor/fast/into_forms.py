@@ -33,9 +33,13 @@ from . import relu, select, threads
 INTO = {}  # the Function class a plan's op runs -> its into form: into(fn, out, *inputs, **params) -> out
 
 
-def into_form(cls):
+def into_form(cls, any_layout=False):
+    """Register an into form. any_layout: it writes into `out` as it is laid out (no reshape of it), so
+    an output that owns its memory in another order than C's may be kept too (replay_buffers.py)."""
+
     def register(function):
         INTO[cls] = function
+        function.any_layout = any_layout
         return function
 
     return register
@@ -127,9 +131,10 @@ def cat_into(fn, out, *xs, axis):
 BACKWARD_INTO = {}  # the Function class -> backward_into(fn, buffers, grad) -> the gradients, as its backward
 
 
-def backward_into_form(cls):
-    def register(function):
+def backward_into_form(cls, any_layout=False):
+    def register(function):  # any_layout: as into_form's
         BACKWARD_INTO[cls] = function
+        function.any_layout = any_layout
         return function
 
     return register

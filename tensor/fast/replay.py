@@ -193,9 +193,8 @@ class Plan:
                     if scalar and isinstance(array, np.generic):
                         array = np.asarray(array)
                     if into is not None and first:
-                        replay_buffers.offer_output(
-                            buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots)
-                        )
+                        ins = (slots[inputs],) if type(inputs) is int else inputs(slots)
+                        replay_buffers.offer_output(buffers, out, array, ins, into.any_layout)
                 slots[out] = array
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
@@ -245,7 +244,8 @@ class Plan:
                     else:
                         grads = fn.backward(grad)
                         if first is not None and into[index] is not None:
-                            replay_buffers.offer_gradients(first, index, grads, grad, fn.saved)
+                            offer = replay_buffers.offer_gradients
+                            offer(first, index, grads, grad, fn.saved, into[index].any_layout)
                     _send(grads, routes[index])
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept

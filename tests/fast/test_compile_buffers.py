@@ -18,7 +18,7 @@ from tensor import optim
 from tensor.fast import into_forms
 from tensor.fast.steps import OP
 
-from .compile_runs import batches, lecture_model, training_run
+from .compile_runs import batches, gpt_model, lecture_model, training_run
 
 NUMPY_DATA = tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)
 
@@ -96,11 +96,11 @@ def test_an_output_or_a_view_of_one_is_never_a_buffer_written_again():
         np.testing.assert_array_equal(relu.numpy(), expected_relu.numpy())
 
 
-def replayed_lecture_step(dropout, n_batches, first_steps):
-    """A compiled lecture GPT training step run on the first batches (recorded, then replayed), its batches
-    and its plan."""
+def replayed_lecture_step(dropout, n_batches, first_steps, make_model=lecture_model):
+    """A compiled lecture GPT (or `make_model`'s) training step run on the first batches (recorded, then
+    replayed), its batches and its plan."""
     tensor.manual_seed(0)
-    model = lecture_model(dropout)
+    model = make_model(dropout)
     optimizer = optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
     step = training_step(model, optimizer, max_norm=0.5, compiled=True)
     data = batches(n_batches)
@@ -130,13 +130,19 @@ def test_replays_of_a_training_step_accumulate_nothing():
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_buffered_replays_equal_the_eager_steps_bit_for_bit(dropout):
-    eager_losses, eager_parameters, _ = training_run(lecture_model, compiled=False, steps=8, dropout=dropout)
-    losses, parameters, step = training_run(lecture_model, compiled=True, steps=8, dropout=dropout)
+@pytest.mark.parametrize("make_model", [lecture_model, gpt_model])
+def test_buffered_replays_equal_the_eager_steps_bit_for_bit(make_model, dropout):
+    eager_losses, eager_parameters, _ = training_run(make_model, compiled=False, steps=8, dropout=dropout)
+    losses, parameters, step = training_run(make_model, compiled=True, steps=8, dropout=dropout)
     plan = next(iter(step._entries.values())).plan
-    assert sum(len(s.buffers) for s in plan._sets) >= 20  # most forward outputs of the lecture model
-    assert sum(len(s.grad_buffers) for s in plan._sets) >= 12  # Relu, Dropout, Softmax, Mul, where backwards
-    assert sum(len(s.pending_arrays) for s in plan._sets) >= 4  # Linear's batched gradients: the heads' inputs
+    if make_model is lecture_model:
+        assert sum(len(s.buffers) for s in plan._sets) >= 20  # most forward outputs of the lecture model
+        assert sum(len(s.grad_buffers) for s in plan._sets) >= 12  # Relu, Dropout, Softmax, Mul, where backwards
+        assert sum(len(s.pending_arrays) for s in plan._sets) >= 4  # Linear's batched gradients: heads' inputs
+    else:  # the fused attention's output and gradients (laid out as q, k, v) at each of 2 blocks
+        attention = [i for i, e in enumerate(plan.tape) if e[0] == "op" and e[1].__name__.startswith("Scaled")]
+        assert len(attention) == 2
+        assert all(plan.tape[i][4] in s.buffers and i in s.grad_buffers for s in plan._sets for i in attention)
     assert losses == eager_losses
     for p, q in zip(parameters, eager_parameters):
         np.testing.assert_array_equal(p, q)
@@ -202,11 +208,11 @@ def test_a_replayed_lecture_training_step_allocates_a_few_activations_at_most():
     assert eager > 40 * activation
 
 
-def test_every_into_form_gives_its_ops_own_values_at_every_replay():
-    """At each replay of a lecture GPT training step, each into form's result is compared with the op's own
-    forward (or backward) on a copy of its instance, on the same arrays (Dropout's forward draws: it is
-    held to the eager run by the tests above)."""
-    step, data, plan = replayed_lecture_step(dropout=0.0, n_batches=8, first_steps=3)
+def into_forms_compared(make_model):
+    """At each of 5 replays of a training step, each into form's result compared with the op's own forward
+    (or backward) on a copy of its instance, on the same arrays (dropout 0: a forward that draws is held to
+    the eager run by the tests above): how many times each was compared."""
+    step, data, plan = replayed_lecture_step(dropout=0.0, n_batches=8, first_steps=3, make_model=make_model)
     compared = collections.Counter()
 
     def as_tuple(value):
@@ -233,6 +239,11 @@ def test_every_into_form_gives_its_ops_own_values_at_every_replay():
             plan.backward_into[i] = checked(into, "backward", "backward of " + plan.tape[i][1].__name__)
     for x, y in data[3:]:
         step(x, y).item()
+    return compared
+
+
+def test_every_into_form_gives_its_ops_own_values_at_every_replay():
+    compared = into_forms_compared(lecture_model)
     names = {name.split()[-1] for name in compared}
     assert {
         "Linear",
@@ -247,6 +258,13 @@ def test_every_into_form_gives_its_ops_own_values_at_every_replay():
     } <= names
     assert compared["backward of CrossEntropy"] == 5 and compared["backward of Embedding"] == 2 * 5
     assert compared["backward of Softmax"] >= 4 * 4  # 4 heads' softmax backwards at each of 4 replays
+
+
+def test_the_gpts_into_forms_give_its_ops_own_values_at_every_replay():
+    compared = into_forms_compared(gpt_model)
+    assert compared["ScaledDotProductAttention"] == 2 * 5  # 2 blocks, 5 replays
+    assert compared["backward of ScaledDotProductAttention"] == 2 * 5
+    assert compared["backward of CrossEntropy"] == 5 and compared["LayerNorm"] >= 5 * 5
 
 
 def test_relu_backward_into_writes_zero_where_x_is_not_positive_also_for_a_nan_or_inf_gradient():
