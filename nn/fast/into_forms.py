@@ -9,7 +9,16 @@ import numpy as np
 
 from tensor import Tensor
 from tensor.backend import stack
-from tensor.fast.into_forms import PENDING_INTO, backward_into_form, host_form, into_form, kept, matmul_into
+from tensor.fast.into_forms import (
+    BACKWARD_KEEPING,
+    FORWARD_KEEPING,
+    PENDING_INTO,
+    backward_into_form,
+    host_form,
+    into_form,
+    kept,
+    matmul_into,
+)
 
 from .. import functional as textbook_nn
 from .. import utils
@@ -129,6 +138,15 @@ def layer_norm_backward_into(fn, out, grad):
     return out[0], dweight, dbias
 
 
+def cross_entropy_keeping(fn, logits, targets, **params):
+    """CrossEntropy's forward with logits - max and then exp of it (saved for backward) in an array of its own."""
+    z = kept(fn, "z", logits.shape, logits.dtype)
+    return blocked.CrossEntropy.forward(fn, logits, targets, **params, z=z)
+
+
+FORWARD_KEEPING[blocked.CrossEntropy] = cross_entropy_keeping
+
+
 @backward_into_form(blocked.CrossEntropy)
 def cross_entropy_backward_into(fn, out, grad):
     """CrossEntropy's backward (nn/fast/blocked.py) with dlogits written into `out[0]`."""
@@ -194,6 +212,19 @@ def clip_grad_norm_into():
         return Tensor._wrap(total)
 
     return clip_grad_norm_
+
+
+def linear_backward_keeping(fn, grad):
+    """Linear's backward; a gradient that its reshape to rows would copy (a transposed view, from a Permute's
+    backward) is copied into an array of its own first (the same values, in C order as the copy's)."""
+    if not grad.flags.c_contiguous:
+        copy = kept(fn, "grad", grad.shape, grad.dtype)
+        np.copyto(copy, grad)
+        grad = copy
+    return linear.Linear.backward(fn, grad)
+
+
+BACKWARD_KEEPING[linear.Linear] = linear_backward_keeping
 
 
 def linear_gradients_into(pending, arrays):

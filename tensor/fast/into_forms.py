@@ -58,6 +58,10 @@ def kept(fn, name, shape, dtype, fill=None):
     return array
 
 
+# a Function class -> forward(fn, *inputs, **params) (backward(fn, grad)): its own, with temporaries kept on fn,
+# for an op whose output is never a buffer (the loss: an output of the call) or whose gradients are pending
+# ones; the replay's instances on "cpu" run it as their forward (backward)
+FORWARD_KEEPING, BACKWARD_KEEPING = {}, {}
 PENDING_INTO = {}  # a PendingGradient class -> compute_into(pending, arrays): its compute(), into kept arrays
 HOST_FORMS = {}  # a host function (clipping) -> make(): a function that does its work with arrays of its own
 

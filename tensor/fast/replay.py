@@ -26,6 +26,7 @@ the output is dropped, and a replay in between takes a second set (`_InstanceSet
 """
 
 import operator
+import types
 import weakref
 
 import numpy as np
@@ -34,7 +35,7 @@ from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
-from .into_forms import BACKWARD_INTO, HOST_FORMS, INTO, PENDING_INTO
+from .into_forms import BACKWARD_INTO, BACKWARD_KEEPING, FORWARD_KEEPING, HOST_FORMS, INTO, PENDING_INTO, kept
 from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
@@ -58,6 +59,11 @@ class _InstanceSet:
             if graph:
                 linked = tuple(self._parent(description, functions, no_grad) for description in parents)
             functions[index] = cls(xp, linked)
+            if xp is np:  # forms that keep their temporaries in arrays of their own (into_forms.py)
+                if cls in FORWARD_KEEPING:
+                    functions[index].forward = types.MethodType(FORWARD_KEEPING[cls], functions[index])
+                if cls in BACKWARD_KEEPING:
+                    functions[index].backward = types.MethodType(BACKWARD_KEEPING[cls], functions[index])
         self.functions = functions
         self.routes = [  # where each op's backward sends each input's gradient (None: nowhere)
             None if fn is None else tuple(_route(parent) for parent in fn.parents) for fn in functions
@@ -246,7 +252,7 @@ class Plan:
                         if first is not None and into[index] is not None:
                             offer = replay_buffers.offer_gradients
                             offer(first, index, grads, grad, fn.saved, into[index].any_layout)
-                    _send(grads, routes[index])
+                    _send(grads, routes[index], keep)
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
                         functions.kept_for_graphs.append(fn.saved)
@@ -275,10 +281,12 @@ def _route(parent):
     return parent._ctx, None, parent.shape
 
 
-def _send(grads, routes):
+def _send(grads, routes, keep=False):
     """The engine's _send_to_inputs on routes found once: each gradient summed back to its input's shape,
-    into a leaf's .grad or added to what the op that made the input has received. Its checks (one
-    gradient per input, of the input's shape and dtype) passed for the same ops while recording."""
+    into a leaf's .grad or added to what the op that made the input has received (with `keep`, on "cpu",
+    in an array kept on that op's instance: it is written before that op's backward runs and read after,
+    once per replay). Its checks (one gradient per input, of the input's shape and dtype) passed for the
+    same ops while recording."""
     if type(grads) is not tuple:
         grads = (grads,)
     for route, grad in zip(routes, grads):
@@ -293,6 +301,9 @@ def _send(grads, routes):
             producer.grad_output = grad
         elif _pending(grad):  # a pending gradient adds the others to itself
             producer.grad_output = grad + producer.grad_output
+        elif keep and type(grad) is np.ndarray and type(producer.grad_output) is np.ndarray:
+            total = producer.grad_output
+            producer.grad_output = np.add(total, grad, out=kept(producer, "grad sum", shape, grad.dtype))
         else:
             producer.grad_output = producer.grad_output + grad
 
