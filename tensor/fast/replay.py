@@ -15,8 +15,10 @@ replay), and each op's output. Then, in the recorded order:
 A buffer is let go right after its last use in the plan, as the eager call frees its temporaries, except
 an op's output on "cpu" where the op has an *into* form (tensor/fast/into_forms.py: its forward written
 into a given array): the first replay's output array is kept, and later replays write into it instead
-of allocating it again; the same for the gradients of a backward with an into form. Which arrays are
-kept, and why none is ever written under the caller's feet: tensor/fast/replay_buffers.py.
+of allocating it again; the same for the gradients of a backward with an into form, and for the
+temporaries of the forms that keep theirs (a pending gradient's products, the engine's sums of
+gradients: into_forms.py lists them). Which arrays are kept, and why none is ever written under the
+caller's feet: tensor/fast/replay_buffers.py.
 Because every op runs its own forward (or the same NumPy calls with out=) and backward on the same arrays
 in the same order as the eager call, a replay gives the eager call's values bit for bit.
 

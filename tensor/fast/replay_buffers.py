@@ -17,10 +17,11 @@ so a kept array is never overwritten while the same step still reads it, and eac
 instances (`_InstanceSet`: one per call whose backward is still to come) has arrays of its own. While a
 parameter has a hook, no gradient is written into a kept array (the hook may keep what it is given).
 
-An into form's temporaries (`into_forms.kept`, on the op's instance) and a pending gradient's products
-(`_InstanceSet.pending_arrays`, per op that receives the gradient) are kept the same way: they are
-written once per replay, and the caller never sees them (a leaf's .grad is a copy; with a hook they
-are not used).
+An into form's temporaries (`into_forms.kept`, on the op's instance), a pending gradient's products
+(`_InstanceSet.pending_arrays`, per op that receives the gradient) and the engine's sums of gradients
+(kept on the receiving op's instance) are kept the same way: each is written before the one op that
+reads it runs (a sum before its op's backward) and not again in that replay, and the caller never sees
+them (a leaf's .grad is a copy; while a parameter has a hook, gradients and sums are not kept).
 """
 
 import numpy as np
