@@ -22,7 +22,7 @@ from tensor.fast.into_forms import (
 
 from .. import functional as textbook_nn
 from .. import utils
-from . import blocked, embedding, linear
+from . import blocked, embedding, gelu, linear
 
 
 @into_form(linear.Linear)
@@ -103,6 +103,21 @@ def attention_into(fn, out, q, k, v, bias, scale, dropout_p, generator):
     blocked.rows.attention(np, q, k, v, bias, fn.scale, keep, out=(weights, out[None] if fn.squeeze else out))
     fn.save_for_backward(q, k, v, weights, *([] if keep is None else [keep]))
     return out
+
+
+@into_form(gelu.FastGELU)
+def gelu_into(fn, out, x, approximate):
+    """The fused GELU's forward with y in `out` and dy/dx in an array of its own (float32 on "cpu")."""
+    slope = kept(fn, "slope", x.shape, x.dtype) if fn.needs_input_grad else None
+    return gelu.FastGELU.forward(fn, x, approximate, y=out, slope=slope)
+
+
+@backward_into_form(gelu.FastGELU)
+def gelu_backward_into(fn, out, grad):
+    if not fn.fused:
+        return fn.backward(grad)
+    (slope,) = fn.saved
+    return np.multiply(grad, slope, out=out)
 
 
 @into_form(embedding.Embedding)
