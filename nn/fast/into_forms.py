@@ -1,7 +1,9 @@
 """Into forms of nn's ops (tensor/fast/into_forms.py says what an into form is): Linear, LayerNorm, Softmax,
-Dropout and Embedding forward, with Dropout's draw and LayerNorm's normalized rows in arrays of their own
-(kept on the op's instance); Dropout, Softmax, LayerNorm's dx, CrossEntropy and Embedding backward; Linear's
-batched gradient products (LinearGradients.compute into kept arrays); clip_grad_norm_ as a replay's host form."""
+Dropout, the fused attention and GELU, and Embedding forward, with Dropout's draw, LayerNorm's normalized
+rows, the attention's weights and GELU's dy/dx in arrays of their own (kept on the op's instance); Dropout,
+Softmax, LayerNorm's dx, CrossEntropy, the attention, GELU and Embedding backward; CrossEntropy's forward and
+Linear's backward keeping their temporaries; Linear's batched gradient products (LinearGradients.compute
+into kept arrays); clip_grad_norm_ as a replay's host form."""
 
 import math
 

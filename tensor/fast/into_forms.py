@@ -9,8 +9,8 @@ step). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA graph
 
 Here the tensor ops' into forms and the registries: forward Add, Mul, Relu, matmul, where, Cat; backward
 Relu (its masks kept), Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear,
-LayerNorm, Softmax, Dropout, Embedding, the fused attention; backward of Dropout, Softmax, LayerNorm's dx,
-CrossEntropy, Embedding, the fused attention), forms that keep their temporaries where the output is no
+LayerNorm, Softmax, Dropout, Embedding, the fused attention and GELU; backward of Dropout, Softmax,
+LayerNorm's dx, CrossEntropy, Embedding, the fused attention and GELU), forms that keep their temporaries where the output is no
 buffer (CrossEntropy's forward, Linear's backward: FORWARD_KEEPING, BACKWARD_KEEPING), Linear's batched
 gradient products (a pending gradient computed into arrays kept for the op that receives it,
 PENDING_INTO) and clipping (a host form, HOST_FORMS), as nn's stand-ins register themselves. An into
@@ -20,7 +20,7 @@ form's temporaries live in arrays `kept` on the op's instance; the engine's sums
 What still allocates in a replay: views (reshape, permute, basic indexing: no data), NumPy's iteration
 buffer of a ufunc with a broadcast operand (8192 elements per such operand, whatever the arrays' size),
 small arrays (the ops' row statistics, LayerNorm's dweight and dbias, (T, T) mask comparisons), the fused
-attention's and GELU's blocks of rows (cache-sized temporaries), the backwards of Permute and Index (views
+attention's blocks of rows (cache-sized temporaries), the backwards of Permute and Index (views
 or small), and the optimizer's and clipping's scalars (tensor/fast/adam.py keeps its one temporary per
 optimizer).
 """
