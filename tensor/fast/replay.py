@@ -232,7 +232,7 @@ class Plan:
         routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
         if not functions.buffers_ready and backend.graph_capture is None:
             first = buffers  # a first replay: its gradients may become the next replays' buffers
-        keep = backend.graph_capture is None  # arrays of its own for a pending gradient's products
+        keep = backend.graph_capture is None  # kept arrays for pending gradients' products and for sums
         if any(getattr(leaf, "_hooks", None) for leaf in self.leaves):  # a hook may keep the gradient it sees
             into, keep = self.no_backward_into, False
         try:
