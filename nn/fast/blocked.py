@@ -41,13 +41,14 @@ class CrossEntropy(textbook.CrossEntropy):
     """Only the target's z and the row sums are needed: forward keeps exp(z) (in z's memory) and its
     row sums (a BLAS product on the CPU), and backward divides once, folded into the scaling."""
 
-    def forward(self, logits, targets, ignore_index, reduction, label_smoothing):
+    def forward(self, logits, targets, ignore_index, reduction, label_smoothing, z=None):
+        """z: an array of logits' shape and dtype to work in (a compiled step's, nn/fast/into_forms.py), or None"""
         xp = self.xp
         n, classes = logits.shape
         keep = targets != ignore_index
         in_range = (targets >= 0) & (targets < classes)
         safe_targets = xp.where(keep & in_range, targets, 0)
-        z = logits - logits.max(axis=1, keepdims=True)
+        z = xp.subtract(logits, logits.max(axis=1, keepdims=True), out=z)
         picked = z[xp.arange(n), safe_targets]
         mean_z = z.mean(axis=1) if label_smoothing else None
         exp_z = xp.exp(z, out=z)  # z is not needed any more: reuse its memory

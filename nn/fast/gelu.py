@@ -67,14 +67,17 @@ def scratch(n):
 class FastGELU(GELU):
     """nn.functional.GELU on float32 CPU arrays in few passes; see the module docstring."""
 
-    def forward(self, x, approximate):
+    def forward(self, x, approximate, y=None, slope=None):
+        """y, slope: C-ordered arrays of x's shape to write y and dy/dx into (a compiled step's,
+        nn/fast/into_forms.py), or None"""
         if self.xp is not np or x.dtype != np.float32:
             self.fused = False
             return super().forward(x, approximate)
         self.fused = True
         flat = np.ascontiguousarray(x).reshape(-1)
-        y = np.empty_like(flat)
-        slope = np.empty_like(flat) if self.needs_input_grad else None  # dy/dx, only when a gradient is wanted
+        y = np.empty_like(flat) if y is None else y.reshape(-1)
+        if self.needs_input_grad:  # dy/dx, only when a gradient is wanted
+            slope = np.empty_like(flat) if slope is None else slope.reshape(-1)
         one_block = exact_block if approximate == "none" else tanh_block
 
         def run(part):

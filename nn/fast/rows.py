@@ -198,13 +198,13 @@ def layer_norm(xp, rows, eps, out=None):
     return xhat, rstd
 
 
-def layer_norm_backward(xp, xhat, rstd, g):
+def layer_norm_backward(xp, xhat, rstd, g, scratch=None):
     """return rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),
-    overwriting g (the caller's own array)."""
+    overwriting g (the caller's own array); xhat * (...) is written into `scratch` if given (as xhat)."""
     n_features = xhat.shape[-1]
     mean_g_xhat = row_dot(xp, g, xhat) / n_features
     g -= row_sum(xp, g) / n_features
-    g -= xhat * mean_g_xhat
+    g -= xp.multiply(xhat, mean_g_xhat, out=scratch)
     g *= rstd
     return g
 
@@ -212,16 +212,20 @@ def layer_norm_backward(xp, xhat, rstd, g):
 # ----- attention -----------------------------------------------------------------------------------
 
 
-def attention(xp, q, k, v, bias, scale, keep):
+def attention(xp, q, k, v, bias, scale, keep, out=None):
     """For q, k, v of shape (B, ..., T, d) and keep the scaled dropout mask (or None):
     P = softmax(q @ k^T * scale + bias) with fully masked rows all 0; return P, (P * keep) @ v.
 
     Each batch element is independent, so the work runs block by block of the first axis (each
-    block stays in cache through its passes), writing into the two arrays made here.
+    block stays in cache through its passes), writing into the two arrays made here (or `out`, the
+    two arrays P and the output: a compiled step's, tensor/fast/replay_buffers.py).
     """
     batch, q_len, k_len = q.shape[:-2], q.shape[-2], k.shape[-2]
-    weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
-    out = _empty_in_layout_of(xp, q, batch + (q_len, v.shape[-1]))
+    if out is None:
+        weights = xp.empty(batch + (q_len, k_len), dtype=q.dtype)  # P
+        out = _empty_in_layout_of(xp, q, batch + (q_len, v.shape[-1]))
+    else:
+        weights, out = out
     bias_per_row = bias is not None and bias.ndim == q.ndim and bias.shape[0] > 1  # else one bias for all blocks
 
     def attend(rows):
@@ -237,10 +241,10 @@ def attention(xp, q, k, v, bias, scale, keep):
     return weights, out
 
 
-def attention_backward(xp, q, k, v, weights, keep, grad, scale):
+def attention_backward(xp, q, k, v, weights, keep, grad, scale, out=None):
     """With P = weights and Pd = P * keep:  dv = Pd^T grad,  dP = (grad v^T) * keep,
-    dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  return dS k, dS^T q, dv."""
-    dq, dk, dv = (_empty_in_layout_of(xp, a, a.shape) for a in (q, k, v))
+    dS = P * (dP - (dP * P).sum(-1, keepdims=True)) * scale;  return dS k, dS^T q, dv (into `out`, if given)."""
+    dq, dk, dv = (_empty_in_layout_of(xp, a, a.shape) for a in (q, k, v)) if out is None else out
 
     def attend_backward(rows):
         w = weights[rows]

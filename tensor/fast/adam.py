@@ -19,7 +19,9 @@ from ..optim import Adam
 
 STEP_TOGETHER_BELOW = 1 << 14  # elements: smaller parameters take their Adam step together, on flat arrays
 
-_flats = weakref.WeakKeyDictionary()  # optimizer -> {(state name, id of the first parameter): (flat, its views)}
+# optimizer -> {(state name, id of the first parameter): (flat, its views), and the arrays a step writes its
+# temporaries into: (name, shape, dtype) -> a flat array (_flat_work), ("scratch", dtype) -> one (_scratch)}
+_flats = weakref.WeakKeyDictionary()
 
 
 def adam_step_group(optimizer, group):
@@ -48,11 +50,16 @@ def adam_step_group(optimizer, group):
         params_and_states = zip(params, states)
     for p, state in params_and_states:
         state["step"] += 1
-        adam_arrays(p._xp, p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"], group)
+        scratch = _scratch(optimizer, p._array) if p.device == "cpu" else None
+        adam_arrays(
+            p._xp, p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"], group, scratch
+        )
 
 
-def adam_arrays(xp, param, grad, exp_avg, exp_avg_sq, step, group):
-    """One Adam step on arrays, in place: param, exp_avg and exp_avg_sq are updated from grad."""
+def adam_arrays(xp, param, grad, exp_avg, exp_avg_sq, step, group, scratch=None):
+    """One Adam step on arrays, in place: param, exp_avg and exp_avg_sq are updated from grad. Its one
+    temporary (each term before it is added, then the update) is written into `scratch`, an array of
+    param's shape and dtype, or a new one."""
     beta1, beta2 = group["betas"]
     decoupled = group["decoupled_weight_decay"]
     on_host = isinstance(step, (int, np.integer))  # else a 0-d array on the parameter's device (capturable)
@@ -72,10 +79,12 @@ def adam_arrays(xp, param, grad, exp_avg, exp_avg_sq, step, group):
             param *= 1 - group["lr"] * group["weight_decay"]
         else:
             grad = grad + group["weight_decay"] * param
+    if scratch is None:
+        scratch = xp.empty_like(param)
     exp_avg *= beta1
-    exp_avg += (1 - beta1) * grad
+    exp_avg += xp.multiply(grad, 1 - beta1, out=scratch)  # (1 - beta1) * grad
     exp_avg_sq *= beta2
-    squared = xp.asarray(grad * grad)  # an array even for a 0-d parameter, whose product is a NumPy scalar
+    squared = xp.multiply(grad, grad, out=scratch)  # an array also for a 0-d parameter
     squared *= 1 - beta2
     exp_avg_sq += squared
     bias_correction1 = 1 - beta1**step
@@ -106,11 +115,12 @@ def _step_together(optimizer, params, states, group):
     params, states, xp = list(params), list(states), params[0]._xp
     flats = _flats.setdefault(optimizer, {})
     exp_avg, exp_avg_sq = (_flat_state(flats, xp, params, states, name) for name in ("exp_avg", "exp_avg_sq"))
-    flat_param = xp.concatenate([p._array.reshape(-1) for p in params])
-    flat_grad = xp.concatenate([p.grad._array.reshape(-1) for p in params])
+    flat_param, flat_grad, scratch = (_flat_work(flats, name, exp_avg) for name in ("param", "grad", "scratch"))
+    xp.concatenate([p._array.reshape(-1) for p in params], out=flat_param)
+    xp.concatenate([p.grad._array.reshape(-1) for p in params], out=flat_grad)
     for state in states:
         state["step"] += 1
-    adam_arrays(xp, flat_param, flat_grad, exp_avg, exp_avg_sq, states[0]["step"], group)
+    adam_arrays(xp, flat_param, flat_grad, exp_avg, exp_avg_sq, states[0]["step"], group, scratch)
     start = 0
     for p in params:
         p._array[...] = flat_param[start : start + p._array.size].reshape(p.shape)
@@ -130,6 +140,25 @@ def _flat_state(flats, xp, params, states, name):
             start += p._array.size
         flats[name, id(params[0])] = flat, views
     return flat
+
+
+def _flat_work(flats, name, like):
+    """A flat array kept for the step together (the parameters', the gradients', the temporary's),
+    of `like`'s shape and dtype: written anew at each step, so no step allocates it again."""
+    key = (name, like.shape, like.dtype)
+    if key not in flats:
+        flats[key] = np.empty_like(like)
+    return flats[key]
+
+
+def _scratch(optimizer, param):
+    """The temporary of a "cpu" parameter's step: a view of one flat array kept per optimizer and dtype,
+    as large as its largest parameter (parameters take their steps one after the other)."""
+    flats = _flats.setdefault(optimizer, {})
+    key = ("scratch", param.dtype)
+    if key not in flats or flats[key].size < param.size:
+        flats[key] = np.empty(param.size, param.dtype)
+    return flats[key][: param.size].reshape(param.shape)
 
 
 def _steppable_together(params, states):

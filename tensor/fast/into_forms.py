@@ -8,15 +8,21 @@ run on the same operands in the same order, so the values are the op's own bit f
 step). Only NumPy arrays ("cpu"): on "cuda" the plan's arrays live in CUDA graphs (tensor/fast/graphs.py).
 
 Here the tensor ops' into forms and the registries: forward Add, Mul, Relu, matmul, where, Cat; backward
-Relu, Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear, LayerNorm, Softmax,
-Dropout, Embedding), as nn's stand-ins register themselves.
+Relu (its masks kept), Mul, where, matmul. nn's ops register theirs from nn/fast/into_forms.py (Linear,
+LayerNorm, Softmax, Dropout, Embedding, the fused attention and GELU; backward of Dropout, Softmax,
+LayerNorm's dx, CrossEntropy, Embedding, the fused attention and GELU), forms that keep their temporaries where the output is no
+buffer (CrossEntropy's forward, Linear's backward: FORWARD_KEEPING, BACKWARD_KEEPING), Linear's batched
+gradient products (a pending gradient computed into arrays kept for the op that receives it,
+PENDING_INTO) and clipping (a host form, HOST_FORMS), as nn's stand-ins register themselves. An into
+form's temporaries live in arrays `kept` on the op's instance; the engine's sums of gradients too
+(tensor/fast/replay.py's _send).
 
-What has no into form, and so still allocates in a replay: views (reshape, permute, basic indexing:
-no data), CrossEntropy (its output is the loss, which the caller keeps), the GPT's fused attention and
-GELU (their row blocks work in arrays of their own), the ops' small row statistics (maxima, sums),
-Linear's batched gradient products (a pending sum the engine adds up), LayerNorm's dweight and dbias,
-the backwards of Permute and Index, the engine's sums of gradients, and the optimizer's and clipping's
-own arithmetic (tensor/fast/adam.py keeps its state; its temporaries are its own).
+What still allocates in a replay: views (reshape, permute, basic indexing: no data), NumPy's iteration
+buffer of a ufunc with a broadcast operand (8192 elements per such operand, whatever the arrays' size),
+small arrays (the ops' row statistics, LayerNorm's dweight and dbias, (T, T) mask comparisons), the fused
+attention's blocks of rows (cache-sized temporaries), the backwards of Permute and Index (views
+or small), and the optimizer's and clipping's scalars (tensor/fast/adam.py keeps its one temporary per
+optimizer).
 """
 
 import numpy as np
@@ -29,10 +35,46 @@ from . import relu, select, threads
 INTO = {}  # the Function class a plan's op runs -> its into form: into(fn, out, *inputs, **params) -> out
 
 
-def into_form(cls):
+def into_form(cls, any_layout=False):
+    """Register an into form. any_layout: it writes into `out` as it is laid out (no reshape of it), so
+    an output that owns its memory in another order than C's may be kept too (replay_buffers.py)."""
+
     def register(function):
         INTO[cls] = function
+        function.any_layout = any_layout
         return function
+
+    return register
+
+
+def kept(fn, name, shape, dtype, fill=None):
+    """An array of `shape` and `dtype` kept on the op's instance under `name`, for an into form's
+    temporaries: made at its first replay (with `fill`'s values, if given), again only when the shape or
+    dtype changes. Never an output or a gradient: nothing but the into form sees it."""
+    arrays = fn if type(fn) is dict else fn.__dict__.setdefault("replay_arrays", {})  # or a dict given
+    array = arrays.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = arrays[name] = np.empty(shape, dtype)
+        if fill is not None:
+            np.copyto(array, fill)
+    return array
+
+
+# a Function class -> forward(fn, *inputs, **params) (backward(fn, grad)): its own, with temporaries kept on fn,
+# for an op whose output is never a buffer (the loss: an output of the call) or whose gradients are pending
+# ones; the replay's instances on "cpu" run it as their forward (backward)
+FORWARD_KEEPING, BACKWARD_KEEPING = {}, {}
+PENDING_INTO = {}  # a PendingGradient class -> compute_into(pending, arrays): its compute(), into kept arrays
+HOST_FORMS = {}  # a host function (clipping) -> make(): a function that does its work with arrays of its own
+
+
+def host_form(function):
+    """Register make(), called once per replay step of `function`: the function that step runs instead,
+    giving the same values and keeping its temporaries between replays."""
+
+    def register(make):
+        HOST_FORMS[function] = make
+        return make
 
     return register
 
@@ -95,9 +137,10 @@ def cat_into(fn, out, *xs, axis):
 BACKWARD_INTO = {}  # the Function class -> backward_into(fn, buffers, grad) -> the gradients, as its backward
 
 
-def backward_into_form(cls):
-    def register(function):
+def backward_into_form(cls, any_layout=False):
+    def register(function):  # any_layout: as into_form's
         BACKWARD_INTO[cls] = function
+        function.any_layout = any_layout
         return function
 
     return register
@@ -106,7 +149,8 @@ def backward_into_form(cls):
 @backward_into_form(relu.FastRelu)
 def relu_backward_into(fn, out, grad):
     (z,) = fn.saved
-    return relu.relu_gradient(grad, z, out=out)
+    masks = kept(fn, "passes", z.shape, np.bool_), kept(fn, "nans", z.shape, np.bool_)
+    return relu.relu_gradient(grad, z, out=out, masks=masks)
 
 
 @backward_into_form(elementwise.Mul)

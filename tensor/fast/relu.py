@@ -17,11 +17,12 @@ from tensor.kernels import register_stand_in
 from tensor.ops.elementwise import Relu
 
 
-def relu_gradient(grad, z, out=None):
-    """np.where(z > 0, grad, 0) for arrays of one shape: grad * (z > 0), repaired where that made a nan."""
-    passes = z > 0
+def relu_gradient(grad, z, out=None, masks=(None, None)):
+    """np.where(z > 0, grad, 0) for arrays of one shape: grad * (z > 0), repaired where that made a nan.
+    `masks`: two bool arrays of z's shape for z > 0 and the nan test (a replay's kept arrays), or new ones."""
+    passes = np.greater(z, 0, out=masks[0])
     out = np.multiply(grad, passes, out=out)
-    if np.isnan(out).any():  # inf * 0 or nan * 0 where the gradient stops: PyTorch's 0
+    if np.isnan(out, out=masks[1]).any():  # inf * 0 or nan * 0 where the gradient stops: PyTorch's 0
         out[np.isnan(out) & ~passes] = 0
     return out
 

@@ -15,8 +15,10 @@ replay), and each op's output. Then, in the recorded order:
 A buffer is let go right after its last use in the plan, as the eager call frees its temporaries, except
 an op's output on "cpu" where the op has an *into* form (tensor/fast/into_forms.py: its forward written
 into a given array): the first replay's output array is kept, and later replays write into it instead
-of allocating it again; the same for the gradients of a backward with an into form. Which arrays are
-kept, and why none is ever written under the caller's feet: tensor/fast/replay_buffers.py.
+of allocating it again; the same for the gradients of a backward with an into form, and for the
+temporaries of the forms that keep theirs (a pending gradient's products, the engine's sums of
+gradients: into_forms.py lists them). Which arrays are kept, and why none is ever written under the
+caller's feet: tensor/fast/replay_buffers.py.
 Because every op runs its own forward (or the same NumPy calls with out=) and backward on the same arrays
 in the same order as the eager call, a replay gives the eager call's values bit for bit.
 
@@ -26,6 +28,7 @@ the output is dropped, and a replay in between takes a second set (`_InstanceSet
 """
 
 import operator
+import types
 import weakref
 
 import numpy as np
@@ -34,7 +37,7 @@ from .. import autograd, backend
 from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
-from .into_forms import BACKWARD_INTO, INTO
+from .into_forms import BACKWARD_INTO, BACKWARD_KEEPING, FORWARD_KEEPING, HOST_FORMS, INTO, PENDING_INTO, kept
 from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
@@ -58,6 +61,11 @@ class _InstanceSet:
             if graph:
                 linked = tuple(self._parent(description, functions, no_grad) for description in parents)
             functions[index] = cls(xp, linked)
+            if xp is np:  # forms that keep their temporaries in arrays of their own (into_forms.py)
+                if cls in FORWARD_KEEPING:
+                    functions[index].forward = types.MethodType(FORWARD_KEEPING[cls], functions[index])
+                if cls in BACKWARD_KEEPING:
+                    functions[index].backward = types.MethodType(BACKWARD_KEEPING[cls], functions[index])
         self.functions = functions
         self.routes = [  # where each op's backward sends each input's gradient (None: nowhere)
             None if fn is None else tuple(_route(parent) for parent in fn.parents) for fn in functions
@@ -68,6 +76,7 @@ class _InstanceSet:
         self.buffers = {}  # slot -> the array its op writes into at each replay (tensor/fast/replay_buffers.py)
         self.buffers_ready = False  # False until a first replay has made them
         self.grad_buffers = {}  # op entry -> the arrays its backward writes its gradients into (or None each)
+        self.pending_arrays = {}  # op entry -> {name: array} its pending gradient is computed into
 
     @staticmethod
     def _parent(description, functions, no_grad):
@@ -134,6 +143,8 @@ class Plan:
                 steps.append((CALL, function, args, kwargs, out, free))
             elif kind == "host":
                 _, function, args, kwargs, out = entry
+                if function in HOST_FORMS:  # clipping with its temporaries kept (into_forms.host_form)
+                    function = HOST_FORMS[function]()
                 steps.append((HOST, function, args, kwargs, out, free))
             else:
                 _, root, grad, retain = entry
@@ -190,9 +201,8 @@ class Plan:
                     if scalar and isinstance(array, np.generic):
                         array = np.asarray(array)
                     if into is not None and first:
-                        replay_buffers.offer_output(
-                            buffers, out, array, (slots[inputs],) if type(inputs) is int else inputs(slots)
-                        )
+                        ins = (slots[inputs],) if type(inputs) is int else inputs(slots)
+                        replay_buffers.offer_output(buffers, out, array, ins, into.any_layout)
                 slots[out] = array
             elif kind == CALL:
                 _, function, args, kwargs, out, free = step
@@ -222,14 +232,19 @@ class Plan:
         routes, into, buffers, first = functions.routes, self.backward_into, functions.grad_buffers, None
         if not functions.buffers_ready and backend.graph_capture is None:
             first = buffers  # a first replay: its gradients may become the next replays' buffers
+        keep = backend.graph_capture is None  # kept arrays for pending gradients' products and for sums
         if any(getattr(leaf, "_hooks", None) for leaf in self.leaves):  # a hook may keep the gradient it sees
-            into = self.no_backward_into
+            into, keep = self.no_backward_into, False
         try:
             for index in order:
                 fn = instances[index]
                 grad, fn.grad_output = fn.grad_output, None
-                if _pending(grad):
-                    grad = grad.compute()
+                if _pending(grad):  # computed into arrays kept for op `index` (into_forms.PENDING_INTO)
+                    compute_into = PENDING_INTO.get(type(grad)) if keep else None
+                    if compute_into is None:
+                        grad = grad.compute()
+                    else:
+                        grad = compute_into(grad, functions.pending_arrays.setdefault(index, {}))
                 if grad is not None:
                     buffer = buffers.get(index) if into[index] is not None else None
                     if buffer is not None:  # written into the arrays the first replay's backward made
@@ -237,8 +252,9 @@ class Plan:
                     else:
                         grads = fn.backward(grad)
                         if first is not None and into[index] is not None:
-                            replay_buffers.offer_gradients(first, index, grads, grad, fn.saved)
-                    _send(grads, routes[index])
+                            offer = replay_buffers.offer_gradients
+                            offer(first, index, grads, grad, fn.saved, into[index].any_layout)
+                    _send(grads, routes[index], keep)
                 if not retain_graph:
                     if backend.graph_capture is not None:  # a CUDA graph reads them at every launch: kept
                         functions.kept_for_graphs.append(fn.saved)
@@ -267,10 +283,12 @@ def _route(parent):
     return parent._ctx, None, parent.shape
 
 
-def _send(grads, routes):
+def _send(grads, routes, keep=False):
     """The engine's _send_to_inputs on routes found once: each gradient summed back to its input's shape,
-    into a leaf's .grad or added to what the op that made the input has received. Its checks (one
-    gradient per input, of the input's shape and dtype) passed for the same ops while recording."""
+    into a leaf's .grad or added to what the op that made the input has received (with `keep`, on "cpu",
+    in an array kept on that op's instance: it is written before that op's backward runs and read after,
+    once per replay). Its checks (one gradient per input, of the input's shape and dtype) passed for the
+    same ops while recording."""
     if type(grads) is not tuple:
         grads = (grads,)
     for route, grad in zip(routes, grads):
@@ -285,6 +303,9 @@ def _send(grads, routes):
             producer.grad_output = grad
         elif _pending(grad):  # a pending gradient adds the others to itself
             producer.grad_output = grad + producer.grad_output
+        elif keep and type(grad) is np.ndarray and type(producer.grad_output) is np.ndarray:
+            total = producer.grad_output
+            producer.grad_output = np.add(total, grad, out=kept(producer, "grad sum", shape, grad.dtype))
         else:
             producer.grad_output = producer.grad_output + grad
 

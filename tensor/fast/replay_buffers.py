@@ -4,9 +4,10 @@ replays to write into instead of allocating them again.
 An op with an *into* form (tensor/fast/into_forms.py: its forward or backward with `out=`) runs its own
 form at the first replay; what it returns is offered here, and kept when nothing but the plan can see it:
 
-- an op's output: a C-ordered NumPy array that shares no memory with the op's inputs (an op that hands
-  an input on, or returns a view of it, has nothing of its own to keep);
-- an op's gradients: C-ordered NumPy arrays that share no memory with its gradient input, its saved
+- an op's output: a C-ordered NumPy array (or one that owns its memory, in any order, for an into form
+  that writes into any layout) that shares no memory with the op's inputs (an op that hands an input
+  on, or returns a view of it, has nothing of its own to keep);
+- an op's gradients: C-ordered NumPy arrays (or, as above, owning their memory) that share no memory with its gradient input, its saved
   arrays or each other (Add hands one gradient to both inputs);
 - after the first replay, any kept array that shares memory with what the caller can reach is let go:
   an output of the call or a view of one (the loss the caller keeps), a leaf's .grad.
@@ -15,21 +16,33 @@ An output slot of the call is never offered. Each slot is written once per repla
 so a kept array is never overwritten while the same step still reads it, and each set of Function
 instances (`_InstanceSet`: one per call whose backward is still to come) has arrays of its own. While a
 parameter has a hook, no gradient is written into a kept array (the hook may keep what it is given).
+
+An into form's temporaries (`into_forms.kept`, on the op's instance), a pending gradient's products
+(`_InstanceSet.pending_arrays`, per op that receives the gradient) and the engine's sums of gradients
+(kept on the receiving op's instance) are kept the same way: each is written before the one op that
+reads it runs (a sum before its op's backward) and not again in that replay, and the caller never sees
+them (a leaf's .grad is a copy; while a parameter has a hook, gradients and sums are not kept).
 """
 
 import numpy as np
 
 
-def offer_output(buffers, slot, array, inputs):
+def offer_output(buffers, slot, array, inputs, any_layout=False):
     """Keep an op's output from a first replay as the array its next replays write into (see above)."""
-    if type(array) is not np.ndarray or not array.flags.c_contiguous:
+    if type(array) is not np.ndarray or not _layout_kept(array, any_layout):
         return
     if any(np.may_share_memory(array, x) for x in inputs if type(x) is np.ndarray):
         return
     buffers[slot] = array
 
 
-def offer_gradients(buffers, index, grads, grad_output, saved):
+def _layout_kept(array, any_layout):
+    """C order; or, for an into form that writes into any layout (into_forms.into_form), an array that owns
+    its memory (a view's base may be someone else's)."""
+    return array.flags.c_contiguous or (any_layout and array.base is None)
+
+
+def offer_gradients(buffers, index, grads, grad_output, saved, any_layout=False):
     """Keep the gradients op entry `index`'s backward made at a first replay (see above): as one array, or a
     tuple with None where the backward gave None, as the backward returned them."""
     found = []
@@ -37,7 +50,7 @@ def offer_gradients(buffers, index, grads, grad_output, saved):
         if g is None:
             found.append(None)
             continue
-        if type(g) is not np.ndarray or not g.flags.c_contiguous:
+        if type(g) is not np.ndarray or not _layout_kept(g, any_layout):
             return
         if any(np.may_share_memory(g, a) for a in (grad_output, *saved, *found) if type(a) is np.ndarray):
             return
