@@ -103,13 +103,18 @@ class ScaledDotProductAttention(textbook.ScaledDotProductAttention):
     """Inputs without batch dims work as a batch of one; the dropout mask is drawn whole, as the
     textbook draws it, so the random stream does not depend on the blocks."""
 
-    def forward(self, q, k, v, bias, scale, dropout_p, generator):
-        xp = self.xp
+    def batched(self, xp, q, k, v, bias):
+        """The common batch dims of q, k, v and the bias, and q, k, v broadcast to them; no batch dims at all
+        work as a batch of one (self.squeeze says so, for the output and its gradient)."""
         bias_batch = bias.shape[:-2] if bias is not None else ()
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
-        self.squeeze = batch == ()  # no batch dims: work on a batch of one
+        self.squeeze = batch == ()
         batch = batch or (1,)
-        q, k, v = (xp.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
+        return batch, *(xp.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
+
+    def forward(self, q, k, v, bias, scale, dropout_p, generator):
+        xp = self.xp
+        batch, q, k, v = self.batched(xp, q, k, v, bias)
         keep = None
         if dropout_p > 0:
             draws = generator.random(batch + (q.shape[-2], k.shape[-2]), dtype=q.dtype)

@@ -92,11 +92,7 @@ def scaled_mask_into(fn, generator, shape, dtype, p):
 def attention_into(fn, out, q, k, v, bias, scale, dropout_p, generator):
     """ScaledDotProductAttention's forward (nn/fast/blocked.py) with P, the dropout mask and the output in
     arrays of their own (the output laid out as q, as the first replay made it)."""
-    bias_batch = bias.shape[:-2] if bias is not None else ()
-    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], bias_batch)
-    fn.squeeze = batch == ()  # no batch dims: work on a batch of one
-    batch = batch or (1,)
-    q, k, v = (np.broadcast_to(a, batch + a.shape[-2:]) for a in (q, k, v))
+    batch, q, k, v = fn.batched(np, q, k, v, bias)
     keep = None
     if dropout_p > 0:
         keep = scaled_mask_into(fn, generator, batch + (q.shape[-2], k.shape[-2]), q.dtype, dropout_p)
@@ -260,11 +256,7 @@ def linear_gradients_into(pending, arrays):
         dx += pending.other
     if any(leaf is not None for leaf in leaf_weights):
         dweights = matmul_into(g.T, pending.rows, kept(arrays, "dweights", w.shape, np.result_type(g, pending.rows)))
-        start = 0
-        for weight, leaf in zip(weights, leaf_weights):
-            if leaf is not None:
-                leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
-            start += weight.shape[0]
+        linear.hand_out(dweights, weights, leaf_weights)
     return dx
 
 

@@ -85,10 +85,14 @@ class LinearGradients(PendingGradient):
         if self.other is not None:
             dx += self.other
         if any(leaf is not None for leaf in leaf_weights):
-            dweights = matmul(g.T, self.rows, xp)  # (sum out, in): the W_i's gradients, one below the other
-            start = 0
-            for weight, leaf in zip(weights, leaf_weights):
-                if leaf is not None:
-                    leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
-                start += weight.shape[0]
+            hand_out(matmul(g.T, self.rows, xp), weights, leaf_weights)
         return dx
+
+
+def hand_out(dweights, weights, leaf_weights):
+    """dweights: the W_i's gradients one below the other, (sum out, in); each leaf W_i gets its rows."""
+    start = 0
+    for weight, leaf in zip(weights, leaf_weights):
+        if leaf is not None:
+            leaf._accumulate_grad(dweights[start : start + weight.shape[0]])
+        start += weight.shape[0]
