@@ -179,6 +179,8 @@ def backpropagate(root, grad, retain_graph=False):
     if root._ctx is None:
         root._accumulate_grad(grad)
         return
+    if root._version_counter.guarded:  # a view a write outdated? Its grad_fn is refused (versions.py)
+        check_view_version(root)
     order = topological_order(root)
     if any(fn.released for fn in order):  # checked before any gradient moves: no .grad is left half-updated
         released = next(fn for fn in order if fn.released)

@@ -458,6 +458,12 @@ for _name, _form in PIECES.items():
         "with torch.no_grad(): v0.mul_(0.5)",
         "v2 = v1.sum()",
     ]
+    OUTDATED_VIEWS[f"a_{_name}_piece_is_refused_as_the_root_of_backward_after_a_write_to_the_leaf"] = [
+        LEAF,  # found by the ten-minute run, seed 20261217 --optimizers: backward() reads the root's grad_fn
+        "v1 = " + _form.format(v="v0"),
+        "with torch.no_grad(): v0[...] = -2.0",
+        "v1.backward(torch.ones_like(v1))",
+    ]
     OUTDATED_VIEWS[f"a_{_name}_piece_is_refused_after_a_write_into_another_piece"] = [
         LEAF,
         "v1 = v0 * 1",
