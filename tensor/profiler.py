@@ -19,6 +19,7 @@ from .backend import synchronize
 
 _open_profiles = []
 _original_methods = []  # (class, method name, the method as the class defined it)
+_timing = []  # non-empty while a timed method runs: a form that calls another op's method counts once
 
 
 def _classes_from(base):
@@ -36,9 +37,15 @@ def _timed(method, column):
 
     @functools.wraps(method)
     def timed(fn, *args, **kwargs):
+        if _timing:  # inside another op's timed call (a fused form calling an op's own method): its time
+            return method(fn, *args, **kwargs)
         synchronize(fn.xp)
         started = time.perf_counter()
-        result = method(fn, *args, **kwargs)
+        _timing.append(fn)
+        try:
+            result = method(fn, *args, **kwargs)
+        finally:
+            _timing.pop()
         synchronize(fn.xp)
         seconds = time.perf_counter() - started
         for profile_ in _open_profiles:

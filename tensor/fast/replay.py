@@ -27,6 +27,7 @@ module's loss, whose backward the caller starts) keeps its instances busy until 
 the output is dropped, and a replay in between takes a second set (`_InstanceSet`).
 """
 
+import contextlib
 import operator
 import types
 import weakref
@@ -38,6 +39,7 @@ from ..backend import array_module, device_of
 from ..tensor import Tensor
 from . import graphs, replay_buffers
 from .into_forms import BACKWARD_INTO, BACKWARD_KEEPING, FORWARD_KEEPING, HOST_FORMS, INTO, PENDING_INTO, kept
+from .replay_profile import profiled_forms, profiling
 from .steps import BACKWARD, CALL, HOST, OP, slots_read
 
 
@@ -172,7 +174,8 @@ class Plan:
         if self.segments is None:
             self.segments = graphs.segments(self)  # on "cuda": runs of array work captured as CUDA graphs
         if not self.segments:
-            self.run_steps(self.steps, slots, functions)
+            with profiled_forms(self, functions) if profiling() else contextlib.nullcontext():
+                self.run_steps(self.steps, slots, functions)
             if not functions.buffers_ready:
                 replay_buffers.let_go_of_reachable(self, functions, slots)
         graphed = True  # a graph may launch only while every segment before it ran as a graph: a backward
@@ -326,7 +329,8 @@ class ReplayedGraph(autograd.Function):
                 "function ran again with the same set of buffers; call backward() before the next call"
             )
         self.token.check_versions()
-        self.plan.backward(self.functions, self.root, grad_output, retain_graph=False)
+        with profiled_forms(self.plan, self.functions) if profiling() else contextlib.nullcontext():
+            self.plan.backward(self.functions, self.root, grad_output, retain_graph=False)
         self.functions.owner = None
         self.functions.generation += 1  # the saved arrays are gone: the call's other outputs cannot backward
         return ()
