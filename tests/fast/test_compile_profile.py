@@ -44,4 +44,5 @@ def test_a_profiled_replay_counts_every_op_as_often_as_the_profiled_eager_step(m
         replayed_calls, replayed_seconds = profiled_calls(make_model, compiled=True)
     assert replayed_calls == eager_calls
     assert {"Linear", "LayerNorm"} <= {name for name, (forward, backward) in replayed_seconds.items() if forward > 0}
-    assert replayed_seconds["LinearGradients"][1] > 0  # the Linears' batched gradient products, computed into kept arrays
+    # the Linears' batched gradient products, computed into kept arrays
+    assert replayed_seconds["LinearGradients"][1] > 0
