@@ -25,7 +25,7 @@ NAMESPACES = {
         "device float16 bfloat16 int8 uint8 argsort sort cumsum clamp clip einsum bmm gather scatter "
         "full_like rand_like randn_like empty_like eye outer diag log1p expm1 pow sign isnan isinf nan_to_num "
         "save load compile set_default_dtype get_default_dtype manual_seed inference_mode autograd "
-        "Generator default_generator seed initial_seed random flip roll histogram logsumexp log10",
+        "Generator default_generator seed initial_seed random flip roll histogram logsumexp log10 reciprocal",
     ),
     "torch.Tensor": (
         "tensor.Tensor",
@@ -37,7 +37,7 @@ NAMESPACES = {
         "is_contiguous view_as expand_as repeat gather scatter_ sort argsort cumsum clamp clamp_ fill_ copy_ "
         "masked_fill_ add_ mul_ sub_ div_ type_as new_zeros new_ones new_tensor data_ptr stride storage_offset "
         "half bfloat16 retain_grad register_hook is_floating_point element_size unbind flip roll "
-        "data retains_grad nelement log10 logsumexp tril triu pow_ normal_ uniform_",
+        "data retains_grad nelement log10 logsumexp tril triu pow_ normal_ uniform_ reciprocal",
     ),
     "torch.nn": (
         "nn",

@@ -90,6 +90,7 @@ from .torch_functions import (
     norm,
     permute,
     pow,
+    reciprocal,
     relu,
     reshape,
     round,

@@ -54,6 +54,10 @@ def sqrt(input):
     return input.sqrt()
 
 
+def reciprocal(input):
+    return input.reciprocal()
+
+
 def sin(input):
     return input.sin()
 

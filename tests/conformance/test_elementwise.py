@@ -94,6 +94,11 @@ UNARY = {
     "shape": (lambda ns, x: tuple(x.shape), -2, 2),
     "tolist": (lambda ns, x: x.detach().tolist(), -2, 2),
     "is_leaf": (lambda ns, x: (x.is_leaf, (x * 2).is_leaf), -2, 2),
+    "reciprocal": (lambda ns, x: x.reciprocal(), 0.5, 3),
+    "torch_reciprocal": (lambda ns, x: ns.torch.reciprocal(-x), 0.5, 3),
+    "scalar_divided_by_tensor": (lambda ns, x: 3.0 / x, 0.5, 3),
+    "reciprocal_of_int_cast": (lambda ns, x: x.long().reciprocal(), 1, 4),
+    "reciprocal_of_bool_cast": (lambda ns, x: (x > 1).reciprocal(), 0.5, 3),
 }
 
 
